@@ -1,0 +1,4 @@
+import { civitaiMap } from "../lib/catalog/civitai-map";
+import { api } from "../lib/http/api";
+
+export const handler = api(() => civitaiMap());

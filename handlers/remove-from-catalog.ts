@@ -1,0 +1,5 @@
+import { removeFromCatalog } from "../lib/catalog/remove";
+import { api } from "../lib/http/api";
+import { FilenamePath } from "../lib/http/params";
+
+export const handler = api(({ path }) => removeFromCatalog(path.filename), { path: FilenamePath });

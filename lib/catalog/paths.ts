@@ -1,0 +1,78 @@
+import { readdir, stat, statfs } from "node:fs/promises";
+import path from "node:path";
+import { config } from "../config";
+
+export interface ModelLocation {
+  readonly file: string;
+  readonly dest: string;
+}
+
+/**
+ * `$MODELS_DIR/<dest>/<file>`. The schema already refuses names that could leave the folder; this
+ * checks again on the resolved path, so a bug elsewhere can never turn into a write outside it.
+ */
+export function modelPath(model: ModelLocation, modelsDir = config().modelsDir): string {
+  const root = path.resolve(modelsDir);
+  const full = path.resolve(root, model.dest, model.file);
+  if (!full.startsWith(root + path.sep)) throw new Error(`refusing a model path outside ${root}: ${full}`);
+  return full;
+}
+
+/** What is on disk: the size of every present file among `models`, keyed by its full path. */
+export async function scanPresence(
+  models: readonly ModelLocation[],
+  modelsDir = config().modelsDir,
+): Promise<Map<string, number>> {
+  // One readdir per folder instead of one stat per model: on EFS every call is a network round trip,
+  // and most catalog entries are not downloaded.
+  const byDir = new Map<string, Set<string>>();
+  for (const model of models) {
+    const dir = path.dirname(modelPath(model, modelsDir));
+    let files = byDir.get(dir);
+    if (!files) byDir.set(dir, (files = new Set()));
+    files.add(model.file);
+  }
+  const candidates: string[] = [];
+  await Promise.all(
+    [...byDir].map(async ([dir, wanted]) => {
+      for (const name of await listDir(dir)) if (wanted.has(name)) candidates.push(path.join(dir, name));
+    }),
+  );
+  const sizes = new Map<string, number>();
+  await mapLimit(candidates, 32, async (file) => {
+    // stat follows symlinks: a model linked in from elsewhere is present; a dangling link or a folder is not
+    const s = await stat(file).catch(() => undefined);
+    if (s?.isFile()) sizes.set(file, s.size);
+  });
+  return sizes;
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw error;
+  }
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Free bytes for an unprivileged writer on the volume that holds `dir` (or its nearest existing parent). */
+export async function freeBytes(dir = config().modelsDir): Promise<number> {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    try {
+      const s = await statfs(current);
+      return s.bavail * s.bsize;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || current === path.dirname(current)) throw error;
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import { lstat } from "node:fs/promises";
+import { ConflictError, modelNotFound } from "../errors";
+import { modelPath } from "./paths";
+import { CatalogModel } from "./schema";
+import { changeCatalog } from "./store";
+
+const onDisk = async (file: string): Promise<boolean> =>
+  lstat(file).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return false;
+      throw error;
+    },
+  );
+
+/** DELETE /api/admin/models/{filename}/catalog: forgets a model whose file is not on disk. */
+export async function removeFromCatalog(file: string): Promise<{ status: "removed"; file: string }> {
+  return changeCatalog("models", async (catalog) => {
+    const entries = catalog.models.filter((model) => model.file === file);
+    if (entries.length === 0) throw modelNotFound(file);
+    for (const entry of entries) {
+      if (await onDisk(modelPath(entry))) {
+        throw new ConflictError(
+          `Model '${file}' is still on disk in ${entry.dest}/: delete the file first (DELETE /api/admin/models/${encodeURIComponent(file)})`,
+        );
+      }
+    }
+    // An invalid entry that happens to carry the same name is not "in the catalog": it stays as it is.
+    const isRemoved = (entry: unknown): boolean => {
+      const parsed = CatalogModel.safeParse(entry);
+      return parsed.success && parsed.data.file === file;
+    };
+    for (const { category } of catalog.categories) category.models = category.models.filter((e) => !isRemoved(e));
+    return { result: { status: "removed", file }, changed: true };
+  });
+}

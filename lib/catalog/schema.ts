@@ -1,0 +1,89 @@
+import { z } from "zod";
+
+/**
+ * The catalog format (catalogs/models.json, loras.json): `{version, date, categories: [{id, name, models}]}`.
+ * Objects are loose on purpose: fields we do not know (written by other tools, or by later versions of
+ * this one) are carried through every read-modify-write untouched.
+ */
+
+// A name that can only ever mean a file inside its own folder.
+const unsafeReason = (value: string): string | undefined => {
+  if (value.includes("\0")) return "must not contain a NUL byte";
+  if (value.includes("\\")) return "must not contain a backslash";
+  if (value.includes("..")) return "must not contain '..'";
+  if (value.startsWith("/") || /^[A-Za-z]:/.test(value)) return "must be a relative path";
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(value)) return "must not contain control characters";
+  return undefined;
+};
+
+export const SafeFileName = z
+  .string()
+  .min(1)
+  .max(255)
+  .superRefine((value, ctx) => {
+    const reason = unsafeReason(value) ?? (value.includes("/") ? "must be a bare filename, without '/'" : undefined);
+    if (reason === undefined && (value === "." || value.trim() === "")) {
+      ctx.addIssue({ code: "custom", message: "is not a filename" });
+    } else if (reason !== undefined) {
+      ctx.addIssue({ code: "custom", message: reason });
+    }
+  });
+
+export const SafeDest = z
+  .string()
+  .min(1)
+  .max(1024)
+  .superRefine((value, ctx) => {
+    const reason =
+      unsafeReason(value) ??
+      (value.split("/").some((segment) => segment === "" || segment === ".")
+        ? "must be folders separated by single '/', with no empty or '.' part"
+        : undefined);
+    if (reason !== undefined) ctx.addIssue({ code: "custom", message: reason });
+  });
+
+// CivitAI ids arrive as digits in a string ("123456") or as numbers; both mean the same id.
+const CivitaiId = z.union([z.string().regex(/^\d{1,15}$/, "must be digits"), z.number().int().positive()]);
+
+export const CatalogModel = z.looseObject({
+  name: z.string().min(1),
+  file: SafeFileName,
+  dest: SafeDest,
+  source: z.string().nullish(),
+  size_gb: z.number().nonnegative().nullish(),
+  tags: z.array(z.string()).nullish(),
+  base_model: z.string().nullish(),
+  hf_repo: z.string().nullish(),
+  hf_file: z.string().nullish(),
+  url: z.string().nullish(),
+  civitai_version_id: CivitaiId.nullish(),
+  civitai_model_id: CivitaiId.nullish(),
+  sha256: z
+    .string()
+    .regex(/^[A-Fa-f0-9]{64}$/, "must be 64 hex characters")
+    .nullish(),
+});
+export type CatalogModel = z.infer<typeof CatalogModel>;
+
+// Entries stay `unknown` here: one bad entry is skipped (on load) or reported (on import) on its own,
+// without making the whole document unreadable.
+export const CatalogCategory = z.looseObject({
+  id: z.string().min(1),
+  name: z.string().nullish(),
+  models: z.array(z.unknown()),
+});
+export type CatalogCategory = z.infer<typeof CatalogCategory>;
+
+export const CatalogDocument = z.looseObject({
+  version: z.number().nullish(),
+  date: z.string().nullish(),
+  categories: z.array(CatalogCategory),
+});
+export type CatalogDocument = z.infer<typeof CatalogDocument>;
+
+export const emptyCatalog = (): CatalogDocument => ({ version: 0, date: "", categories: [] });
+
+/** The id as the civitai-map keys it, or undefined when the entry has none. */
+export const civitaiId = (value: string | number | null | undefined): number | undefined =>
+  value === null || value === undefined ? undefined : Number(value);

@@ -1,0 +1,119 @@
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { config } from "../config";
+import { ServerStateError } from "../errors";
+import { writeFileAtomic } from "../fs/atomic-write";
+import { withFileLock } from "../fs/lock";
+import { formatIssue } from "../issues";
+import { CatalogDocument, CatalogModel, emptyCatalog, type CatalogCategory } from "./schema";
+
+export type CatalogName = "models" | "loras";
+export const CATALOG_NAMES: readonly CatalogName[] = ["models", "loras"];
+
+export interface LoadedCategory {
+  readonly category: CatalogCategory;
+  /** The entries that are safe to use; invalid ones stay in the document, untouched and unseen. */
+  readonly models: CatalogModel[];
+}
+
+export interface LoadedCatalog {
+  readonly path: string;
+  /** The document as it is on disk, every unknown field and invalid entry included. */
+  readonly document: CatalogDocument;
+  readonly categories: LoadedCategory[];
+  readonly models: CatalogModel[];
+}
+
+export const catalogPath = (name: CatalogName): string => path.join(config().catalogsDir, `${name}.json`);
+
+/** Parses a catalog's text; a file that is not a catalog is an error that names it and is never overwritten. */
+export function parseCatalog(file: string, text: string): LoadedCatalog {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ServerStateError(
+      `Catalog ${file} is not valid JSON (${(error as Error).message}); fix or replace it, it is never overwritten`,
+    );
+  }
+  const parsed = CatalogDocument.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(formatIssue).join("; ");
+    throw new ServerStateError(`Catalog ${file} is not a catalog (${problems}); fix or replace it, it is never overwritten`);
+  }
+  const document = parsed.data;
+  const categories = document.categories.map((category, c) => ({
+    category,
+    models: category.models.flatMap((entry, m) => {
+      const model = CatalogModel.safeParse(entry);
+      if (model.success) return [model.data];
+      const entryFile = (entry as { file?: unknown } | null)?.file;
+      const named = typeof entryFile === "string" ? ` (${JSON.stringify(entryFile)})` : "";
+      console.warn(
+        `catalog ${file}: skipping categories[${c}].models[${m}]${named}: ` +
+          model.error.issues.map(formatIssue).join("; "),
+      );
+      return [];
+    }),
+  }));
+  return { path: file, document, categories, models: categories.flatMap((c) => c.models) };
+}
+
+async function readCatalogFile(file: string): Promise<LoadedCatalog> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return parseCatalog(file, JSON.stringify(emptyCatalog()));
+    throw error;
+  }
+  return parseCatalog(file, text);
+}
+
+// Catalogs are replaced by rename, so a new version always has a new identity (inode, ctime, size).
+// Re-parsing a 10,000-model catalog on every GET would cost more than the rest of the request.
+const cache = new Map<string, { identity: string; loaded: LoadedCatalog }>();
+
+async function fileIdentity(file: string): Promise<string | undefined> {
+  try {
+    const s = await stat(file, { bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** The catalog as it is now, for reading. Do not mutate what it returns: use `changeCatalog`. */
+export async function loadCatalog(name: CatalogName): Promise<LoadedCatalog> {
+  const file = catalogPath(name);
+  const identity = await fileIdentity(file);
+  const hit = cache.get(file);
+  if (identity !== undefined && hit?.identity === identity) return hit.loaded;
+  const loaded = await readCatalogFile(file);
+  if (identity !== undefined) cache.set(file, { identity, loaded });
+  return loaded;
+}
+
+export interface CatalogChange<R> {
+  readonly result: R;
+  /** False when nothing changed: the file is then left as it is. */
+  readonly changed: boolean;
+}
+
+/**
+ * Read-modify-write of one catalog under its lock: `change` sees the current document, may mutate it
+ * in place, and says whether it did. Two concurrent changes both take effect.
+ */
+export async function changeCatalog<R>(
+  name: CatalogName,
+  change: (catalog: LoadedCatalog) => CatalogChange<R> | Promise<CatalogChange<R>>,
+): Promise<R> {
+  const file = catalogPath(name);
+  return withFileLock(file, async () => {
+    const catalog = await readCatalogFile(file);
+    const { result, changed } = await change(catalog);
+    if (changed) await writeFileAtomic(file, `${JSON.stringify(catalog.document, null, 2)}\n`);
+    return result;
+  });
+}

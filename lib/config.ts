@@ -1,0 +1,126 @@
+import { accessSync, constants, existsSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { ServerStateError } from "./errors";
+import { Secret } from "./secret";
+
+/**
+ * Every environment variable of the runtime contract (design.md), parsed once. A bad value stops the
+ * process (or fails the request, in a Lambda) with the variable's name; secrets are wrapped so that
+ * no log line can print them.
+ */
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
+
+const httpUrl = (fallback: string) =>
+  optionalString
+    .transform((value) => value ?? fallback)
+    .pipe(z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }))
+    .transform((value) => value.replace(/\/+$/, ""));
+
+const integer = (fallback: number, min: number, max: number) =>
+  optionalString
+    .transform((value) => value ?? String(fallback))
+    .pipe(z.string().regex(/^\d+$/, { error: "must be a whole number" }))
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const EnvSchema = z.object({
+  API_KEY: optionalString,
+  STUDIO_DIR: optionalString,
+  COMFYUI_DIR: optionalString,
+  MODELS_DIR: optionalString,
+  CIVITAI_API_KEY: optionalString,
+  HF_TOKEN: optionalString,
+  CIVITAI_BASE_URL: httpUrl("https://civitai.com"),
+  HF_ENDPOINT: httpUrl("https://huggingface.co"),
+  CATALOG_REPO_URL: optionalString,
+  MAX_CONCURRENT_DOWNLOADS: integer(3, 1, 32),
+  DOWNLOAD_CONNECTIONS: integer(8, 1, 32),
+  PORT: integer(3000, 1, 65535),
+  HOST: optionalString,
+  CORS_ORIGINS: optionalString,
+});
+
+export interface Config {
+  /** Absent only before `npm start` has generated one; the API refuses to serve without it. */
+  readonly apiKey: Secret | undefined;
+  readonly studioDir: string;
+  readonly catalogsDir: string;
+  readonly stateDir: string;
+  readonly repoDir: string;
+  readonly comfyuiDir: string;
+  readonly modelsDir: string;
+  readonly civitaiApiKey: Secret | undefined;
+  readonly hfToken: Secret | undefined;
+  readonly civitaiBaseUrl: string;
+  readonly hfEndpoint: string;
+  readonly catalogRepoUrl: string | undefined;
+  readonly maxConcurrentDownloads: number;
+  readonly downloadConnections: number;
+  readonly port: number;
+  readonly host: string;
+  readonly corsOrigins: readonly string[];
+}
+
+export class ConfigError extends ServerStateError {}
+
+const isWritableDir = (dir: string): boolean => {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const DEFAULT_CORS_ORIGINS = ["chrome-extension://*"];
+
+export function parseConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  }
+  const e = parsed.data;
+  const studioDir = path.resolve(cwd, e.STUDIO_DIR ?? (isWritableDir("/workspace") ? "/workspace/studio" : ".studio"));
+  const comfyuiDir = path.resolve(
+    cwd,
+    e.COMFYUI_DIR ?? (existsSync("/workspace/ComfyUI") ? "/workspace/ComfyUI" : ".studio/ComfyUI"),
+  );
+  const corsOrigins = (e.CORS_ORIGINS ?? DEFAULT_CORS_ORIGINS.join(","))
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== "");
+
+  return Object.freeze({
+    apiKey: e.API_KEY === undefined ? undefined : new Secret(e.API_KEY),
+    studioDir,
+    catalogsDir: path.join(studioDir, "catalogs"),
+    stateDir: path.join(studioDir, "state"),
+    repoDir: path.join(studioDir, ".repo"),
+    comfyuiDir,
+    modelsDir: path.resolve(cwd, e.MODELS_DIR ?? path.join(comfyuiDir, "models")),
+    civitaiApiKey: e.CIVITAI_API_KEY === undefined ? undefined : new Secret(e.CIVITAI_API_KEY),
+    hfToken: e.HF_TOKEN === undefined ? undefined : new Secret(e.HF_TOKEN),
+    civitaiBaseUrl: e.CIVITAI_BASE_URL,
+    hfEndpoint: e.HF_ENDPOINT,
+    catalogRepoUrl: e.CATALOG_REPO_URL,
+    maxConcurrentDownloads: e.MAX_CONCURRENT_DOWNLOADS,
+    downloadConnections: e.DOWNLOAD_CONNECTIONS,
+    port: e.PORT,
+    host: e.HOST ?? "0.0.0.0",
+    corsOrigins: Object.freeze(corsOrigins),
+  });
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, parsed on first use and then frozen. */
+export function config(): Config {
+  cached ??= parseConfig();
+  return cached;
+}

@@ -1,0 +1,68 @@
+import middy from "@middy/core";
+import type { Context } from "aws-lambda";
+import type { z } from "zod";
+import { UnprocessableError, type ValidationIssue } from "../errors";
+import { toValidationIssue } from "../issues";
+import { apiKeyAuth } from "./auth";
+import { jsonBody, multipartBody } from "./body";
+import { cors } from "./cors";
+import { errorResponse } from "./error-response";
+import { jsonResponse, type ApiEvent, type ApiResult } from "./types";
+
+type Schema = z.ZodType;
+// A part without a schema reaches `fn` as it came, typed unknown.
+type Out<S> = S extends Schema ? z.output<S> : unknown;
+
+export interface ApiOptions<P, Q, B> {
+  readonly path?: P;
+  readonly query?: Q;
+  readonly body?: B;
+  /** The body is multipart/form-data instead of JSON. */
+  readonly multipart?: boolean;
+}
+
+export interface ApiInput<P, Q, B> {
+  readonly path: Out<P>;
+  readonly query: Out<Q>;
+  readonly body: Out<B>;
+}
+
+const parts = ["path", "query", "body"] as const;
+const eventPart = (event: ApiEvent, part: (typeof parts)[number]): unknown =>
+  part === "path" ? (event.pathParameters ?? {}) : part === "query" ? (event.queryStringParameters ?? {}) : event.body;
+
+/** Checks path, query and body against their schemas; every problem is listed in one 422. */
+function validate(event: ApiEvent, schemas: Partial<Record<(typeof parts)[number], Schema>>): unknown {
+  const issues: ValidationIssue[] = [];
+  const values: Record<string, unknown> = {};
+  for (const part of parts) {
+    const schema = schemas[part];
+    if (!schema) {
+      values[part] = eventPart(event, part);
+      continue;
+    }
+    const result = schema.safeParse(eventPart(event, part));
+    if (result.success) values[part] = result.data;
+    else issues.push(...result.error.issues.map((issue) => toValidationIssue(issue, [part])));
+  }
+  if (issues.length > 0) throw new UnprocessableError(issues);
+  return values;
+}
+
+/**
+ * The one composition every endpoint uses: CORS, errors as {"detail"}, API key, body parsing and
+ * validation, then `fn` with typed input; what `fn` returns is the 200 JSON response.
+ */
+export function api<R, P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined>(
+  fn: (input: ApiInput<P, Q, B>) => Promise<R>,
+  options: ApiOptions<P, Q, B> = {},
+) {
+  const { path, query, body, multipart } = options;
+  const schemas = { ...(path && { path }), ...(query && { query }), ...(body && { body }) };
+  return middy<ApiEvent, ApiResult, Error, Context>()
+    .use(cors())
+    .use(errorResponse())
+    .use(apiKeyAuth())
+    .use(multipart ? multipartBody() : jsonBody())
+    .handler(async (event) => jsonResponse(200, await fn(validate(event, schemas) as ApiInput<P, Q, B>)));
+}

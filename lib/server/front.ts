@@ -1,0 +1,108 @@
+import http from "node:http";
+import { MAX_BODY_BYTES } from "../http/body";
+import { CORS_ALLOWED_HEADERS, originAllowed } from "../http/cors";
+
+/**
+ * The service's front door under `npm start`: it listens on $PORT and hands each request to
+ * serverless-offline on a loopback port. It answers itself what must look the same as in the cloud
+ * but that serverless-offline gets wrong: CORS preflight (it approves any origin), bodies over 10 MB
+ * and unknown routes (its errors are not {"detail": ...}).
+ */
+export interface FrontOptions {
+  readonly upstreamPort: number;
+  readonly corsOrigins: readonly string[];
+}
+
+const send = (res: http.ServerResponse, status: number, detail: string, headers: http.OutgoingHttpHeaders = {}) => {
+  const body = JSON.stringify({ detail });
+  res.writeHead(status, {
+    ...headers,
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-store",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+};
+
+// serverless-offline adds these to every response of a CORS-enabled route; API Gateway does not.
+const HAPI_CORS_EXTRAS = ["access-control-allow-credentials", "access-control-expose-headers"];
+
+function preflight(req: http.IncomingMessage, res: http.ServerResponse, corsOrigins: readonly string[]): void {
+  const origin = req.headers.origin;
+  if (origin === undefined || !originAllowed(origin, corsOrigins)) {
+    send(res, 403, "CORS: origin not allowed", { vary: "Origin" });
+    return;
+  }
+  res.writeHead(204, {
+    "access-control-allow-origin": origin,
+    "access-control-allow-methods": "GET,POST,DELETE,OPTIONS",
+    "access-control-allow-headers": CORS_ALLOWED_HEADERS.join(","),
+    "access-control-max-age": "600",
+    vary: "Origin",
+  });
+  res.end();
+}
+
+/** Rewrites serverless-offline's own error bodies into the API's {"detail": ...} shape. */
+function upstreamErrorDetail(status: number, body: Buffer): string | undefined {
+  let parsed: { detail?: unknown; message?: unknown; error?: unknown };
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    return status >= 500 ? "Internal error" : undefined;
+  }
+  if (parsed.detail !== undefined) return undefined;
+  if (status === 404) return "Not Found";
+  if (status === 413) return "Request body is larger than 10 MB";
+  if (status >= 500) return "Internal error";
+  return typeof parsed.message === "string" ? parsed.message : typeof parsed.error === "string" ? parsed.error : undefined;
+}
+
+export function createFront({ upstreamPort, corsOrigins }: FrontOptions): http.Server {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  return http.createServer((req, res) => {
+    if (req.method === "OPTIONS") {
+      req.resume();
+      preflight(req, res, corsOrigins);
+      return;
+    }
+    const length = Number(req.headers["content-length"] ?? 0);
+    if (length > MAX_BODY_BYTES) {
+      send(res, 413, "Request body is larger than 10 MB", { connection: "close" });
+      req.resume();
+      return;
+    }
+    const upstream = http.request(
+      { host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent },
+      (up) => {
+        const status = up.statusCode ?? 502;
+        const headers = { ...up.headers };
+        for (const name of HAPI_CORS_EXTRAS) delete headers[name];
+        if (status < 400) {
+          res.writeHead(status, headers);
+          up.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        up.on("data", (chunk: Buffer) => chunks.push(chunk));
+        up.on("end", () => {
+          const body = Buffer.concat(chunks);
+          const detail = upstreamErrorDetail(status, body);
+          if (detail === undefined) {
+            res.writeHead(status, headers);
+            res.end(body);
+          } else {
+            const keep = Object.fromEntries(Object.entries(headers).filter(([name]) => name.startsWith("access-control-") || name === "vary"));
+            send(res, status, detail, keep);
+          }
+        });
+      },
+    );
+    upstream.on("error", () => {
+      if (!res.headersSent) send(res, 503, "The API is starting or restarting; try again in a few seconds");
+      else res.destroy();
+    });
+    req.on("aborted", () => upstream.destroy());
+    req.pipe(upstream);
+  });
+}

@@ -1,0 +1,97 @@
+import { mkdir } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { ConfigError, parseConfig, type Config } from "../config";
+import { resolveApiKey, type ApiKeySource } from "./api-key";
+import { createFront } from "./front";
+import { seedCatalogs } from "./seed";
+import { Supervised } from "./supervised";
+
+/**
+ * `npm start`: everything a pod needs, with embedded defaults. It resolves the API key, seeds the
+ * catalogs, runs serverless-offline on a loopback port behind the front door on $PORT, and stops all of
+ * it on Ctrl-C or SIGTERM.
+ */
+async function main(projectDir: string): Promise<void> {
+  const config = parseConfig();
+  const apiKey = await resolveApiKey(config.apiKey, config.studioDir);
+  for (const file of await seedCatalogs(config.catalogsDir, path.join(projectDir, "catalogs"))) {
+    console.log(`Seeded ${file} from the shipped catalog`);
+  }
+  await Promise.all([config.modelsDir, config.stateDir].map((dir) => mkdir(dir, { recursive: true })));
+
+  const [upstreamPort, lambdaPort] = await freePorts();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    API_KEY: apiKey.key.reveal(),
+    STUDIO_DIR: config.studioDir,
+    COMFYUI_DIR: config.comfyuiDir,
+    MODELS_DIR: config.modelsDir,
+    CORS_ORIGINS: config.corsOrigins.join(","),
+  };
+  const api = new Supervised({
+    name: "API (serverless-offline)",
+    command: path.join(projectDir, "node_modules", ".bin", "sls"),
+    args: ["offline", "start", "--host", "127.0.0.1", "--httpPort", `${upstreamPort}`, "--lambdaPort", `${lambdaPort}`],
+    cwd: projectDir,
+    env,
+    readyLine: /Server ready:/,
+    quietUntilReady: true,
+  });
+  const front = createFront({ upstreamPort, corsOrigins: config.corsOrigins });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    front.close();
+    front.closeAllConnections();
+    await api.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+
+  await api.start();
+  await listen(front, config.port, config.host);
+  announce(config, apiKey);
+}
+
+function announce(config: Config, apiKey: ApiKeySource): void {
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+  console.log(`Models folder: ${config.modelsDir}`);
+  console.log(`Studio folder: ${config.studioDir}`);
+  if (apiKey.origin === "generated") {
+    console.log(`Generated an API key and stored it in ${apiKey.file} (mode 0600). It is shown this once:`);
+    console.log(`  ${apiKey.key.reveal()}`);
+  } else if (apiKey.origin === "file") {
+    console.log(`Using the API key stored in ${apiKey.file}`);
+  } else {
+    console.log("Using the API key from API_KEY");
+  }
+  console.log(`Models admin API ready on http://${host}:${config.port}/api/admin/models (send X-API-Key)`);
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+}
+
+/** Two loopback ports nobody uses now: serverless-offline's HTTP and its Lambda-invoke listener. */
+async function freePorts(): Promise<[number, number]> {
+  const servers = [createServer(), createServer()] as const;
+  await Promise.all(servers.map((server) => listen(server, 0, "127.0.0.1")));
+  const port = (server: Server) => (server.address() as AddressInfo).port;
+  const ports: [number, number] = [port(servers[0]), port(servers[1])];
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+main(process.argv[2] ?? process.cwd()).catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : `Start-up failed: ${(error as Error).stack ?? error}`);
+  process.exit(1);
+});
