@@ -1,5 +1,5 @@
 // `npm start`: bundles the TypeScript supervisor with esbuild (a few dozen ms) and runs it.
-import { buildSync } from "esbuild";
+import { buildSync, stop as stopEsbuild } from "esbuild";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,5 +16,7 @@ buildSync({
   sourcemap: "inline",
   logLevel: "warning",
 });
+// buildSync leaves its service process running; the supervisor has no more use for it
+stopEsbuild();
 process.argv[2] = root;
 createRequire(import.meta.url)(outfile);

@@ -14,6 +14,12 @@ export function originAllowed(origin: string, patterns: readonly string[]): bool
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
+/** The CORS headers a response to `origin` carries: none for an origin not on the list. */
+export function corsHeaders(origin: string | undefined, patterns: readonly string[]): Record<string, string> {
+  if (origin === undefined || !originAllowed(origin, patterns)) return { Vary: "Origin" };
+  return { "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Headers": CORS_ALLOWED_HEADERS.join(","), Vary: "Origin" };
+}
+
 /**
  * CORS headers on every response, errors included, for an allowed Origin, so the Chrome extension can
  * read a 401 as well as a 200. Preflight OPTIONS never reaches a handler: API Gateway (a mock
@@ -22,14 +28,9 @@ const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/
 export const cors = (opts: { origins?: () => readonly string[] } = {}): ApiMiddleware => {
   const { origins } = { origins: () => config().corsOrigins, ...opts };
   const addHeaders = (request: { event: { headers: Record<string, string | undefined> }; response: ApiResult | null }) => {
-    const origin = header(request.event, "origin");
     if (!request.response) return;
-    const headers = (request.response.headers ??= {});
-    headers.Vary = "Origin";
-    if (origin !== undefined && originAllowed(origin, origins())) {
-      headers["Access-Control-Allow-Origin"] = origin;
-      headers["Access-Control-Allow-Headers"] = CORS_ALLOWED_HEADERS.join(",");
-    }
+    const headers = corsHeaders(header(request.event, "origin"), origins());
+    request.response.headers = { ...request.response.headers, ...headers };
   };
   return { after: addHeaders, onError: addHeaders };
 };

@@ -1,6 +1,6 @@
 import http from "node:http";
 import { MAX_BODY_BYTES } from "../http/body";
-import { CORS_ALLOWED_HEADERS, originAllowed } from "../http/cors";
+import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed } from "../http/cors";
 
 /**
  * The service's front door under `npm start`: it listens on $PORT and hands each request to
@@ -24,8 +24,18 @@ const send = (res: http.ServerResponse, status: number, detail: string, headers:
   res.end(body);
 };
 
-// serverless-offline adds these to every response of a CORS-enabled route; API Gateway does not.
-const HAPI_CORS_EXTRAS = ["access-control-allow-credentials", "access-control-expose-headers"];
+/**
+ * serverless-offline puts its own CORS headers on every response of a CORS-enabled route, for any
+ * origin; API Gateway passes the function's. Keep the answer the same: drop its headers, set ours.
+ */
+function withCors(upstream: http.IncomingHttpHeaders, origin: string | undefined, corsOrigins: readonly string[]) {
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (!name.startsWith("access-control-") && name !== "vary") headers[name] = value;
+  }
+  for (const [name, value] of Object.entries(corsHeaders(origin, corsOrigins))) headers[name.toLowerCase()] = value;
+  return headers;
+}
 
 function preflight(req: http.IncomingMessage, res: http.ServerResponse, corsOrigins: readonly string[]): void {
   const origin = req.headers.origin;
@@ -66,18 +76,20 @@ export function createFront({ upstreamPort, corsOrigins }: FrontOptions): http.S
       preflight(req, res, corsOrigins);
       return;
     }
+    const cors = withCors({}, req.headers.origin, corsOrigins);
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > MAX_BODY_BYTES) {
-      send(res, 413, "Request body is larger than 10 MB", { connection: "close" });
+      // Read the body to its end rather than hang up: most clients only read the answer once they
+      // have sent everything, and a reset would leave them with EPIPE instead of this 413.
       req.resume();
+      send(res, 413, "Request body is larger than 10 MB", cors);
       return;
     }
     const upstream = http.request(
       { host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent },
       (up) => {
         const status = up.statusCode ?? 502;
-        const headers = { ...up.headers };
-        for (const name of HAPI_CORS_EXTRAS) delete headers[name];
+        const headers = withCors(up.headers, req.headers.origin, corsOrigins);
         if (status < 400) {
           res.writeHead(status, headers);
           up.pipe(res);
@@ -92,14 +104,13 @@ export function createFront({ upstreamPort, corsOrigins }: FrontOptions): http.S
             res.writeHead(status, headers);
             res.end(body);
           } else {
-            const keep = Object.fromEntries(Object.entries(headers).filter(([name]) => name.startsWith("access-control-") || name === "vary"));
-            send(res, status, detail, keep);
+            send(res, status, detail, cors);
           }
         });
       },
     );
     upstream.on("error", () => {
-      if (!res.headersSent) send(res, 503, "The API is starting or restarting; try again in a few seconds");
+      if (!res.headersSent) send(res, 503, "The API is starting or restarting; try again in a few seconds", cors);
       else res.destroy();
     });
     req.on("aborted", () => upstream.destroy());

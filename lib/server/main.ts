@@ -55,6 +55,7 @@ async function main(projectDir: string): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
   await api.start();
+  console.log(`API (serverless-offline) pid ${api.pid} on 127.0.0.1:${upstreamPort}`);
   await listen(front, config.port, config.host);
   announce(config, apiKey);
 }

@@ -1,0 +1,87 @@
+import { spawnSync } from "node:child_process";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { catalogFile } from "../support/catalogs";
+import { PROJECT_DIR, startStack, tempDirs, type StackDirs } from "../support/stack";
+
+const shipped = async (name: string) => JSON.parse(await readFile(path.join(PROJECT_DIR, "catalogs", `${name}.json`), "utf8"));
+
+const groupAlive = (pid: number): boolean => {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** True once no process of the group is left, within a few seconds. */
+async function groupEnds(pid: number): Promise<boolean> {
+  for (let waited = 0; waited < 5_000; waited += 100) {
+    if (!groupAlive(pid)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+describe("npm start on a fresh machine", () => {
+  let dirs: StackDirs;
+  afterAll(async () => {
+    if (dirs) await rm(dirs.root, { recursive: true, force: true });
+  });
+
+  it("generates an API key once, seeds the catalogs, serves, and stops everything on Ctrl-C", async () => {
+    dirs = await tempDirs("models-admin-start-");
+
+    const first = await startStack(dirs);
+    const keyFile = path.join(dirs.studioDir, "api-key");
+    const key = (await readFile(keyFile, "utf8")).trim();
+    const models = await fetch(`${first.baseUrl}/api/admin/models`, { headers: { "X-API-Key": key } });
+    const listing = (await models.json()) as { stats: { total_count: number } };
+    const apiPid = Number(/API \(serverless-offline\) pid (\d+)/.exec(first.output.join("\n"))?.[1]);
+    const exitCode = await first.stop("SIGINT");
+
+    expect(key).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    expect(first.output.filter((line) => line.includes(key))).toHaveLength(1);
+    expect(models.status).toBe(200);
+    expect(JSON.parse(await readFile(catalogFile(dirs.studioDir, "models"), "utf8"))).toEqual(await shipped("models"));
+    expect(JSON.parse(await readFile(catalogFile(dirs.studioDir, "loras"), "utf8"))).toEqual(await shipped("loras"));
+    expect(listing.stats.total_count).toBeGreaterThanOrEqual(20);
+    expect(exitCode).toBe(0);
+    expect(await groupEnds(first.process.pid!)).toBe(true);
+    expect(apiPid).toBeGreaterThan(0);
+    expect(await groupEnds(apiPid)).toBe(true);
+  });
+
+  it("reuses the stored key without printing it, and never overwrites an existing catalog", async () => {
+    const key = (await readFile(path.join(dirs.studioDir, "api-key"), "utf8")).trim();
+    const mine = JSON.stringify({ version: 99, date: "mine", categories: [] });
+    await writeFile(catalogFile(dirs.studioDir, "models"), mine);
+
+    const second = await startStack(dirs);
+    const ok = await fetch(`${second.baseUrl}/api/admin/models`, { headers: { "X-API-Key": key } });
+    const body = (await ok.json()) as { version: number };
+    await second.stop("SIGTERM");
+
+    expect(ok.status).toBe(200);
+    expect(body.version).toBe(99);
+    expect(second.output.join("\n")).not.toContain(key);
+    expect(second.output.join("\n")).toContain("Using the API key stored in");
+    expect(await readFile(catalogFile(dirs.studioDir, "models"), "utf8")).toBe(mine);
+  });
+
+  it("refuses to start with a malformed setting and names it", () => {
+    const run = spawnSync(process.execPath, ["scripts/start.mjs"], {
+      cwd: PROJECT_DIR,
+      env: { PATH: process.env.PATH, STUDIO_DIR: path.join(dirs.root, "bad"), PORT: "eighty", MAX_CONCURRENT_DOWNLOADS: "0" },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("PORT");
+    expect(run.stderr).toContain("MAX_CONCURRENT_DOWNLOADS");
+  });
+});

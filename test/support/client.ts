@@ -1,0 +1,45 @@
+import { inject } from "vitest";
+
+export interface ApiReply<T = unknown> {
+  status: number;
+  headers: Headers;
+  json: T;
+  text: string;
+}
+
+export interface CallOptions {
+  /** The API key to send; `null` sends none. Defaults to the stack's key. */
+  key?: string | null;
+  body?: string | FormData | Uint8Array;
+  json?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** One HTTP request to the running stack, as curl or the Chrome extension would make it. */
+export async function call<T = unknown>(method: string, path: string, options: CallOptions = {}): Promise<ApiReply<T>> {
+  const { baseUrl, apiKey } = inject("stack");
+  const headers: Record<string, string> = { ...options.headers };
+  const key = options.key === undefined ? apiKey : options.key;
+  if (key !== null) headers["X-API-Key"] = key;
+  let body = options.body;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(`${baseUrl}${path}`, { method, headers, ...(body !== undefined && { body }) });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, json: json as T, text };
+}
+
+/** A multipart upload with the JSON as a file in field `file`, as `curl -F file=@models.json` sends it. */
+export function uploadForm(content: string | Uint8Array, field = "file", filename = "models.json"): FormData {
+  const form = new FormData();
+  form.append(field, new Blob([content], { type: "application/json" }), filename);
+  return form;
+}

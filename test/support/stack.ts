@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+
+export interface StackDirs {
+  readonly root: string;
+  readonly studioDir: string;
+  readonly modelsDir: string;
+}
+
+export interface RunningStack extends StackDirs {
+  readonly baseUrl: string;
+  readonly output: string[];
+  readonly process: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function tempDirs(prefix = "models-admin-"): Promise<StackDirs> {
+  const root = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { root, studioDir: path.join(root, "studio"), modelsDir: path.join(root, "ComfyUI", "models") };
+}
+
+/**
+ * Starts the service exactly as `npm start` does (node scripts/start.mjs), in its own process group,
+ * and resolves once it says it is ready. Its output is kept for assertions.
+ */
+export async function startStack(dirs: StackDirs, env: NodeJS.ProcessEnv = {}): Promise<RunningStack> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["scripts/start.mjs"], {
+    cwd: PROJECT_DIR,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      STUDIO_DIR: dirs.studioDir,
+      COMFYUI_DIR: path.dirname(dirs.modelsDir),
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      ...env,
+    },
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    const onLine = (line: string) => {
+      output.push(line);
+      if (/Models admin API ready on/.test(line)) resolve();
+    };
+    createInterface({ input: child.stdout! }).on("line", onLine);
+    createInterface({ input: child.stderr! }).on("line", onLine);
+    void exited.then((code) => reject(new Error(`stack exited with ${code} before ready:\n${output.join("\n")}`)));
+  });
+  const stop = async (signal: NodeJS.Signals = "SIGINT") => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal);
+    const timer = setTimeout(() => killGroup(child.pid!), 15_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  try {
+    await withTimeout(ready, 60_000, () => `stack not ready within 60 s:\n${output.join("\n")}`);
+  } catch (error) {
+    killGroup(child.pid!);
+    throw error;
+  }
+  return { ...dirs, baseUrl: `http://127.0.0.1:${port}`, output, process: child, stop };
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // gone
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
