@@ -24,21 +24,25 @@ export function parseImport(content: Buffer | string): CatalogDocument {
   } catch (error) {
     throw new BadRequestError(`Invalid JSON: ${(error as Error).message}`);
   }
-  const document = CatalogDocument.safeParse(json);
-  if (!document.success) {
-    throw new UnprocessableError(document.error.issues.map((issue) => toValidationIssue(issue, ["file"])));
-  }
   const issues: ValidationIssue[] = [];
-  document.data.categories.forEach((category, c) =>
-    category.models.forEach((entry, m) => {
+  const document = CatalogDocument.safeParse(json);
+  if (!document.success) issues.push(...document.error.issues.map((issue) => toValidationIssue(issue, ["file"])));
+  // Entries are checked even when the document around them is not right, so one upload shows every problem.
+  const categories: unknown[] = Array.isArray((json as { categories?: unknown } | null)?.categories)
+    ? (json as { categories: unknown[] }).categories
+    : [];
+  categories.forEach((category, c) => {
+    const models = (category as { models?: unknown } | null)?.models;
+    if (!Array.isArray(models)) return;
+    models.forEach((entry, m) => {
       const model = CatalogModel.safeParse(entry);
       if (!model.success) {
         const prefix = ["file", "categories", c, "models", m];
         issues.push(...model.error.issues.map((issue) => toValidationIssue(issue, prefix)));
       }
-    }),
-  );
-  if (issues.length > 0) throw new UnprocessableError(issues);
+    });
+  });
+  if (issues.length > 0 || !document.success) throw new UnprocessableError(issues);
   return document.data;
 }
 

@@ -6,7 +6,7 @@ import { z } from "zod";
  * this one) are carried through every read-modify-write untouched.
  */
 
-// A name that can only ever mean a file inside its own folder.
+// Why a name could point outside its folder, or undefined when it cannot.
 const unsafeReason = (value: string): string | undefined => {
   if (value.includes("\0")) return "must not contain a NUL byte";
   if (value.includes("\\")) return "must not contain a backslash";
@@ -17,31 +17,36 @@ const unsafeReason = (value: string): string | undefined => {
   return undefined;
 };
 
+const refuseUnsafe =
+  (extra: (value: string) => string | undefined) =>
+  (value: string, ctx: z.RefinementCtx): void => {
+    const reason = unsafeReason(value) ?? extra(value);
+    if (reason !== undefined) ctx.addIssue({ code: "custom", message: reason });
+  };
+
 export const SafeFileName = z
   .string()
   .min(1)
   .max(255)
-  .superRefine((value, ctx) => {
-    const reason = unsafeReason(value) ?? (value.includes("/") ? "must be a bare filename, without '/'" : undefined);
-    if (reason === undefined && (value === "." || value.trim() === "")) {
-      ctx.addIssue({ code: "custom", message: "is not a filename" });
-    } else if (reason !== undefined) {
-      ctx.addIssue({ code: "custom", message: reason });
-    }
-  });
+  .superRefine(
+    refuseUnsafe((value) => {
+      if (value.includes("/")) return "must be a bare filename, without '/'";
+      if (value === "." || value.trim() === "") return "is not a filename";
+      return undefined;
+    }),
+  );
 
 export const SafeDest = z
   .string()
   .min(1)
   .max(1024)
-  .superRefine((value, ctx) => {
-    const reason =
-      unsafeReason(value) ??
-      (value.split("/").some((segment) => segment === "" || segment === ".")
+  .superRefine(
+    refuseUnsafe((value) =>
+      value.split("/").some((segment) => segment === "" || segment === ".")
         ? "must be folders separated by single '/', with no empty or '.' part"
-        : undefined);
-    if (reason !== undefined) ctx.addIssue({ code: "custom", message: reason });
-  });
+        : undefined,
+    ),
+  );
 
 // CivitAI ids arrive as digits in a string ("123456") or as numbers; both mean the same id.
 const CivitaiId = z.union([z.string().regex(/^\d{1,15}$/, "must be digits"), z.number().int().positive()]);

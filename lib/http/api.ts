@@ -1,7 +1,7 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { z } from "zod";
-import { UnprocessableError, type ValidationIssue } from "../errors";
+import { BadRequestError, UnprocessableError, type ValidationIssue } from "../errors";
 import { toValidationIssue } from "../issues";
 import { apiKeyAuth } from "./auth";
 import { jsonBody, multipartBody } from "./body";
@@ -29,7 +29,22 @@ export interface ApiInput<P, Q, B> {
 
 const parts = ["path", "query", "body"] as const;
 const eventPart = (event: ApiEvent, part: (typeof parts)[number]): unknown =>
-  part === "path" ? (event.pathParameters ?? {}) : part === "query" ? (event.queryStringParameters ?? {}) : event.body;
+  part === "path" ? pathParameters(event) : part === "query" ? (event.queryStringParameters ?? {}) : event.body;
+
+/**
+ * Path parameters URL-decoded exactly once. API Gateway (REST) hands them over as they were sent,
+ * percent-encoded; serverless-offline (hapi) has already decoded them, and decoding twice would turn a
+ * file really named `a%20b` into `a b`.
+ */
+export function pathParameters(event: Pick<ApiEvent, "pathParameters">, offline = process.env.IS_OFFLINE === "true") {
+  const raw = event.pathParameters ?? {};
+  if (offline) return raw;
+  try {
+    return Object.fromEntries(Object.entries(raw).map(([name, value]) => [name, value && decodeURIComponent(value)]));
+  } catch {
+    throw new BadRequestError("Malformed percent-encoding in the path");
+  }
+}
 
 /** Checks path, query and body against their schemas; every problem is listed in one 422. */
 function validate(event: ApiEvent, schemas: Partial<Record<(typeof parts)[number], Schema>>): unknown {

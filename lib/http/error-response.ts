@@ -1,4 +1,6 @@
+import { inspect } from "node:util";
 import { HttpError } from "../errors";
+import { redactSecrets } from "../redact";
 import { jsonResponse, type ApiMiddleware } from "./types";
 
 // Errors made by middy's own middlewares (createError from @middy/util) carry these fields.
@@ -21,12 +23,12 @@ export const errorResponse = (): ApiMiddleware => {
   const onError: ApiMiddleware["onError"] = (request) => {
     const { error } = request;
     if (error instanceof HttpError) {
-      if (error.statusCode >= 500) console.error(`${error.statusCode}: ${error.message}`);
+      if (error.statusCode >= 500) console.error(redactSecrets(`${error.statusCode}: ${error.message}`));
       request.response = jsonResponse(error.statusCode, { detail: error.detail });
     } else if (isExposed(error)) {
       request.response = jsonResponse(error.statusCode, { detail: error.message });
     } else {
-      console.error("Internal error:", error);
+      console.error(`Internal error: ${redactSecrets(inspect(error))}`);
       request.response = jsonResponse(500, { detail: "Internal error" });
     }
   };

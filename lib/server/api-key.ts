@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, open, readFile, stat, unlink } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../fs/atomic-write";
 import { Secret } from "../secret";
 
 export interface ApiKeySource {
@@ -18,30 +19,54 @@ export async function resolveApiKey(envKey: Secret | undefined, studioDir: strin
   const file = path.join(studioDir, "api-key");
   if (envKey !== undefined) return { key: envKey, origin: "env", file };
   const stored = await readKey(file);
-  if (stored !== undefined) return { key: stored, origin: "file", file };
+  if (stored.key !== undefined) return { key: stored.key, origin: "file", file };
+
   await mkdir(studioDir, { recursive: true });
   const key = randomBytes(24).toString("base64url");
-  try {
-    await writeFile(file, `${key}\n`, { mode: 0o600, flag: "wx" });
-  } catch (error) {
-    // another start got there first: use its key, so both agree
-    const raced = (error as NodeJS.ErrnoException).code === "EEXIST" ? await readKey(file) : undefined;
-    if (raced === undefined) throw error;
-    return { key: raced, origin: "file", file };
+  if (stored.exists) {
+    // emptied by hand, or by an old crash: replace it whole
+    await writeFileAtomic(file, `${key}\n`, 0o600);
+  } else {
+    await createWithContent(file, `${key}\n`);
   }
-  return { key: new Secret(key), origin: "generated", file };
+  // Starts racing each other all end up with whichever key the file holds now.
+  const now = (await readKey(file)).key;
+  if (now === undefined) throw new Error(`could not store an API key in ${file}`);
+  return { key: now, origin: now.reveal() === key ? "generated" : "file", file };
 }
 
-async function readKey(file: string): Promise<Secret | undefined> {
+/**
+ * Creates `file` with its content in one step (a full temp file hard-linked into place), so no reader,
+ * and no crash, ever sees it empty. Does nothing when the file already exists.
+ */
+async function createWithContent(file: string, content: string): Promise<void> {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const handle = await open(temp, "wx", 0o600);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temp, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  } finally {
+    await unlink(temp);
+  }
+}
+
+async function readKey(file: string): Promise<{ exists: boolean; key?: Secret }> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { exists: false };
     throw error;
   }
   // a key others can read is not a secret: tighten it rather than refuse to start
   if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, 0o600);
   const key = text.trim();
-  return key === "" ? undefined : new Secret(key);
+  return key === "" ? { exists: true } : { exists: true, key: new Secret(key) };
 }

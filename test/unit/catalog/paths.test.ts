@@ -1,0 +1,148 @@
+import { statfsSync } from "node:fs";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { placeModelFile, useStudio } from "../helpers";
+
+const studio = useStudio();
+let paths: typeof import("../../../lib/catalog/paths");
+
+beforeEach(async () => {
+  paths = await import("../../../lib/catalog/paths");
+});
+
+const statfsFree = (dir: string): number => {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+};
+
+describe("modelPath", () => {
+  it("puts a model at $MODELS_DIR/<dest>/<file>", () => {
+    const full = paths.modelPath({ file: "wan.safetensors", dest: "diffusion_models/WanVideo/2_2" });
+
+    expect(full).toBe(path.join(studio().modelsDir, "diffusion_models", "WanVideo", "2_2", "wan.safetensors"));
+  });
+
+  it("accepts a models dir given with a trailing slash", () => {
+    const full = paths.modelPath({ file: "a.pt", dest: "vae" }, `${studio().modelsDir}/`);
+
+    expect(full).toBe(path.join(studio().modelsDir, "vae", "a.pt"));
+  });
+
+  it.each([
+    ["a dest that climbs out", { file: "x.pt", dest: "../.." }],
+    ["a file that climbs out", { file: "../../etc/passwd", dest: "checkpoints" }],
+    ["an absolute dest", { file: "passwd", dest: "/etc" }],
+    ["a sibling folder sharing the models dir's prefix", { file: "x.pt", dest: "../models-evil" }],
+    ["the models dir itself", { file: ".", dest: "." }],
+  ])("refuses %s", (_what, location) => {
+    expect(() => paths.modelPath(location)).toThrow(/^refusing a model path outside /);
+  });
+});
+
+describe("scanPresence", () => {
+  it("reports the size of every model file that is on disk, keyed by its full path", async () => {
+    const a = await placeModelFile(studio(), "checkpoints", "a.safetensors", 1000);
+    const b = await placeModelFile(studio(), "diffusion_models/WanVideo/2_2", "b.safetensors", 2500);
+    const models = [
+      { file: "a.safetensors", dest: "checkpoints" },
+      { file: "b.safetensors", dest: "diffusion_models/WanVideo/2_2" },
+      { file: "missing.safetensors", dest: "checkpoints" },
+    ];
+
+    const sizes = await paths.scanPresence(models);
+
+    expect([...sizes].sort()).toEqual([
+      [a, 1000],
+      [b, 2500],
+    ]);
+    expect(sizes.get(paths.modelPath({ file: "a.safetensors", dest: "checkpoints" }))).toBe(1000);
+  });
+
+  it("does not count a file that sits in another dest than the catalog says", async () => {
+    await placeModelFile(studio(), "loras", "a.safetensors", 10);
+
+    const sizes = await paths.scanPresence([{ file: "a.safetensors", dest: "checkpoints" }]);
+
+    expect(sizes.size).toBe(0);
+  });
+
+  it("ignores a directory named like the model file", async () => {
+    await mkdir(path.join(studio().modelsDir, "checkpoints", "a.safetensors"), { recursive: true });
+
+    const sizes = await paths.scanPresence([{ file: "a.safetensors", dest: "checkpoints" }]);
+
+    expect(sizes.size).toBe(0);
+  });
+
+  it("counts a symlink to a file, with the size of the file it points at", async () => {
+    const target = path.join(studio().root, "elsewhere", "shared.safetensors");
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(target, Buffer.alloc(4096));
+    await mkdir(path.join(studio().modelsDir, "loras"), { recursive: true });
+    const link = path.join(studio().modelsDir, "loras", "shared.safetensors");
+    await symlink(target, link);
+
+    const sizes = await paths.scanPresence([{ file: "shared.safetensors", dest: "loras" }]);
+
+    expect([...sizes]).toEqual([[link, 4096]]);
+  });
+
+  it("ignores a dangling symlink", async () => {
+    await mkdir(path.join(studio().modelsDir, "loras"), { recursive: true });
+    await symlink(path.join(studio().root, "deleted.safetensors"), path.join(studio().modelsDir, "loras", "gone.safetensors"));
+
+    const sizes = await paths.scanPresence([{ file: "gone.safetensors", dest: "loras" }]);
+
+    expect(sizes.size).toBe(0);
+  });
+
+  it("treats missing dest folders, a missing models dir and a dest that is a file as nothing on disk", async () => {
+    const models = [
+      { file: "a.pt", dest: "never/created" },
+      { file: "b.pt", dest: "upscale_models" },
+    ];
+    const before = await paths.scanPresence(models);
+    await mkdir(studio().modelsDir, { recursive: true });
+    await writeFile(path.join(studio().modelsDir, "upscale_models"), "a file where a folder should be");
+
+    const after = await paths.scanPresence(models);
+
+    expect(before.size).toBe(0);
+    expect(after.size).toBe(0);
+  });
+
+  it("finds present files among many models spread over many folders", async () => {
+    const models = Array.from({ length: 120 }, (_, i) => ({ file: `m${i}.safetensors`, dest: `dest${i % 7}/sub` }));
+    const present = models.filter((_, i) => i % 3 === 0);
+    for (const m of present) await placeModelFile(studio(), m.dest, m.file, 3);
+
+    const sizes = await paths.scanPresence(models);
+
+    expect([...sizes.keys()].sort()).toEqual(present.map((m) => paths.modelPath(m)).sort());
+  });
+
+  it("returns nothing for an empty list", async () => {
+    expect((await paths.scanPresence([])).size).toBe(0);
+  });
+});
+
+describe("freeBytes", () => {
+  it("matches what statfs says for the models folder's volume", async () => {
+    await mkdir(studio().modelsDir, { recursive: true });
+
+    const free = await paths.freeBytes();
+
+    // other processes write to the same disk meanwhile: allow a little drift
+    expect(Math.abs(free - statfsFree(studio().modelsDir))).toBeLessThan(256 * 1024 * 1024);
+    expect(free).toBeGreaterThan(0);
+  });
+
+  it("answers for a folder that does not exist yet from its nearest existing parent", async () => {
+    const notYet = path.join(studio().root, "ComfyUI", "models", "checkpoints", "sub");
+
+    const free = await paths.freeBytes(notYet);
+
+    expect(Math.abs(free - statfsFree(studio().root))).toBeLessThan(256 * 1024 * 1024);
+  });
+});

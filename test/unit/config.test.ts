@@ -1,0 +1,261 @@
+import { accessSync, constants } from "node:fs";
+import path from "node:path";
+import { inspect, format } from "node:util";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ConfigError, parseConfig } from "../../lib/config";
+import { setEnv } from "./helpers";
+
+const CWD = "/srv/pod";
+
+const workspaceWritable = (): boolean => {
+  try {
+    accessSync("/workspace", constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    parseConfig(env, CWD);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected parseConfig to fail");
+}
+
+describe("parseConfig: defaults", () => {
+  it("uses the documented defaults when nothing is set", () => {
+    // Prepare / Act
+    const config = parseConfig({}, CWD);
+
+    // Assess
+    expect(config).toMatchObject({
+      apiKey: undefined,
+      civitaiApiKey: undefined,
+      hfToken: undefined,
+      civitaiBaseUrl: "https://civitai.com",
+      hfEndpoint: "https://huggingface.co",
+      catalogRepoUrl: undefined,
+      maxConcurrentDownloads: 3,
+      downloadConnections: 8,
+      port: 3000,
+      host: "0.0.0.0",
+      corsOrigins: ["chrome-extension://*"],
+    });
+  });
+
+  it("puts the studio in /workspace/studio when /workspace is writable, else ./.studio", () => {
+    const config = parseConfig({}, CWD);
+
+    const expected = workspaceWritable() ? "/workspace/studio" : path.join(CWD, ".studio");
+    expect(config.studioDir).toBe(expected);
+    expect(config.catalogsDir).toBe(path.join(expected, "catalogs"));
+    expect(config.stateDir).toBe(path.join(expected, "state"));
+    expect(config.repoDir).toBe(path.join(expected, ".repo"));
+  });
+
+  it("keeps models in $COMFYUI_DIR/models unless MODELS_DIR says otherwise", () => {
+    const defaulted = parseConfig({ COMFYUI_DIR: "/opt/ComfyUI" }, CWD);
+    const overridden = parseConfig({ COMFYUI_DIR: "/opt/ComfyUI", MODELS_DIR: "/mnt/models" }, CWD);
+
+    expect(defaulted.comfyuiDir).toBe("/opt/ComfyUI");
+    expect(defaulted.modelsDir).toBe("/opt/ComfyUI/models");
+    expect(overridden.modelsDir).toBe("/mnt/models");
+  });
+
+  it("resolves relative folders against the working directory", () => {
+    const config = parseConfig({ STUDIO_DIR: "data/studio", COMFYUI_DIR: "comfy", MODELS_DIR: "./m" }, CWD);
+
+    expect(config.studioDir).toBe("/srv/pod/data/studio");
+    expect(config.catalogsDir).toBe("/srv/pod/data/studio/catalogs");
+    expect(config.comfyuiDir).toBe("/srv/pod/comfy");
+    expect(config.modelsDir).toBe("/srv/pod/m");
+  });
+
+  it("treats empty and blank variables as unset", () => {
+    const config = parseConfig(
+      {
+        API_KEY: "",
+        CIVITAI_API_KEY: "   ",
+        HF_TOKEN: "",
+        STUDIO_DIR: "",
+        COMFYUI_DIR: " ",
+        MODELS_DIR: "",
+        CIVITAI_BASE_URL: "",
+        HF_ENDPOINT: "  ",
+        CATALOG_REPO_URL: "",
+        MAX_CONCURRENT_DOWNLOADS: "",
+        DOWNLOAD_CONNECTIONS: " ",
+        PORT: "",
+        HOST: "",
+        CORS_ORIGINS: "",
+      },
+      CWD,
+    );
+
+    expect(config).toEqual(parseConfig({}, CWD));
+    expect(config.apiKey).toBeUndefined();
+    expect(config.port).toBe(3000);
+  });
+
+  it("reads every variable that is set, trimmed", () => {
+    const config = parseConfig(
+      {
+        API_KEY: " the-api-key\n",
+        CIVITAI_BASE_URL: "http://127.0.0.1:9001",
+        HF_ENDPOINT: "http://127.0.0.1:9002/hf",
+        CATALOG_REPO_URL: "file:///srv/catalog.git",
+        MAX_CONCURRENT_DOWNLOADS: "5",
+        DOWNLOAD_CONNECTIONS: " 16 ",
+        PORT: "8080",
+        HOST: "127.0.0.1",
+      },
+      CWD,
+    );
+
+    expect(config.apiKey?.reveal()).toBe("the-api-key");
+    expect(config.civitaiBaseUrl).toBe("http://127.0.0.1:9001");
+    expect(config.hfEndpoint).toBe("http://127.0.0.1:9002/hf");
+    expect(config.catalogRepoUrl).toBe("file:///srv/catalog.git");
+    expect(config.maxConcurrentDownloads).toBe(5);
+    expect(config.downloadConnections).toBe(16);
+    expect(config.port).toBe(8080);
+    expect(config.host).toBe("127.0.0.1");
+  });
+
+  it("drops trailing slashes from the upstream base URLs", () => {
+    const config = parseConfig({ CIVITAI_BASE_URL: "http://127.0.0.1:9001//", HF_ENDPOINT: "https://hf.example/" }, CWD);
+
+    expect(config.civitaiBaseUrl).toBe("http://127.0.0.1:9001");
+    expect(config.hfEndpoint).toBe("https://hf.example");
+  });
+
+  it("splits CORS_ORIGINS on commas, trimming and dropping empty parts", () => {
+    const config = parseConfig({ CORS_ORIGINS: " https://admin.example , chrome-extension://*,, " }, CWD);
+
+    expect(config.corsOrigins).toEqual(["https://admin.example", "chrome-extension://*"]);
+  });
+
+  it("returns a frozen configuration", () => {
+    const config = parseConfig({}, CWD);
+
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.corsOrigins)).toBe(true);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+});
+
+describe("parseConfig: bad values fail fast with the variable's name", () => {
+  it.each([
+    ["PORT", "abc", /PORT: must be a whole number/],
+    ["PORT", "-1", /PORT: must be a whole number/],
+    ["PORT", "3000.5", /PORT: must be a whole number/],
+    ["PORT", "0", /PORT:/],
+    ["PORT", "70000", /PORT:/],
+    ["MAX_CONCURRENT_DOWNLOADS", "lots", /MAX_CONCURRENT_DOWNLOADS: must be a whole number/],
+    ["MAX_CONCURRENT_DOWNLOADS", "0", /MAX_CONCURRENT_DOWNLOADS:/],
+    ["MAX_CONCURRENT_DOWNLOADS", "33", /MAX_CONCURRENT_DOWNLOADS:/],
+    ["DOWNLOAD_CONNECTIONS", "8x", /DOWNLOAD_CONNECTIONS: must be a whole number/],
+    ["CIVITAI_BASE_URL", "not a url", /CIVITAI_BASE_URL: must be an http\(s\) URL/],
+    ["CIVITAI_BASE_URL", "ftp://civitai.example", /CIVITAI_BASE_URL: must be an http\(s\) URL/],
+    ["HF_ENDPOINT", "huggingface.co", /HF_ENDPOINT: must be an http\(s\) URL/],
+  ])("refuses %s=%j and names it", (name, value, message) => {
+    const error = configError({ [name]: value });
+
+    expect(error.message).toMatch(/^Invalid configuration: /);
+    expect(error.message).toMatch(message);
+  });
+
+  it("lists every bad variable in one error", () => {
+    const error = configError({ PORT: "http", MAX_CONCURRENT_DOWNLOADS: "many", CIVITAI_BASE_URL: "civitai" });
+
+    expect(error.message).toContain("PORT:");
+    expect(error.message).toContain("MAX_CONCURRENT_DOWNLOADS:");
+    expect(error.message).toContain("CIVITAI_BASE_URL:");
+  });
+
+  it("is a 500 whose detail a Lambda can show, since the request cannot be served", () => {
+    const error = configError({ PORT: "abc" });
+
+    expect(error.statusCode).toBe(500);
+    expect(error.detail).toBe(error.message);
+  });
+});
+
+describe("secrets in the configuration", () => {
+  const env = { API_KEY: "api-key-s3cr3t", CIVITAI_API_KEY: "civitai-s3cr3t", HF_TOKEN: "hf_s3cr3t" };
+  const values = Object.values(env);
+
+  it("print as [redacted] through JSON.stringify", () => {
+    const config = parseConfig(env, CWD);
+
+    const json = JSON.stringify(config);
+
+    for (const value of values) expect(json).not.toContain(value);
+    expect(JSON.parse(json)).toMatchObject({ apiKey: "[redacted]", civitaiApiKey: "[redacted]", hfToken: "[redacted]" });
+  });
+
+  it("print as [redacted] through String() and template literals", () => {
+    const config = parseConfig(env, CWD);
+
+    expect(String(config.apiKey)).toBe("[redacted]");
+    expect(`${config.civitaiApiKey}`).toBe("[redacted]");
+    expect(`token=${config.hfToken}`).toBe("token=[redacted]");
+  });
+
+  it("print as [redacted] through util.inspect and console-style formatting", () => {
+    const config = parseConfig(env, CWD);
+
+    const printed = [
+      inspect(config),
+      inspect(config, { depth: Infinity, showHidden: true }),
+      format("%o", config),
+      format("%s %O", config.hfToken, config),
+    ];
+
+    for (const text of printed) {
+      for (const value of values) expect(text).not.toContain(value);
+      expect(text).toContain("[redacted]");
+    }
+  });
+
+  it("give their value to reveal() only", () => {
+    const config = parseConfig(env, CWD);
+
+    expect(config.apiKey?.reveal()).toBe("api-key-s3cr3t");
+    expect(config.civitaiApiKey?.reveal()).toBe("civitai-s3cr3t");
+    expect(config.hfToken?.reveal()).toBe("hf_s3cr3t");
+  });
+});
+
+describe("config()", () => {
+  const saved = { PORT: process.env.PORT, STUDIO_DIR: process.env.STUDIO_DIR };
+  afterEach(() => setEnv(saved));
+
+  it("parses process.env once and keeps that configuration", async () => {
+    setEnv({ PORT: "4123", STUDIO_DIR: "/srv/first" });
+    vi.resetModules();
+    const { config } = await import("../../lib/config");
+
+    const first = config();
+    setEnv({ PORT: "5999", STUDIO_DIR: "/srv/second" });
+    const second = config();
+
+    expect(second).toBe(first);
+    expect(second.port).toBe(4123);
+    expect(second.studioDir).toBe("/srv/first");
+  });
+
+  it("throws the ConfigError naming the variable on first use", async () => {
+    setEnv({ PORT: "not-a-port" });
+    vi.resetModules();
+    const { config } = await import("../../lib/config");
+
+    expect(() => config()).toThrow(/PORT: must be a whole number/);
+  });
+});

@@ -1,0 +1,353 @@
+import type { MiddyfiedHandler } from "@middy/core";
+import type { Context } from "aws-lambda";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { z } from "zod";
+import type { ApiEvent, ApiResult } from "../../../lib/http/types";
+import { lambdaContext, restEvent, useStudio, type EventOptions } from "../helpers";
+
+const API_KEY = "unit-api-key-0123456789";
+useStudio({ API_KEY, CORS_ORIGINS: "chrome-extension://*" });
+
+let api: typeof import("../../../lib/http/api").api;
+let errors: typeof import("../../../lib/errors");
+let body: typeof import("../../../lib/http/body");
+let FilenamePath: typeof import("../../../lib/http/params").FilenamePath;
+
+beforeEach(async () => {
+  ({ api } = await import("../../../lib/http/api"));
+  errors = await import("../../../lib/errors");
+  body = await import("../../../lib/http/body");
+  ({ FilenamePath } = await import("../../../lib/http/params"));
+  vi.spyOn(console, "error").mockImplementation(() => undefined);
+  return () => vi.restoreAllMocks();
+});
+
+interface Reply {
+  status: number;
+  headers: Record<string, unknown>;
+  json: unknown;
+  raw: string;
+}
+
+/** Calls a composed handler as API Gateway would; `key: null` sends no key. */
+async function invoke(
+  handler: MiddyfiedHandler<ApiEvent, ApiResult, Error, Context>,
+  options: EventOptions & { key?: string | null } = {},
+): Promise<Reply> {
+  const { key = API_KEY, ...event } = options;
+  const headers = { ...(key === null ? {} : { "X-API-Key": key }), ...event.headers };
+  const result = await handler(restEvent({ ...event, headers }), lambdaContext());
+  return {
+    status: result.statusCode,
+    headers: { ...result.headers },
+    json: JSON.parse(result.body) as unknown,
+    raw: JSON.stringify(result),
+  };
+}
+
+const Filenames = z.object({ filenames: z.array(z.string().min(1)).min(1) });
+
+describe("api(): authentication", () => {
+  it("answers 401 'Invalid or missing API key' without a key, and never runs the function", async () => {
+    const fn = vi.fn(async () => ({ ok: true }));
+
+    const reply = await invoke(api(fn), { key: null });
+
+    expect(reply.status).toBe(401);
+    expect(reply.json).toEqual({ detail: "Invalid or missing API key" });
+    expect(fn).not.toHaveBeenCalled();
+  });
+
+  it("answers 401 for a wrong key, even when the request is otherwise invalid", async () => {
+    const fn = vi.fn(async () => ({ ok: true }));
+
+    const reply = await invoke(api(fn, { body: Filenames }), { key: "wrong", method: "POST", body: "{not json" });
+
+    expect(reply.status).toBe(401);
+    expect(reply.json).toEqual({ detail: "Invalid or missing API key" });
+    expect(fn).not.toHaveBeenCalled();
+  });
+
+  it.each(["X-API-Key", "x-api-key", "X-API-KEY", "x-Api-kEy"])("accepts the key in header %s", async (name) => {
+    const reply = await invoke(
+      api(async () => ({ models: 3 })),
+      { key: null, headers: { [name]: API_KEY } },
+    );
+
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({ models: 3 });
+  });
+});
+
+describe("api(): what the function gets and returns", () => {
+  it("answers 200 with the function's result as JSON, never cached", async () => {
+    const reply = await invoke(api(async () => ({ version: 21, categories: [] })));
+
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({ version: 21, categories: [] });
+    expect(reply.headers).toMatchObject({ "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
+  });
+
+  it("hands the function the validated path, query and body", async () => {
+    const fn = vi.fn(async (input: unknown) => input);
+    const handler = api(fn, { path: FilenamePath, query: z.object({ force: z.enum(["0", "1"]) }), body: Filenames });
+
+    const reply = await invoke(handler, {
+      method: "POST",
+      pathParameters: { filename: "my model.safetensors" },
+      query: { force: "1" },
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ filenames: ["a.safetensors"], extra: "dropped by z.object" }),
+    });
+
+    expect(reply.json).toEqual({
+      path: { filename: "my model.safetensors" },
+      query: { force: "1" },
+      body: { filenames: ["a.safetensors"] },
+    });
+  });
+
+  it("parses a JSON body whatever its content type, as curl -d sends it", async () => {
+    const reply = await invoke(api(async ({ body: received }) => received, { body: Filenames }), {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: '{"filenames": ["b.safetensors"]}',
+    });
+
+    expect(reply.json).toEqual({ filenames: ["b.safetensors"] });
+  });
+
+  it("parses a base64-encoded JSON body", async () => {
+    const encoded = Buffer.from(JSON.stringify({ filenames: ["ünïcode.safetensors"] }), "utf8").toString("base64");
+
+    const reply = await invoke(api(async ({ body: received }) => received, { body: Filenames }), {
+      method: "POST",
+      body: encoded,
+      isBase64Encoded: true,
+    });
+
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({ filenames: ["ünïcode.safetensors"] });
+  });
+
+  it("passes the parsed body through untouched when the endpoint has no body schema", async () => {
+    const reply = await invoke(api(async ({ body: received }) => ({ received })), { method: "POST", body: '{"anything": [1, 2]}' });
+
+    expect(reply.json).toEqual({ received: { anything: [1, 2] } });
+  });
+});
+
+describe("api(): request errors", () => {
+  it("answers 400 'Invalid JSON: ...' for a body that is not JSON", async () => {
+    const fn = vi.fn(async () => ({}));
+
+    const reply = await invoke(api(fn, { body: Filenames }), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: '{"filenames": [',
+    });
+
+    expect(reply.status).toBe(400);
+    expect(reply.json).toEqual({ detail: expect.stringMatching(/^Invalid JSON: \S/) });
+    expect(fn).not.toHaveBeenCalled();
+  });
+
+  it("answers 422 with FastAPI-style issues when the body does not match the schema", async () => {
+    const fn = vi.fn(async () => ({}));
+
+    const reply = await invoke(api(fn, { body: Filenames }), { method: "POST", body: '{"files": ["a.safetensors"]}' });
+
+    expect(reply.status).toBe(422);
+    expect(reply.json).toEqual({
+      detail: [{ loc: ["body", "filenames"], msg: expect.any(String), type: "invalid_type" }],
+    });
+    expect(fn).not.toHaveBeenCalled();
+  });
+
+  it("lists problems in the path and the body in one 422", async () => {
+    const reply = await invoke(api(async () => ({}), { path: FilenamePath, body: Filenames }), {
+      method: "POST",
+      pathParameters: { filename: "" },
+      body: '{"filenames": ["ok", 7]}',
+    });
+
+    expect(reply.status).toBe(422);
+    expect(reply.json).toEqual({
+      detail: [
+        { loc: ["path", "filename"], msg: expect.any(String), type: "too_small" },
+        { loc: ["body", "filenames", 1], msg: expect.any(String), type: "invalid_type" },
+      ],
+    });
+  });
+
+  it("answers 422 located at the body when a body is required and none was sent", async () => {
+    const reply = await invoke(api(async () => ({}), { body: Filenames }), { method: "POST", body: "  " });
+
+    expect(reply.status).toBe(422);
+    expect(reply.json).toEqual({ detail: [{ loc: ["body"], msg: expect.any(String), type: "invalid_type" }] });
+  });
+
+  it("answers 413 for a body above 10 MB", async () => {
+    const big = JSON.stringify({ filenames: ["x".repeat(10 * 1024 * 1024)] });
+
+    const reply = await invoke(api(async () => ({}), { body: Filenames }), { method: "POST", body: big });
+
+    expect(reply.status).toBe(413);
+    expect(reply.json).toEqual({ detail: "Request body is larger than 10 MB" });
+  });
+});
+
+describe("api(): errors from the function", () => {
+  it("answers 500 'Internal error' for a plain Error and keeps its message, secrets included, out of the response", async () => {
+    const secret = "civitai-token-s3cr3t";
+    const handler = api(async () => {
+      throw new Error(`GET https://civitai.com/api/download/models/1?token=${secret} failed: ECONNRESET`);
+    });
+
+    const reply = await invoke(handler);
+
+    expect(reply.status).toBe(500);
+    expect(reply.json).toEqual({ detail: "Internal error" });
+    expect(reply.raw).not.toContain(secret);
+    expect(reply.raw).not.toContain("civitai.com");
+  });
+
+  it("answers 500 'Internal error' for a foreign error that carries a 4xx statusCode but is not marked safe", async () => {
+    const handler = api(async () => {
+      throw Object.assign(new Error("upstream said 403 for token=hf_s3cr3t"), { statusCode: 403 });
+    });
+
+    const reply = await invoke(handler);
+
+    expect(reply.status).toBe(500);
+    expect(reply.json).toEqual({ detail: "Internal error" });
+    expect(reply.raw).not.toContain("hf_s3cr3t");
+  });
+
+  it.each([
+    ["BadRequestError", 400],
+    ["UnauthorizedError", 401],
+    ["NotFoundError", 404],
+    ["ConflictError", 409],
+    ["PayloadTooLargeError", 413],
+    ["UnprocessableError", 422],
+    ["ServiceUnavailableError", 503],
+    ["ServerStateError", 500],
+  ] as const)("answers a %s with status %i and its detail", async (name, status) => {
+    const detail = `${name} for the test`;
+    const handler = api(async () => {
+      throw new errors[name](detail);
+    });
+
+    const reply = await invoke(handler);
+
+    expect(reply.status).toBe(status);
+    expect(reply.json).toEqual({ detail });
+  });
+
+  it("answers the 404 of a model the catalog does not know with its documented message", async () => {
+    const reply = await invoke(
+      api(async () => {
+        throw errors.modelNotFound("x.safetensors");
+      }),
+    );
+
+    expect(reply.status).toBe(404);
+    expect(reply.json).toEqual({ detail: "Model 'x.safetensors' not found in catalog" });
+  });
+});
+
+describe("api(): CORS", () => {
+  it("puts CORS headers on an error response for an allowed Origin", async () => {
+    const reply = await invoke(
+      api(async () => ({})),
+      { key: null, headers: { Origin: "chrome-extension://abcdefghijklmnop" } },
+    );
+
+    expect(reply.status).toBe(401);
+    expect(reply.headers).toMatchObject({
+      "Access-Control-Allow-Origin": "chrome-extension://abcdefghijklmnop",
+      "Access-Control-Allow-Headers": "Content-Type,X-API-Key",
+      "Content-Type": "application/json; charset=utf-8",
+    });
+  });
+
+  it("puts CORS headers on a 500 as well", async () => {
+    const reply = await invoke(
+      api(async () => {
+        throw new Error("boom");
+      }),
+      { headers: { origin: "chrome-extension://abc" } },
+    );
+
+    expect(reply.json).toEqual({ detail: "Internal error" });
+    expect(reply.headers["Access-Control-Allow-Origin"]).toBe("chrome-extension://abc");
+  });
+
+  it("leaves CORS headers off for a disallowed Origin", async () => {
+    const reply = await invoke(
+      api(async () => ({})),
+      { key: null, headers: { Origin: "https://chrome-extension.evil.com" } },
+    );
+
+    expect(reply.json).toEqual({ detail: "Invalid or missing API key" });
+    expect(reply.headers).not.toHaveProperty("Access-Control-Allow-Origin");
+    expect(reply.headers).not.toHaveProperty("Access-Control-Allow-Headers");
+  });
+});
+
+describe("api(): multipart uploads", () => {
+  const boundary = "----formdata-unit-0123456789";
+  const multipart = (field: string, filename: string, content: string): string =>
+    [
+      `--${boundary}`,
+      `Content-Disposition: form-data; name="${field}"; filename="${filename}"`,
+      "Content-Type: application/json",
+      "",
+      content,
+      `--${boundary}--`,
+      "",
+    ].join("\r\n");
+
+  it("gives the function the uploaded file's bytes, from a base64 body as API Gateway sends binary media", async () => {
+    const content = JSON.stringify({ categories: [] });
+    const handler = api(async ({ body: form }) => ({ text: body.formFile(form, "file").toString() }), { multipart: true });
+
+    const reply = await invoke(handler, {
+      method: "POST",
+      headers: { "Content-Type": `multipart/form-data; boundary="${boundary}"` },
+      body: Buffer.from(multipart("file", "models.json", content)).toString("base64"),
+      isBase64Encoded: true,
+    });
+
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({ text: content });
+  });
+
+  it("answers 400 explaining how to upload when the request is not multipart", async () => {
+    const fn = vi.fn(async () => ({}));
+
+    const reply = await invoke(api(fn, { multipart: true }), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
+
+    expect(reply.status).toBe(400);
+    expect(reply.json).toEqual({ detail: 'Expected a multipart/form-data upload (curl -F "file=@models.json")' });
+    expect(fn).not.toHaveBeenCalled();
+  });
+
+  it("answers 400 naming the field when the upload has no file under it", async () => {
+    const handler = api(async ({ body: form }) => ({ size: body.formFile(form, "file").length }), { multipart: true });
+
+    const reply = await invoke(handler, {
+      method: "POST",
+      headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+      body: multipart("upload", "models.json", "{}"),
+    });
+
+    expect(reply.status).toBe(400);
+    expect(reply.json).toEqual({ detail: "Missing form field 'file': upload the JSON file as file=@models.json" });
+  });
+});

@@ -1,0 +1,129 @@
+import middy from "@middy/core";
+import type { Context } from "aws-lambda";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { ApiEvent, ApiResult } from "../../../lib/http/types";
+import { lambdaContext, restEvent, useStudio } from "../helpers";
+
+useStudio({ CORS_ORIGINS: "chrome-extension://*, https://admin.example.com" });
+
+let cors: typeof import("../../../lib/http/cors");
+let errorResponse: typeof import("../../../lib/http/error-response");
+let errors: typeof import("../../../lib/errors");
+let types: typeof import("../../../lib/http/types");
+
+beforeEach(async () => {
+  cors = await import("../../../lib/http/cors");
+  errorResponse = await import("../../../lib/http/error-response");
+  errors = await import("../../../lib/errors");
+  types = await import("../../../lib/http/types");
+});
+
+describe("originAllowed", () => {
+  const extension = ["chrome-extension://*"];
+
+  it.each(["chrome-extension://abcdefghijklmnopabcdefghijklmnop", "chrome-extension://x", "CHROME-EXTENSION://ABCDEF"])(
+    "allows the extension origin %s under chrome-extension://*",
+    (origin) => {
+      expect(cors.originAllowed(origin, extension)).toBe(true);
+    },
+  );
+
+  it.each([
+    "https://chrome-extension.evil.com",
+    "https://evil.com/chrome-extension://abc",
+    "xchrome-extension://abc",
+    "chrome-extension://abc/evil",
+    "moz-extension://abc",
+    "null",
+  ])("does not allow %s under chrome-extension://*", (origin) => {
+    expect(cors.originAllowed(origin, extension)).toBe(false);
+  });
+
+  it("allows an exact origin, in any case, and nothing that merely resembles it", () => {
+    const patterns = ["https://admin.example.com"];
+
+    expect(cors.originAllowed("https://admin.example.com", patterns)).toBe(true);
+    expect(cors.originAllowed("HTTPS://Admin.Example.COM", patterns)).toBe(true);
+    expect(cors.originAllowed("https://admin.example.com.evil.com", patterns)).toBe(false);
+    expect(cors.originAllowed("https://adminXexample.com", patterns)).toBe(false);
+    expect(cors.originAllowed("http://admin.example.com", patterns)).toBe(false);
+    expect(cors.originAllowed("https://admin.example.com:8443", patterns)).toBe(false);
+    expect(cors.originAllowed("https://evil.example.com", patterns)).toBe(false);
+  });
+
+  it("lets '*' in a host stand for one label run but never for a path", () => {
+    const patterns = ["https://*.example.com"];
+
+    expect(cors.originAllowed("https://pod-1.example.com", patterns)).toBe(true);
+    expect(cors.originAllowed("https://evil.com/x.example.com", patterns)).toBe(false);
+    expect(cors.originAllowed("https://example.com", patterns)).toBe(false);
+  });
+
+  it("allows every origin under a lone '*', and none under no patterns", () => {
+    expect(cors.originAllowed("https://anything.example", ["*"])).toBe(true);
+    expect(cors.originAllowed("chrome-extension://abc", [])).toBe(false);
+  });
+
+  it("allows an origin that any one of several patterns allows", () => {
+    const patterns = ["https://admin.example.com", "chrome-extension://*"];
+
+    expect(cors.originAllowed("chrome-extension://abc", patterns)).toBe(true);
+    expect(cors.originAllowed("https://admin.example.com", patterns)).toBe(true);
+    expect(cors.originAllowed("https://other.example.com", patterns)).toBe(false);
+  });
+});
+
+describe("cors middleware", () => {
+  const lambda = (work: () => Promise<ApiResult>, options?: Parameters<typeof cors.cors>[0]) =>
+    middy<ApiEvent, ApiResult, Error, Context>().use(cors.cors(options)).use(errorResponse.errorResponse()).handler(work);
+
+  it("adds CORS headers for an origin CORS_ORIGINS allows", async () => {
+    const handler = lambda(async () => types.jsonResponse(200, { ok: true }));
+
+    const fromAdmin = await handler(restEvent({ headers: { Origin: "https://admin.example.com" } }), lambdaContext());
+    const fromExtension = await handler(restEvent({ headers: { origin: "chrome-extension://abc" } }), lambdaContext());
+
+    expect(fromAdmin.headers).toMatchObject({
+      "Access-Control-Allow-Origin": "https://admin.example.com",
+      "Access-Control-Allow-Headers": "Content-Type,X-API-Key",
+      Vary: "Origin",
+    });
+    expect(fromExtension.headers?.["Access-Control-Allow-Origin"]).toBe("chrome-extension://abc");
+    expect(JSON.parse(fromAdmin.body)).toEqual({ ok: true });
+  });
+
+  it("adds no allow-origin header for a disallowed origin or a request without one, but still says it varies", async () => {
+    const handler = lambda(async () => types.jsonResponse(200, { ok: true }));
+
+    const evil = await handler(restEvent({ headers: { Origin: "https://chrome-extension.evil.com" } }), lambdaContext());
+    const none = await handler(restEvent(), lambdaContext());
+
+    for (const response of [evil, none]) {
+      expect(response.headers).not.toHaveProperty("Access-Control-Allow-Origin");
+      expect(response.headers).not.toHaveProperty("Access-Control-Allow-Headers");
+      expect(response.headers?.Vary).toBe("Origin");
+    }
+  });
+
+  it("adds CORS headers to an error response too, so the extension can read a 401", async () => {
+    const handler = lambda(async () => {
+      throw new errors.UnauthorizedError("Invalid or missing API key");
+    });
+
+    const response = await handler(restEvent({ headers: { ORIGIN: "chrome-extension://abc" } }), lambdaContext());
+
+    expect(response.statusCode).toBe(401);
+    expect(JSON.parse(response.body)).toEqual({ detail: "Invalid or missing API key" });
+    expect(response.headers?.["Access-Control-Allow-Origin"]).toBe("chrome-extension://abc");
+  });
+
+  it("uses the origins it is given instead of CORS_ORIGINS", async () => {
+    const handler = lambda(async () => types.jsonResponse(200, {}), { origins: () => ["https://only.example"] });
+
+    const only = await handler(restEvent({ headers: { Origin: "https://only.example" } }), lambdaContext());
+    const admin = await handler(restEvent({ headers: { Origin: "https://admin.example.com" } }), lambdaContext());
+
+    expect(only.headers?.["Access-Control-Allow-Origin"]).toBe("https://only.example");
+    expect(admin.headers).not.toHaveProperty("Access-Control-Allow-Origin");
+  });
+});
