@@ -4,6 +4,9 @@ import path from "node:path";
 import type { Context } from "aws-lambda";
 import { afterEach, beforeEach, vi } from "vitest";
 import type { ApiEvent } from "../../lib/http/types";
+import type { TestModel } from "../support/catalogs";
+
+export type { TestModel };
 
 /** A temp folder under os.tmpdir(); the caller removes it with `removeTempDir`. */
 export const makeTempDir = (prefix = "models-admin-unit-"): Promise<string> =>
@@ -70,13 +73,7 @@ export function setEnv(env: Record<string, string | undefined>): void {
 
 // ---- catalog documents, shaped like the shipped catalogs/models.json ----
 
-export interface TestModel {
-  name: string;
-  file: string;
-  dest: string;
-  [field: string]: unknown;
-}
-
+// Looser than the integration suite's: unit tests also build categories and documents that are wrong on purpose.
 export interface TestCategory {
   id: string;
   name?: string;
