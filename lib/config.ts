@@ -40,6 +40,9 @@ const EnvSchema = z.object({
   CATALOG_REPO_URL: optionalString,
   MAX_CONCURRENT_DOWNLOADS: integer(3, 1, 32),
   DOWNLOAD_CONNECTIONS: integer(8, 1, 32),
+  DOWNLOAD_STALL_SECONDS: integer(60, 1, 3600),
+  DOWNLOAD_RETRY_BASE_MS: integer(1000, 1, 60_000),
+  DOWNLOAD_MAX_ATTEMPTS: integer(8, 1, 100),
   PORT: integer(3000, 1, 65535),
   HOST: optionalString,
   CORS_ORIGINS: optionalString,
@@ -61,6 +64,12 @@ export interface Config {
   readonly catalogRepoUrl: string | undefined;
   readonly maxConcurrentDownloads: number;
   readonly downloadConnections: number;
+  /** A connection that sends no byte for this long is dropped and retried. */
+  readonly downloadStallMs: number;
+  /** First retry delay; it doubles (with jitter) up to 30 s. */
+  readonly downloadRetryBaseMs: number;
+  /** Tries of one piece without progress before the download fails. */
+  readonly downloadMaxAttempts: number;
   readonly port: number;
   readonly host: string;
   readonly corsOrigins: readonly string[];
@@ -111,6 +120,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.
     catalogRepoUrl: e.CATALOG_REPO_URL,
     maxConcurrentDownloads: e.MAX_CONCURRENT_DOWNLOADS,
     downloadConnections: e.DOWNLOAD_CONNECTIONS,
+    downloadStallMs: e.DOWNLOAD_STALL_SECONDS * 1000,
+    downloadRetryBaseMs: e.DOWNLOAD_RETRY_BASE_MS,
+    downloadMaxAttempts: e.DOWNLOAD_MAX_ATTEMPTS,
     port: e.PORT,
     host: e.HOST ?? "0.0.0.0",
     corsOrigins: Object.freeze(corsOrigins),

@@ -1,5 +1,6 @@
 import { lstat } from "node:fs/promises";
 import { ConflictError, modelNotFound } from "../errors";
+import { isActive, readStatus } from "../state/status";
 import { modelPath } from "./paths";
 import { CatalogModel } from "./schema";
 import { changeCatalog } from "./store";
@@ -18,6 +19,11 @@ export async function removeFromCatalog(file: string): Promise<{ status: "remove
   return changeCatalog("models", async (catalog) => {
     const entries = catalog.models.filter((model) => model.file === file);
     if (entries.length === 0) throw modelNotFound(file);
+    if (isActive((await readStatus()).downloads[file])) {
+      throw new ConflictError(
+        `Model '${file}' is being downloaded: cancel it first (DELETE /api/admin/models/${encodeURIComponent(file)})`,
+      );
+    }
     for (const entry of entries) {
       if (await onDisk(modelPath(entry))) {
         throw new ConflictError(

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { config } from "../config";
-import { ServerStateError } from "../errors";
+import { modelNotFound, ServerStateError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic-write";
 import { withFileLock } from "../fs/lock";
 import { formatIssue } from "../issues";
@@ -116,4 +116,11 @@ export async function changeCatalog<R>(
     if (changed) await writeFileAtomic(file, `${JSON.stringify(catalog.document, null, 2)}\n`);
     return result;
   });
+}
+
+/** The models catalog's entry for `file`, matched exactly, or a 404 in the reference's words. */
+export async function findModel(file: string): Promise<CatalogModel> {
+  const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
+  if (!model) throw modelNotFound(file);
+  return model;
 }

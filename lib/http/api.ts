@@ -1,5 +1,6 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
+import type { Readable } from "node:stream";
 import type { z } from "zod";
 import { BadRequestError, UnprocessableError, type ValidationIssue } from "../errors";
 import { toValidationIssue } from "../issues";
@@ -64,6 +65,21 @@ function validate(event: ApiEvent, schemas: Partial<Record<(typeof parts)[number
   return values;
 }
 
+function composed<P, Q, B>(options: ApiOptions<P, Q, B>, streamifyResponse: boolean) {
+  const { multipart } = options;
+  return middy<ApiEvent, ApiResult, Error, Context>({ streamifyResponse })
+    .use(cors())
+    .use(errorResponse())
+    .use(apiKeyAuth())
+    .use(multipart ? multipartBody() : jsonBody());
+}
+
+const schemasOf = ({ path, query, body }: ApiOptions<Schema | undefined, Schema | undefined, Schema | undefined>) => ({
+  ...(path && { path }),
+  ...(query && { query }),
+  ...(body && { body }),
+});
+
 /**
  * The one composition every endpoint uses: CORS, errors as {"detail"}, API key, body parsing and
  * validation, then `fn` with typed input; what `fn` returns is the 200 JSON response.
@@ -72,12 +88,29 @@ export function api<R, P extends Schema | undefined = undefined, Q extends Schem
   fn: (input: ApiInput<P, Q, B>) => Promise<R>,
   options: ApiOptions<P, Q, B> = {},
 ) {
-  const { path, query, body, multipart } = options;
-  const schemas = { ...(path && { path }), ...(query && { query }), ...(body && { body }) };
-  return middy<ApiEvent, ApiResult, Error, Context>()
-    .use(cors())
-    .use(errorResponse())
-    .use(apiKeyAuth())
-    .use(multipart ? multipartBody() : jsonBody())
-    .handler(async (event) => jsonResponse(200, await fn(validate(event, schemas) as ApiInput<P, Q, B>)));
+  const schemas = schemasOf(options);
+  return composed(options, false).handler(async (event) =>
+    jsonResponse(200, await fn(validate(event, schemas) as ApiInput<P, Q, B>)),
+  );
+}
+
+export interface StreamReply {
+  readonly headers: Record<string, string>;
+  readonly body: Readable;
+}
+
+/**
+ * The same composition for a response that streams (API Gateway REST `transferMode: STREAM`): `fn`
+ * returns headers and a Readable, and every error before the first byte is the usual {"detail"}.
+ */
+export function apiStream<P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined>(
+  fn: (input: ApiInput<P, Q, undefined>) => Promise<StreamReply>,
+  options: ApiOptions<P, Q, undefined> = {},
+) {
+  const schemas = schemasOf(options);
+  return composed(options, true).handler(async (event) => {
+    const { headers, body } = await fn(validate(event, schemas) as ApiInput<P, Q, undefined>);
+    // middy pipes a Readable body into the response stream; the result type only knows strings
+    return { statusCode: 200, headers, body } as unknown as ApiResult;
+  });
 }

@@ -11,6 +11,8 @@ import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed } from "../http/cors";
 export interface FrontOptions {
   readonly upstreamPort: number;
   readonly corsOrigins: readonly string[];
+  /** Routes answered here by a streamed handler ("GET /path" keys), since serverless-offline cannot stream. */
+  readonly streamed?: Readonly<Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>>>;
 }
 
 const send = (res: http.ServerResponse, status: number, detail: string, headers: http.OutgoingHttpHeaders = {}) => {
@@ -68,12 +70,17 @@ function upstreamErrorDetail(status: number, body: Buffer): string | undefined {
   return typeof parsed.message === "string" ? parsed.message : typeof parsed.error === "string" ? parsed.error : undefined;
 }
 
-export function createFront({ upstreamPort, corsOrigins }: FrontOptions): http.Server {
+export function createFront({ upstreamPort, corsOrigins, streamed = {} }: FrontOptions): http.Server {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   return http.createServer((req, res) => {
     if (req.method === "OPTIONS") {
       req.resume();
       preflight(req, res, corsOrigins);
+      return;
+    }
+    const route = streamed[`${req.method} ${new URL(req.url ?? "/", "http://localhost").pathname}`];
+    if (route) {
+      void route(req, res);
       return;
     }
     const cors = withCors({}, req.headers.origin, corsOrigins);

@@ -6,12 +6,13 @@ import { ConfigError, parseConfig, type Config } from "../config";
 import { resolveApiKey, type ApiKeySource } from "./api-key";
 import { createFront } from "./front";
 import { seedCatalogs } from "./seed";
+import { installLambdaStreaming, serveStreamed } from "./streamed";
 import { Supervised } from "./supervised";
 
 /**
  * `npm start`: everything a pod needs, with embedded defaults. It resolves the API key, seeds the
- * catalogs, runs serverless-offline on a loopback port behind the front door on $PORT, and stops all of
- * it on Ctrl-C or SIGTERM.
+ * catalogs, runs serverless-offline on a loopback port behind the front door on $PORT, runs the sidecar
+ * (restarting it if it dies), and stops all of it on Ctrl-C or SIGTERM.
  */
 async function main(projectDir: string): Promise<void> {
   const config = parseConfig();
@@ -39,7 +40,24 @@ async function main(projectDir: string): Promise<void> {
     readyLine: /Server ready:/,
     quietUntilReady: true,
   });
-  const front = createFront({ upstreamPort, corsOrigins: config.corsOrigins });
+  const sidecar = new Supervised({
+    name: "sidecar",
+    command: process.execPath,
+    args: [path.join(projectDir, ".build", "daemon.cjs")],
+    cwd: projectDir,
+    env,
+    readyLine: /sidecar started/,
+  });
+
+  // the streamed route runs in this process, with the same environment as the functions
+  Object.assign(process.env, env);
+  installLambdaStreaming();
+  const { handler: modelsStatus } = await import("../../handlers/models-status");
+  const front = createFront({
+    upstreamPort,
+    corsOrigins: config.corsOrigins,
+    streamed: { "GET /api/admin/models/status": (req, res) => serveStreamed(modelsStatus as never, req, res) },
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -48,14 +66,14 @@ async function main(projectDir: string): Promise<void> {
     console.log(`${signal}: stopping`);
     front.close();
     front.closeAllConnections();
-    await api.stop();
+    await Promise.all([api.stop(), sidecar.stop()]);
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
-  await api.start();
-  console.log(`API (serverless-offline) pid ${api.pid} on 127.0.0.1:${upstreamPort}`);
+  await Promise.all([api.start(), sidecar.start()]);
+  console.log(`API (serverless-offline) pid ${api.pid} on 127.0.0.1:${upstreamPort}; sidecar pid ${sidecar.pid}`);
   await listen(front, config.port, config.host);
   announce(config, apiKey);
 }

@@ -48,6 +48,7 @@ export class Supervised {
         if (!ready && readyLine?.test(line)) {
           ready = true;
           held.length = 0;
+          if (!quietUntilReady) stream.write(`${line}\n`);
           clearTimeout(timer);
           this.#backoffMs = 1_000;
           resolve();

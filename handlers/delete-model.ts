@@ -1,0 +1,5 @@
+import { deleteModel } from "../lib/downloads/queue";
+import { api } from "../lib/http/api";
+import { FilenamePath } from "../lib/http/params";
+
+export const handler = api(({ path }) => deleteModel(path.filename), { path: FilenamePath });

@@ -1,0 +1,7 @@
+import { z } from "zod";
+import { queueBatch } from "../lib/downloads/queue";
+import { api } from "../lib/http/api";
+
+const Batch = z.object({ filenames: z.array(z.string().min(1).max(1024)).max(10_000) });
+
+export const handler = api(({ body }) => queueBatch(body.filenames), { body: Batch });

@@ -1,0 +1,5 @@
+import { queueDownload } from "../lib/downloads/queue";
+import { api } from "../lib/http/api";
+import { FilenamePath } from "../lib/http/params";
+
+export const handler = api(({ path }) => queueDownload(path.filename), { path: FilenamePath });

@@ -1,0 +1,210 @@
+import { stat } from "node:fs/promises";
+import type { Config } from "../config";
+import { modelPath } from "../catalog/paths";
+import { loadCatalog } from "../catalog/store";
+import { removePartial } from "../downloads/partial";
+import { redactSecrets } from "../redact";
+import { isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
+import { Download, type DownloadResult } from "./download/engine";
+import { asDownloadError, CancelledError } from "./download/errors";
+import { resolveSource } from "./download/source";
+
+interface Running {
+  readonly download: Download;
+  readonly controller: AbortController;
+  readonly startedAt: number;
+  sampleAt: number;
+  /** Bytes at the last sample; undefined until the first, so resumed bytes never count as speed. */
+  sampleBytes: number | undefined;
+  speed: number;
+}
+
+/** Why a running download is stopped: cancel drops its partial, shutdown keeps it for the next start. */
+type StopReason = "cancel" | "shutdown";
+
+const mb = (bytes: number, seconds: number) => (bytes / 1e6 / Math.max(seconds, 0.001)).toFixed(1);
+
+/**
+ * The sidecar's downloads: picks queued entries of the status file in queue order, runs at most
+ * MAX_CONCURRENT_DOWNLOADS at once, writes their progress, and honours cancels.
+ */
+export class DownloadQueue {
+  readonly #config: Config;
+  readonly #log: (line: string) => void;
+  readonly #running = new Map<string, Running>();
+  readonly #settled = new Set<Promise<void>>();
+
+  constructor(config: Config, log: (line: string) => void) {
+    this.#config = config;
+    this.#log = log;
+  }
+
+  get size(): number {
+    return this.#running.size;
+  }
+
+  /** After a crash: what was downloading is queued again, ahead of the rest, and resumes from its partial. */
+  async recover(): Promise<void> {
+    const resumed = await updateStatus((status) => {
+      const files = Object.entries(status.downloads).filter(([, entry]) => entry.status === "downloading");
+      for (const [, entry] of files) {
+        entry.status = "queued";
+        entry.speed = 0;
+        entry.seq = -1_000_000 + entry.seq;
+      }
+      return { result: files.map(([file]) => file), changed: files.length > 0 };
+    });
+    if (resumed.length > 0) this.#log(`resuming ${resumed.length} interrupted download(s): ${resumed.join(", ")}`);
+  }
+
+  /** One look at the status file: stop what was cancelled, start what fits. */
+  async tick(): Promise<void> {
+    const status = await readStatus();
+    for (const [file, running] of this.#running) {
+      const entry = status.downloads[file];
+      if (!entry || entry.cancel) running.controller.abort("cancel" satisfies StopReason);
+    }
+    const free = this.#config.maxConcurrentDownloads - this.#running.size;
+    if (free <= 0) return;
+    const queued = Object.entries(status.downloads)
+      .filter(([file, entry]) => entry.status === "queued" && !entry.cancel && !this.#running.has(file))
+      .sort(([, a], [, b]) => a.seq - b.seq)
+      .slice(0, free);
+    for (const [file] of queued) await this.#claim(file);
+  }
+
+  async #claim(file: string): Promise<void> {
+    const claimed = await updateStatus((status, now) => {
+      const entry = status.downloads[file];
+      if (entry?.status !== "queued" || entry.cancel) return { result: false, changed: false };
+      Object.assign(entry, { status: "downloading", started_at: now, speed: 0 } satisfies Partial<DownloadEntry>);
+      delete entry.error;
+      return { result: true, changed: true };
+    });
+    if (claimed) this.#start(file);
+  }
+
+  #start(file: string): void {
+    const controller = new AbortController();
+    const config = this.#config;
+    const log = (line: string) => this.#log(`${file}: ${line}`);
+    const run = async (): Promise<DownloadResult | "present"> => {
+      const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
+      if (!model) throw new Error(`${file} is no longer in the catalog`);
+      const target = modelPath(model);
+      if ((await stat(target).catch(() => undefined))?.isFile()) return "present";
+      const source = resolveSource(model, config);
+      const download = new Download({
+        target,
+        source,
+        sha256: model.sha256 ?? undefined,
+        connections: config.downloadConnections,
+        stallMs: config.downloadStallMs,
+        retryBaseMs: config.downloadRetryBaseMs,
+        maxAttempts: config.downloadMaxAttempts,
+        hasCivitaiKey: config.civitaiApiKey !== undefined,
+        signal: controller.signal,
+        log,
+      });
+      const now = Date.now();
+      this.#running.set(file, { download, controller, startedAt: now, sampleAt: now, sampleBytes: undefined, speed: 0 });
+      log(`started from ${source.label} (${config.downloadConnections} connections at most)`);
+      return download.run();
+    };
+    const settled = run()
+      .then((result) => this.#finished(file, result))
+      .catch((error: unknown) => this.#failed(file, error, controller.signal))
+      .catch((error: unknown) => log(`could not record the outcome: ${redactSecrets(String(error))}`))
+      .finally(() => {
+        this.#running.delete(file);
+        this.#settled.delete(settled);
+      });
+    this.#settled.add(settled);
+  }
+
+  async #finished(file: string, result: DownloadResult | "present"): Promise<void> {
+    const started = this.#running.get(file)?.startedAt ?? Date.now();
+    if (result === "present") {
+      this.#log(`${file}: already on disk`);
+    } else {
+      const seconds = (Date.now() - started) / 1000;
+      const fresh = result.bytes - result.resumedFrom;
+      const check = result.verified ? `sha256 ${result.sha256} verified` : "no sha256 known to verify";
+      this.#log(`${file}: finished ${result.bytes} bytes in ${seconds.toFixed(1)} s (${mb(fresh, seconds)} MB/s), ${check}`);
+    }
+    await updateStatus((status, now) => {
+      const entry = status.downloads[file];
+      if (!entry) return { result: undefined, changed: false };
+      const total = result === "present" ? entry.bytes_total : result.bytes;
+      Object.assign(entry, { status: "done", bytes_downloaded: total, bytes_total: total, percent: 100, speed: 0, finished_at: now });
+      delete entry.cancel;
+      return { result: undefined, changed: true };
+    });
+  }
+
+  async #failed(file: string, error: unknown, signal: AbortSignal): Promise<void> {
+    const failure = asDownloadError(error);
+    const running = this.#running.get(file);
+    if (failure instanceof CancelledError || signal.aborted) {
+      const reason = signal.reason as StopReason;
+      if (reason === "shutdown") {
+        this.#log(`${file}: stopped with the sidecar; it resumes on the next start`);
+        return;
+      }
+      const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
+      if (model) await removePartial(modelPath(model));
+      await updateStatus((status) => {
+        const gone = status.downloads[file] !== undefined;
+        delete status.downloads[file];
+        return { result: undefined, changed: gone };
+      });
+      this.#log(`${file}: cancelled; partial data removed`);
+      return;
+    }
+    const message = redactSecrets(failure.message);
+    this.#log(`${file}: failed: ${message}`);
+    await updateStatus((status, now) => {
+      const entry = status.downloads[file];
+      if (!entry) return { result: undefined, changed: false };
+      const done = running?.download.progress.done ?? entry.bytes_downloaded;
+      Object.assign(entry, { status: "error", error: message, speed: 0, bytes_downloaded: done, finished_at: now });
+      delete entry.cancel;
+      return { result: undefined, changed: true };
+    });
+  }
+
+  /** Progress of every running download into `status`, at most twice a second. */
+  recordProgress(status: Status, now: number): boolean {
+    let changed = false;
+    for (const [file, running] of this.#running) {
+      const entry = status.downloads[file];
+      if (!isActive(entry)) continue;
+      const { done, total } = running.download.progress;
+      const seconds = (now - running.sampleAt) / 1000;
+      if (running.sampleBytes === undefined) {
+        running.sampleAt = now;
+        running.sampleBytes = done;
+      } else if (seconds >= 0.25) {
+        const instant = Math.max(0, done - running.sampleBytes) / seconds;
+        // smoothed, so that the figure a person watches does not jump about
+        running.speed = running.speed === 0 ? instant : 0.5 * running.speed + 0.5 * instant;
+        running.sampleAt = now;
+        running.sampleBytes = done;
+      }
+      Object.assign(entry!, {
+        bytes_downloaded: done,
+        bytes_total: total,
+        speed: Math.round(running.speed),
+        percent: total > 0 ? Math.min(100, Math.round((done / total) * 1000) / 10) : 0,
+      });
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Stops every running download, keeping partials, and waits until they have let go of their files. */
+  async shutdown(): Promise<void> {
+    for (const running of this.#running.values()) running.controller.abort("shutdown" satisfies StopReason);
+    await Promise.allSettled([...this.#settled]);
+  }
+}

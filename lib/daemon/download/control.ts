@@ -1,0 +1,63 @@
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { writeFileAtomic } from "../../fs/atomic-write";
+
+/**
+ * The control file beside a `.part`: which upstream file it holds, its validators, and how far each
+ * byte range has got. It only ever claims bytes whose writes had completed (and were synced) before it
+ * was written, so a crash at any instant loses at most the last few seconds of progress.
+ */
+export const Segment = z.object({
+  start: z.number().int().nonnegative(),
+  /** Inclusive. */
+  end: z.number().int().nonnegative(),
+  done: z.number().int().nonnegative(),
+});
+export type Segment = z.infer<typeof Segment>;
+
+export const Control = z.object({
+  version: z.literal(1),
+  key: z.string(),
+  size: z.number().int().positive(),
+  etag: z.string().optional(),
+  lastModified: z.string().optional(),
+  segments: z.array(Segment).min(1),
+});
+export type Control = z.infer<typeof Control>;
+
+export const segmentLength = (segment: Segment): number => segment.end - segment.start + 1;
+export const bytesDone = (control: Control): number => control.segments.reduce((sum, s) => sum + s.done, 0);
+
+/** The control file if it describes a download of `key` that can be continued; anything else is ignored. */
+export async function loadControl(file: string, key: string): Promise<Control | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    const control = Control.parse(JSON.parse(text));
+    const consistent = control.segments.every((s) => s.end >= s.start && s.done <= segmentLength(s) && s.end < control.size);
+    if (control.key === key && consistent) return control;
+  } catch {
+    // corrupt (a crash mid-write cannot do this, a person can): the download starts over
+  }
+  return undefined;
+}
+
+export const saveControl = (file: string, control: Control): Promise<void> =>
+  writeFileAtomic(file, JSON.stringify(control));
+
+const MIN_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+/** Splits `size` bytes into at most `connections` ranges of at least 16 MiB each. */
+export function plan(size: number, connections: number): Segment[] {
+  const count = Math.max(1, Math.min(connections, Math.floor(size / MIN_SEGMENT_BYTES)));
+  const step = Math.ceil(size / count);
+  const segments: Segment[] = [];
+  for (let start = 0; start < size; start += step) {
+    segments.push({ start, end: Math.min(size, start + step) - 1, done: 0 });
+  }
+  return segments;
+}

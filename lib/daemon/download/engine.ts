@@ -1,0 +1,420 @@
+import { createHash, type Hash } from "node:crypto";
+import { constants } from "node:fs";
+import { mkdir, open, rename, statfs, type FileHandle } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { controlPath, partPath, removePartial } from "../../downloads/partial";
+import { bytesDone, loadControl, plan, saveControl, segmentLength, type Control, type Segment } from "./control";
+import { asDownloadError, CancelledError, DownloadError } from "./errors";
+import { openDownload, type Opened } from "./http";
+import type { Source } from "./source";
+
+export interface DownloadJob {
+  readonly target: string;
+  readonly source: Source;
+  /** From the catalog; Hugging Face's X-Linked-Etag is used when the catalog has none. */
+  readonly sha256: string | undefined;
+  readonly connections: number;
+  readonly stallMs: number;
+  readonly retryBaseMs: number;
+  readonly maxAttempts: number;
+  readonly hasCivitaiKey: boolean;
+  readonly signal: AbortSignal;
+  readonly log: (line: string) => void;
+}
+
+export interface DownloadResult {
+  readonly bytes: number;
+  /** Bytes that were already on disk from an earlier attempt. */
+  readonly resumedFrom: number;
+  readonly sha256: string | undefined;
+  readonly verified: boolean;
+}
+
+const FLUSH_BYTES = 2 * 1024 * 1024;
+const CHECKPOINT_MS = 2_000;
+// Opened with O_NOFOLLOW: a link planted at `<file>.part` is refused, never written through.
+const PART_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
+
+const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+
+interface Probe {
+  readonly opened: Opened;
+  readonly ranges: boolean;
+  readonly size: number | undefined;
+  readonly etag: string | undefined;
+  readonly lastModified: string | undefined;
+}
+
+function describe(opened: Opened): Probe {
+  const { res } = opened;
+  const header = (name: string) => {
+    const value = res.headers[name];
+    return typeof value === "string" && value !== "" ? value : undefined;
+  };
+  const total = /^bytes 0-\d+\/(\d+)$/.exec(header("content-range") ?? "")?.[1];
+  const length = header("content-length");
+  const ranges = res.statusCode === 206 && total !== undefined;
+  const size = ranges ? Number(total) : length !== undefined ? Number(length) : opened.linkedSize;
+  const etag = header("etag");
+  return {
+    opened,
+    ranges,
+    size: size !== undefined && Number.isSafeInteger(size) && size > 0 ? size : undefined,
+    // a weak ETag cannot validate a byte range (RFC 9110)
+    etag: etag?.startsWith("W/") ? undefined : etag,
+    lastModified: header("last-modified"),
+  };
+}
+
+function looksLikeHtml(contentType: string | undefined, firstBytes: Buffer): boolean {
+  if (contentType !== undefined && /text\/html/i.test(contentType)) return true;
+  return /^\s*(<!doctype html|<html)/i.test(firstBytes.subarray(0, 256).toString("latin1"));
+}
+
+/**
+ * One model download: `.part` + control file beside the target, several ranges at once when the server
+ * takes them, resumable after any crash, checked for size and SHA256, then synced and renamed into place.
+ */
+export class Download {
+  readonly #job: DownloadJob;
+  readonly #part: string;
+  readonly #controlFile: string;
+  #done = 0;
+  #total = 0;
+
+  constructor(job: DownloadJob) {
+    this.#job = job;
+    this.#part = partPath(job.target);
+    this.#controlFile = controlPath(job.target);
+  }
+
+  /** Bytes on disk so far (resumed ones included) and the size, 0 while unknown. */
+  get progress(): { done: number; total: number } {
+    return { done: this.#done, total: this.#total };
+  }
+
+  async run(): Promise<DownloadResult> {
+    await mkdir(path.dirname(this.#job.target), { recursive: true });
+    for (let restarts = 1; ; restarts++) {
+      try {
+        return await this.#attempt();
+      } catch (error) {
+        const failure = asDownloadError(error);
+        if (!(failure instanceof DownloadError && failure.restart) || restarts >= this.#job.maxAttempts) throw failure;
+        this.#job.log(`${failure.message}; starting over from byte 0`);
+        await removePartial(this.#job.target);
+        await sleep(this.#job.retryBaseMs * (0.5 + Math.random() / 2), undefined, { signal: this.#job.signal }).catch(() => {
+          throw new CancelledError();
+        });
+      }
+    }
+  }
+
+  async #attempt(): Promise<DownloadResult> {
+    const job = this.#job;
+    let control = await loadControl(this.#controlFile, job.source.key);
+    const probe = await this.#retrying(
+      () => 0,
+      async () => describe(await openDownload(job.source, { range: { start: 0 }, signal: job.signal }, job.hasCivitaiKey)),
+    );
+    const { opened } = probe;
+    const contentType = opened.res.headers["content-type"];
+    if (contentType !== undefined && /text\/html/i.test(contentType)) {
+      opened.res.destroy();
+      throw new DownloadError(`Got an HTML page instead of the model from ${job.source.label} (a login or error page?)`);
+    }
+    if (control && (control.size !== probe.size || changed(control, probe))) {
+      job.log("the upstream file changed since the partial download; starting over");
+      control = undefined;
+    }
+    const sha256 = job.sha256?.toLowerCase() ?? opened.linkedSha256;
+    if (probe.size !== undefined) await this.#checkSpace(probe.size - (control ? bytesDone(control) : 0), opened);
+
+    if (!probe.ranges || probe.size === undefined) {
+      if (control) job.log("the server does not resume (no byte ranges); starting over");
+      return this.#whole(probe, sha256);
+    }
+    return this.#ranged(probe, control, sha256);
+  }
+
+  async #checkSpace(need: number, opened: Opened): Promise<void> {
+    const fs = await statfs(path.dirname(this.#job.target));
+    const have = fs.bavail * fs.bsize;
+    if (have < need) {
+      opened.res.destroy();
+      throw new DownloadError(`Not enough disk space: need ${gib(need)}, have ${gib(have)}`);
+    }
+  }
+
+  /** A server without byte ranges: one stream from the start, hashed on the way in. */
+  async #whole(probe: Probe, sha256: string | undefined): Promise<DownloadResult> {
+    const handle = await open(this.#part, PART_FLAGS | constants.O_TRUNC, 0o644);
+    try {
+      this.#total = probe.size ?? 0;
+      this.#done = 0;
+      const hash = createHash("sha256");
+      const segment: Segment = { start: 0, end: (probe.size ?? Number.MAX_SAFE_INTEGER) - 1, done: 0 };
+      // without byte ranges a broken connection cannot be continued, only started again
+      await this.#pump(probe.opened.res, segment, handle, hash).catch((error: unknown) => {
+        const failure = asDownloadError(error);
+        if (failure instanceof DownloadError && failure.retryable) {
+          throw new DownloadError(failure.message, { retryable: true, restart: true, cause: error });
+        }
+        throw failure;
+      });
+      if (probe.size !== undefined && segment.done !== probe.size) {
+        throw new DownloadError(`Size mismatch: expected ${probe.size} bytes, got ${segment.done}`, { retryable: true, restart: true });
+      }
+      this.#total = segment.done;
+      return await this.#finish(handle, segment.done, 0, sha256, hash);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  async #ranged(probe: Probe, resumed: Control | undefined, sha256: string | undefined): Promise<DownloadResult> {
+    const job = this.#job;
+    const size = probe.size as number;
+    const control: Control = resumed ?? {
+      version: 1,
+      key: job.source.key,
+      size,
+      ...(probe.etag !== undefined && { etag: probe.etag }),
+      ...(probe.lastModified !== undefined && { lastModified: probe.lastModified }),
+      segments: plan(size, job.connections),
+    };
+    const handle = await open(this.#part, PART_FLAGS | (resumed ? 0 : constants.O_TRUNC), 0o644);
+    const resumedFrom = bytesDone(control);
+    this.#total = size;
+    this.#done = resumedFrom;
+    if (resumed) job.log(`resuming at ${gib(resumedFrom)} of ${gib(size)}`);
+    else await handle.truncate(size);
+    await saveControl(this.#controlFile, control);
+
+    // one failing range stops the others at once
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    job.signal.addEventListener("abort", onAbort, { once: true });
+    const signal = AbortSignal.any([job.signal, stop.signal]);
+    const checkpoint = setInterval(() => void this.#checkpoint(handle, control), CHECKPOINT_MS);
+    const validator = probe.etag ?? probe.lastModified;
+    try {
+      // the probe already streams from byte 0: it serves the first range if that one has not started
+      const first = control.segments[0]!;
+      const initial = first.start === 0 && first.done === 0 ? probe.opened.res : undefined;
+      if (!initial) probe.opened.res.destroy();
+      await Promise.all(
+        control.segments.map((segment, i) =>
+          this.#segment(segment, handle, i === 0 ? initial : undefined, probe.opened.url, validator, signal).catch(
+            (error: unknown) => {
+              stop.abort();
+              throw error;
+            },
+          ),
+        ),
+      );
+    } catch (error) {
+      // the cause is the first range's failure, not the "cancelled" of the ranges it stopped
+      throw job.signal.aborted ? new CancelledError() : error;
+    } finally {
+      clearInterval(checkpoint);
+      job.signal.removeEventListener("abort", onAbort);
+      if (!job.signal.aborted) await this.#checkpoint(handle, control).catch(() => undefined);
+    }
+    try {
+      return await this.#finish(handle, size, resumedFrom, sha256, undefined);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  async #checkpoint(handle: FileHandle, control: Control): Promise<void> {
+    // snapshot first, sync second: the control file never claims a byte that is not on disk
+    const snapshot: Control = { ...control, segments: control.segments.map((s) => ({ ...s })) };
+    await handle.datasync();
+    await saveControl(this.#controlFile, snapshot);
+  }
+
+  async #segment(
+    segment: Segment,
+    handle: FileHandle,
+    initial: IncomingMessage | undefined,
+    firstUrl: URL,
+    validator: string | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const job = this.#job;
+    let res = initial;
+    let via: URL | undefined = firstUrl;
+    await this.#retrying(
+      () => segment.done,
+      async () => {
+        while (segment.done < segmentLength(segment)) {
+          if (!res) {
+            const start = segment.start + segment.done;
+            const opened = await openDownload(
+              job.source,
+              { range: { start, end: segment.end }, ...(validator !== undefined && { ifRange: validator }), ...(via && { via }), signal },
+              job.hasCivitaiKey,
+            ).catch((error: unknown) => {
+              if (error instanceof DownloadError && error.reResolve) via = undefined;
+              throw error;
+            });
+            via = opened.url;
+            res = opened.res;
+            const range = /^bytes (\d+)-/.exec(String(res.headers["content-range"] ?? ""))?.[1];
+            if (res.statusCode !== 206 || Number(range) !== start) {
+              res.destroy();
+              throw new DownloadError("The upstream file changed, or the server stopped honouring byte ranges", { restart: true });
+            }
+          }
+          const current = res;
+          res = undefined;
+          await this.#pump(current, segment, handle, undefined);
+        }
+      },
+      signal,
+    );
+  }
+
+  /** Streams one response into the file at its segment's position, in large writes, until the segment is full. */
+  async #pump(res: IncomingMessage, segment: Segment, handle: FileHandle, hash: Hash | undefined): Promise<void> {
+    const { stallMs } = this.#job;
+    const length = segmentLength(segment);
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const buffers = pending;
+      const bytes = pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+      await handle.writev(buffers, segment.start + segment.done);
+      if (hash) for (const buffer of buffers) hash.update(buffer);
+      segment.done += bytes;
+      this.#done += bytes;
+    };
+    let stall = setTimeout(() => undefined, 0);
+    const armStall = () => {
+      clearTimeout(stall);
+      stall = setTimeout(
+        () => res.destroy(new DownloadError(`No data for ${stallMs / 1000} s`, { retryable: true })),
+        stallMs,
+      );
+    };
+    armStall();
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        armStall();
+        const room = length - segment.done - pendingBytes;
+        const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+        if (segment.done === 0 && pendingBytes === 0 && segment.start === 0 && looksLikeHtml(undefined, piece)) {
+          throw new DownloadError(`Got an HTML page instead of the model from ${this.#job.source.label} (a login or error page?)`);
+        }
+        pending.push(piece);
+        pendingBytes += piece.length;
+        if (pendingBytes >= FLUSH_BYTES || segment.done + pendingBytes >= length) {
+          clearTimeout(stall);
+          await flush();
+          armStall();
+        }
+        if (segment.done >= length) break;
+      }
+      await flush();
+    } catch (error) {
+      await flush().catch(() => undefined);
+      throw error;
+    } finally {
+      clearTimeout(stall);
+      res.destroy();
+    }
+    if (segment.done < length && length !== Number.MAX_SAFE_INTEGER) {
+      throw new DownloadError("The connection closed before the end of the data", { retryable: true });
+    }
+  }
+
+  /** Runs `work` until it succeeds, retrying what is worth retrying with jittered exponential back-off. */
+  async #retrying<T>(progressOf: () => number, work: () => Promise<T>, signal = this.#job.signal): Promise<T> {
+    const { maxAttempts, retryBaseMs, log } = this.#job;
+    let attempts = 0;
+    let before = progressOf();
+    for (;;) {
+      try {
+        return await work();
+      } catch (error) {
+        const failure = asDownloadError(error);
+        if (failure instanceof CancelledError || signal.aborted) throw new CancelledError();
+        if (!failure.retryable || failure.restart) throw failure;
+        // a try that moved data forward does not count against the limit
+        if (progressOf() > before) attempts = 0;
+        before = progressOf();
+        attempts += 1;
+        if (attempts >= maxAttempts) throw new DownloadError(`Gave up after ${attempts} tries: ${failure.message}`);
+        const backoff = Math.min(30_000, retryBaseMs * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
+        const wait = Math.min(300_000, Math.max(backoff, failure.retryAfterMs ?? 0));
+        log(`${failure.message}; retry ${attempts} of ${maxAttempts - 1} in ${(wait / 1000).toFixed(1)} s`);
+        await sleep(wait, undefined, { signal }).catch(() => {
+          throw new CancelledError();
+        });
+      }
+    }
+  }
+
+  /** Size, content and checksum checked, data synced, then the one rename that makes the model appear. */
+  async #finish(
+    handle: FileHandle,
+    size: number,
+    resumedFrom: number,
+    expected: string | undefined,
+    inlineHash: Hash | undefined,
+  ): Promise<DownloadResult> {
+    const stat = await handle.stat();
+    if (stat.size !== size) {
+      throw new DownloadError(`Size mismatch: expected ${size} bytes, found ${stat.size}`, { restart: true });
+    }
+    const head = Buffer.alloc(256);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    if (looksLikeHtml(undefined, head.subarray(0, bytesRead))) {
+      await removePartial(this.#job.target);
+      throw new DownloadError(`Got an HTML page instead of the model from ${this.#job.source.label} (a login or error page?)`);
+    }
+    let actual: string | undefined;
+    if (expected !== undefined) {
+      actual = inlineHash ? inlineHash.digest("hex") : await hashFile(handle, size, this.#job.signal);
+      if (actual !== expected) {
+        await removePartial(this.#job.target);
+        throw new DownloadError(`Checksum mismatch: expected SHA256 ${expected}, got ${actual}; the download was discarded`);
+      }
+    }
+    await handle.datasync();
+    await rename(this.#part, this.#job.target);
+    await removePartial(this.#job.target);
+    await syncDir(path.dirname(this.#job.target));
+    return { bytes: size, resumedFrom, sha256: actual, verified: actual !== undefined };
+  }
+}
+
+const changed = (control: Control, probe: Probe): boolean =>
+  (control.etag !== undefined && probe.etag !== undefined && control.etag !== probe.etag) ||
+  (control.lastModified !== undefined && probe.lastModified !== undefined && control.lastModified !== probe.lastModified);
+
+async function hashFile(handle: FileHandle, size: number, signal: AbortSignal): Promise<string> {
+  const hash = createHash("sha256");
+  const buffer = Buffer.allocUnsafe(8 * 1024 * 1024);
+  for (let position = 0; position < size; ) {
+    if (signal.aborted) throw new CancelledError();
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return hash.digest("hex");
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r").catch(() => undefined);
+  await handle?.sync().catch(() => undefined);
+  await handle?.close();
+}

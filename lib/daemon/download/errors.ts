@@ -1,0 +1,58 @@
+import { redactSecrets } from "../../redact";
+
+/**
+ * A download failure said so that a person can act on it. `retryable` ones (resets, 5xx, 429, stalls,
+ * an expired signed URL) are tried again with back-off; the others end the download at once.
+ */
+export class DownloadError extends Error {
+  readonly retryable: boolean;
+  /** Seconds the server asked us to wait (429 Retry-After). */
+  readonly retryAfterMs: number | undefined;
+  /** The signed URL is no longer good: resolve the source again before retrying. */
+  readonly reResolve: boolean;
+  /** What is on disk cannot be continued (validator changed, range ignored): start from byte 0. */
+  readonly restart: boolean;
+
+  constructor(
+    message: string,
+    options: { retryable?: boolean; retryAfterMs?: number; reResolve?: boolean; restart?: boolean; cause?: unknown } = {},
+  ) {
+    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "DownloadError";
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+    this.reResolve = options.reResolve ?? false;
+    this.restart = options.restart ?? false;
+  }
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super("cancelled");
+    this.name = "CancelledError";
+  }
+}
+
+const TRANSIENT_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EHOSTUNREACH",
+  "UND_ERR_SOCKET",
+  "ERR_STREAM_PREMATURE_CLOSE",
+]);
+
+/** Any error from the network layer, as a DownloadError: connection-level trouble is worth retrying. */
+export function asDownloadError(error: unknown): DownloadError | CancelledError {
+  if (error instanceof DownloadError || error instanceof CancelledError) return error;
+  const e = error as NodeJS.ErrnoException;
+  if (e?.name === "AbortError") return new CancelledError();
+  const transient = TRANSIENT_CODES.has(e?.code ?? "") || /socket hang up|aborted|premature/i.test(e?.message ?? "");
+  if (e?.code === "ENOSPC") return new DownloadError("Disk full while writing the download", { cause: error });
+  return new DownloadError(`Network error: ${e?.code ?? e?.message ?? String(error)}`, { retryable: transient, cause: error });
+}

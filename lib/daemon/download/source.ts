@@ -1,0 +1,72 @@
+import type { Config } from "../../config";
+import type { CatalogModel } from "../../catalog/schema";
+import { DownloadError } from "./errors";
+
+/** Where a catalog entry downloads from, and which host may see which credential. */
+export interface Source {
+  readonly kind: "civitai" | "huggingface" | "url";
+  /** Identifies the upstream file: a partial made from another source is not continued. */
+  readonly key: string;
+  /** The first URL; for CivitAI it carries the token, so it is never logged as is. */
+  readonly url: URL;
+  /** Headers for requests to `url`'s own host only, never for a host a redirect leads to. */
+  readonly authHeaders: Readonly<Record<string, string>>;
+  /** What a person reads in a log line or an error: the URL without credentials. */
+  readonly label: string;
+  /** The page where a person fixes access (accepts a licence, logs in). */
+  readonly page?: string;
+}
+
+const encodePath = (path: string): string => path.split("/").map(encodeURIComponent).join("/");
+
+function civitai(model: CatalogModel, config: Config): Source {
+  const versionId = String(model.civitai_version_id);
+  const url = new URL(`${config.civitaiBaseUrl}/api/download/models/${encodeURIComponent(versionId)}`);
+  const label = url.toString();
+  // A token in the query, not a header: an Authorization header breaks the signed storage URL it redirects to.
+  if (config.civitaiApiKey) url.searchParams.set("token", config.civitaiApiKey.reveal());
+  return { kind: "civitai", key: `civitai:${versionId}`, url, authHeaders: {}, label };
+}
+
+function huggingFace(model: CatalogModel, config: Config): Source {
+  const repo = model.hf_repo as string;
+  const revision = typeof model.hf_revision === "string" && model.hf_revision !== "" ? model.hf_revision : "main";
+  const file = model.hf_file ?? model.file;
+  const url = new URL(`${config.hfEndpoint}/${encodePath(repo)}/resolve/${encodeURIComponent(revision)}/${encodePath(file)}`);
+  const authHeaders = config.hfToken ? { authorization: `Bearer ${config.hfToken.reveal()}` } : {};
+  const page = `${config.hfEndpoint}/${repo}`;
+  return { kind: "huggingface", key: `hf:${repo}@${revision}/${file}`, url, authHeaders, label: url.toString(), page };
+}
+
+function plainUrl(model: CatalogModel): Source {
+  let url: URL;
+  try {
+    url = new URL(model.url as string);
+  } catch {
+    throw new DownloadError(`The catalog's url for ${model.file} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new DownloadError(`The catalog's url for ${model.file} must be http(s), not ${url.protocol}`);
+  }
+  const label = `${url.origin}${url.pathname}`;
+  return { kind: "url", key: `url:${label}`, url, authHeaders: {}, label };
+}
+
+/**
+ * The entry's own `source` decides when it names one that the entry supports; otherwise a direct `url`
+ * wins, then Hugging Face, then CivitAI.
+ */
+export function resolveSource(model: CatalogModel, config: Config): Source {
+  const has = {
+    url: typeof model.url === "string" && model.url !== "",
+    huggingface: typeof model.hf_repo === "string" && model.hf_repo !== "",
+    civitai: model.civitai_version_id !== undefined && model.civitai_version_id !== null,
+  };
+  const preferred = model.source === "hf" ? "huggingface" : model.source;
+  const order = [preferred, "url", "huggingface", "civitai"] as const;
+  const kind = order.find((k): k is keyof typeof has => k !== undefined && k !== null && k in has && has[k as keyof typeof has]);
+  if (kind === "url") return plainUrl(model);
+  if (kind === "huggingface") return huggingFace(model, config);
+  if (kind === "civitai") return civitai(model, config);
+  throw new DownloadError(`${model.file} has no download source in the catalog: it needs url, hf_repo or civitai_version_id`);
+}

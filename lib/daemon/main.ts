@@ -1,0 +1,72 @@
+import path from "node:path";
+import lockfile from "proper-lockfile";
+import { ConfigError, parseConfig } from "../config";
+import { redactSecrets } from "../redact";
+import { updateStatus } from "../state/status";
+import { DownloadQueue } from "./download-queue";
+
+/**
+ * The sidecar: one long-lived process beside the API that does every slow thing. It owns the progress
+ * in the status file; the handlers only write intent there. `npm start` runs and restarts it; on a pod
+ * it can run alone (`npm run daemon`).
+ */
+const TICK_MS = 250;
+const PROGRESS_MS = 500;
+
+const log = (line: string) => console.log(`[sidecar] ${new Date().toISOString()} ${redactSecrets(line)}`);
+
+async function main(): Promise<void> {
+  const config = parseConfig();
+  // One sidecar per studio: a second one would resume the first one's downloads under its feet.
+  // A sidecar killed with SIGKILL leaves a lock that goes stale in 5 s; its successor waits that out.
+  const release = await lockfile
+    .lock(path.join(config.stateDir, "sidecar"), {
+      realpath: false,
+      stale: 5_000,
+      update: 1_000,
+      retries: { retries: 40, minTimeout: 250, maxTimeout: 500 },
+      onCompromised: (error) => log(`lost the sidecar lock: ${error.message}`),
+    })
+    .catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ELOCKED") throw new ConfigError(`another sidecar is running on ${config.stateDir}`);
+      throw error;
+    });
+
+  const queue = new DownloadQueue(config, log);
+  await queue.recover();
+  const startedAt = Date.now();
+  const beat = () =>
+    updateStatus((status, now) => {
+      queue.recordProgress(status, now);
+      status.daemon = { pid: process.pid, heartbeat: now, started_at: startedAt };
+      return { result: undefined, changed: true };
+    });
+  await beat();
+  log(`sidecar started (pid ${process.pid}); models in ${config.modelsDir}, at most ${config.maxConcurrentDownloads} downloads at once`);
+
+  let stopping = false;
+  const loop = async (every: number, work: () => Promise<void>) => {
+    while (!stopping) {
+      await work().catch((error: unknown) => log(`error: ${(error as Error).stack ?? String(error)}`));
+      await new Promise((resolve) => setTimeout(resolve, every));
+    }
+  };
+  const loops = [loop(TICK_MS, () => queue.tick()), loop(PROGRESS_MS, beat)];
+
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping; downloads in progress resume on the next start`);
+    await queue.shutdown();
+    await Promise.all(loops);
+    await release().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((error: unknown) => {
+  console.error(`[sidecar] ${error instanceof ConfigError ? error.message : redactSecrets((error as Error).stack ?? String(error))}`);
+  process.exit(1);
+});

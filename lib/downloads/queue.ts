@@ -1,0 +1,101 @@
+import { lstat, stat, unlink } from "node:fs/promises";
+import { NotFoundError } from "../errors";
+import { modelPath } from "../catalog/paths";
+import type { CatalogModel } from "../catalog/schema";
+import { findModel, loadCatalog } from "../catalog/store";
+import { daemonRunning, isActive, readStatus, updateStatus, type Status } from "../state/status";
+import { removePartial } from "./partial";
+
+/** The API side of downloads: handlers only write intent into the status file; the sidecar does the rest. */
+
+const isFile = (file: string): Promise<boolean> =>
+  stat(file).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+
+function enqueue(status: Status, file: string, now: number): void {
+  const seq = Math.max(0, ...Object.values(status.downloads).map((entry) => entry.seq)) + 1;
+  status.downloads[file] = { status: "queued", bytes_downloaded: 0, bytes_total: 0, speed: 0, percent: 0, seq, queued_at: now };
+}
+
+export type QueueAnswer = { status: "queued" | "downloading" | "present"; file: string };
+
+/** POST /api/admin/models/download/{filename}. */
+export async function queueDownload(file: string): Promise<QueueAnswer> {
+  const model = await findModel(file);
+  if (await isFile(modelPath(model))) return { status: "present", file };
+  return updateStatus<QueueAnswer>((status, now) => {
+    if (isActive(status.downloads[file])) return { result: { status: "downloading", file }, changed: false };
+    enqueue(status, file, now);
+    return { result: { status: "queued", file }, changed: true };
+  });
+}
+
+/** POST /api/admin/models/download-batch: skipped are the unknown, present, queued and downloading ones. */
+export async function queueBatch(filenames: readonly string[]): Promise<{ queued: string[]; skipped: string[] }> {
+  const models = new Map((await loadCatalog("models")).models.map((model) => [model.file, model]));
+  const wanted: string[] = [];
+  const skipped: string[] = [];
+  for (const file of new Set(filenames)) {
+    const model = models.get(file);
+    if (model && !(await isFile(modelPath(model)))) wanted.push(file);
+    else skipped.push(file);
+  }
+  const queued = await updateStatus((status, now) => {
+    const added = wanted.filter((file) => !isActive(status.downloads[file]));
+    for (const file of added) enqueue(status, file, now);
+    return { result: added, changed: added.length > 0 };
+  });
+  return { queued, skipped: [...skipped, ...wanted.filter((file) => !queued.includes(file))] };
+}
+
+const CANCEL_WAIT_MS = 5_000;
+
+/**
+ * Stops a queued or running download of `model` and removes its partial. A running one is the
+ * sidecar's to stop (it owns the open file): ask, then wait for it to let go. With no sidecar alive
+ * nobody holds the file, and the entry is cleared here.
+ */
+async function cancelDownload(model: CatalogModel): Promise<boolean> {
+  const { file } = model;
+  const state = await updateStatus((status, now) => {
+    const entry = status.downloads[file];
+    if (!isActive(entry)) return { result: "idle" as const, changed: false };
+    if (entry!.status === "queued" || !daemonRunning(status, now)) {
+      delete status.downloads[file];
+      return { result: "removed" as const, changed: true };
+    }
+    entry!.cancel = true;
+    return { result: "asked" as const, changed: true };
+  });
+  if (state === "idle") return false;
+  if (state === "asked") {
+    const deadline = Date.now() + CANCEL_WAIT_MS;
+    while (Date.now() < deadline && isActive((await readStatus()).downloads[file])) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  await removePartial(modelPath(model));
+  return true;
+}
+
+/** DELETE /api/admin/models/{filename}: cancels a download in progress, then deletes the file itself. */
+export async function deleteModel(file: string): Promise<{ status: "deleted"; file: string }> {
+  const model = await findModel(file);
+  const cancelled = await cancelDownload(model);
+  const target = modelPath(model);
+  // lstat, not stat: a link at the model's path is removed itself, its target never touched
+  const onDisk = await lstat(target).then(
+    () => true,
+    () => false,
+  );
+  if (onDisk) await unlink(target);
+  else if (!cancelled) throw new NotFoundError(`Model '${file}' is not on disk`);
+  await updateStatus((status) => {
+    const gone = status.downloads[file] !== undefined && !isActive(status.downloads[file]);
+    if (gone) delete status.downloads[file];
+    return { result: undefined, changed: gone };
+  });
+  return { status: "deleted", file };
+}

@@ -1,0 +1,47 @@
+import { Readable } from "node:stream";
+import { z } from "zod";
+import { readStatus, type Status } from "../state/status";
+
+export const StatusQuery = z.object({
+  /** How long this stream lasts before it tells the client to reconnect (a Lambda bills every second). */
+  max_seconds: z.coerce.number().int().min(1).max(900).default(300),
+});
+
+const RETRY_MS = 2_000;
+const INTERVAL_MS = 1_000;
+
+/** The reference's event: per file status, bytes, speed, percent, error; nothing of our own bookkeeping. */
+export function downloadsEvent(status: Status, now = Date.now()) {
+  const downloads: Record<string, object> = {};
+  for (const [file, entry] of Object.entries(status.downloads)) {
+    const { status: state, bytes_downloaded, bytes_total, speed, percent, error } = entry;
+    downloads[file] = { status: state, bytes_downloaded, bytes_total, speed, percent, ...(error !== undefined && { error }) };
+  }
+  return { downloads, timestamp: now / 1000 };
+}
+
+/**
+ * Server-Sent Events: one `data:` event at once and then every second, until `maxSeconds` have passed;
+ * then a `retry:` hint and the end, so that clients reconnect. A client that goes away stops it.
+ */
+export function statusEvents(maxSeconds: number): Readable {
+  async function* events() {
+    const ends = Date.now() + maxSeconds * 1000;
+    for (;;) {
+      yield `data: ${JSON.stringify(downloadsEvent(await readStatus()))}\n\n`;
+      const wait = Math.min(INTERVAL_MS, ends - Date.now());
+      if (wait <= 0) break;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (Date.now() >= ends) break;
+    }
+    yield `retry: ${RETRY_MS}\n\n`;
+  }
+  return Readable.from(events(), { objectMode: false });
+}
+
+export const SSE_HEADERS = {
+  "Content-Type": "text/event-stream; charset=utf-8",
+  "Cache-Control": "no-cache, no-store",
+  // proxies (nginx, the pod's) must pass each event on at once
+  "X-Accel-Buffering": "no",
+};

@@ -1,0 +1,143 @@
+import { readFile, rename } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { config } from "../config";
+import { writeFileAtomic } from "../fs/atomic-write";
+import { withFileLock } from "../fs/lock";
+
+/**
+ * The status file, `$STUDIO_DIR/state/status.json`, shared by the handlers (which only enqueue and ask
+ * for cancels) and the sidecar (which owns progress). The ONLY module that touches it. Every change is a
+ * read-modify-write under one lock, written atomically; readers take no lock and never see half a file.
+ */
+
+export const DOWNLOAD_STATES = ["queued", "downloading", "done", "error"] as const;
+export type DownloadState = (typeof DOWNLOAD_STATES)[number];
+
+export const DownloadEntry = z.looseObject({
+  status: z.enum(DOWNLOAD_STATES),
+  bytes_downloaded: z.number().nonnegative(),
+  bytes_total: z.number().nonnegative(),
+  speed: z.number().nonnegative(),
+  percent: z.number().min(0).max(100),
+  error: z.string().optional(),
+  /** Queue order: lower first. */
+  seq: z.number(),
+  queued_at: z.number(),
+  started_at: z.number().optional(),
+  finished_at: z.number().optional(),
+  /** Set by DELETE while downloading: the sidecar stops, removes the partial and the entry. */
+  cancel: z.boolean().optional(),
+});
+export type DownloadEntry = z.infer<typeof DownloadEntry>;
+
+export const MetadataEntry = z.looseObject({
+  status: z.enum(["queued_metadata", "fetching_metadata", "done", "error"]),
+  error: z.string().optional(),
+});
+export type MetadataEntry = z.infer<typeof MetadataEntry>;
+
+export const DaemonInfo = z.looseObject({
+  pid: z.number(),
+  heartbeat: z.number(),
+  started_at: z.number(),
+});
+
+export const Status = z.looseObject({
+  downloads: z.record(z.string(), DownloadEntry).default({}),
+  metadata: z.record(z.string(), MetadataEntry).default({}),
+  daemon: DaemonInfo.optional(),
+});
+export type Status = z.infer<typeof Status>;
+
+const emptyStatus = (): Status => ({ downloads: {}, metadata: {} });
+
+/** A finished download stays visible this long (SSE clients see "done"); a failed one until retried or a day. */
+export const DONE_RETENTION_MS = 30 * 60_000;
+export const ERROR_RETENTION_MS = 24 * 60 * 60_000;
+/** The sidecar beats every second; three missed beats and more mean it is not running. */
+export const HEARTBEAT_STALE_MS = 5_000;
+
+export const statusPath = (): string => path.join(config().stateDir, "status.json");
+
+type Parsed = { ok: true; status: Status } | { ok: false; reason: string };
+
+function parseStatus(text: string): Parsed {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `not valid JSON (${(error as Error).message})` };
+  }
+  const parsed = Status.safeParse(json);
+  return parsed.success ? { ok: true, status: parsed.data } : { ok: false, reason: `not a status file (${parsed.error.message})` };
+}
+
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** The status as it is now. A corrupt file reads as empty here; the next writer moves it aside. */
+export async function readStatus(): Promise<Status> {
+  const text = await readText(statusPath());
+  if (text === undefined) return emptyStatus();
+  const parsed = parseStatus(text);
+  return parsed.ok ? parsed.status : emptyStatus();
+}
+
+export interface StatusChange<R> {
+  readonly result: R;
+  readonly changed: boolean;
+}
+
+/**
+ * Read-modify-write under the status lock. `change` mutates the status in place and says whether it
+ * did. A corrupt file is moved aside (`status.json.corrupt-<time>`), logged, and replaced.
+ */
+export async function updateStatus<R>(change: (status: Status, now: number) => StatusChange<R>): Promise<R> {
+  const file = statusPath();
+  return withFileLock(file, async () => {
+    const text = await readText(file);
+    let status = emptyStatus();
+    let repaired = false;
+    if (text !== undefined) {
+      const parsed = parseStatus(text);
+      if (parsed.ok) {
+        status = parsed.status;
+      } else {
+        const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+        await rename(file, aside);
+        console.error(`status file ${file} was ${parsed.reason}; moved it to ${aside} and started a new one`);
+        repaired = true;
+      }
+    }
+    const now = Date.now();
+    const pruned = prune(status, now);
+    const { result, changed } = change(status, now);
+    if (changed || pruned || repaired) await writeFileAtomic(file, JSON.stringify(status));
+    return result;
+  });
+}
+
+function prune(status: Status, now: number): boolean {
+  let pruned = false;
+  for (const [file, entry] of Object.entries(status.downloads)) {
+    const age = now - (entry.finished_at ?? now);
+    if ((entry.status === "done" && age > DONE_RETENTION_MS) || (entry.status === "error" && age > ERROR_RETENTION_MS)) {
+      delete status.downloads[file];
+      pruned = true;
+    }
+  }
+  return pruned;
+}
+
+export const isActive = (entry: DownloadEntry | undefined): boolean =>
+  entry?.status === "queued" || entry?.status === "downloading";
+
+export const daemonRunning = (status: Status, now = Date.now()): boolean =>
+  status.daemon !== undefined && now - status.daemon.heartbeat < HEARTBEAT_STALE_MS;
