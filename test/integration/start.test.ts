@@ -73,7 +73,7 @@ describe("npm start on a fresh machine", () => {
   });
 
   it("refuses to start with a malformed setting and names it", () => {
-    const run = spawnSync(process.execPath, ["scripts/start.mjs"], {
+    const run = spawnSync(process.execPath, ["scripts/run.mjs", "server"], {
       cwd: PROJECT_DIR,
       env: { PATH: process.env.PATH, STUDIO_DIR: path.join(dirs.root, "bad"), PORT: "eighty", MAX_CONCURRENT_DOWNLOADS: "0" },
       encoding: "utf8",

@@ -1,27 +1,52 @@
 import { rm } from "node:fs/promises";
 import type { TestProject } from "vitest/node";
 import { startStack, tempDirs } from "./stack";
+import { startUpstream } from "./upstream";
 
 export const TEST_API_KEY = "test-key-5b7f0c1e9a";
+/** Marker credentials: no response, status file or log line may ever contain them. */
+export const HF_TOKEN = "hf_MARKERtokenQ7x2v9";
+export const CIVITAI_API_KEY = "civitaiMARKERkey4k8p1";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    stack: { baseUrl: string; apiKey: string; studioDir: string; modelsDir: string };
+    stack: { baseUrl: string; apiKey: string; studioDir: string; modelsDir: string; logFile: string; upstream: string };
   }
 }
 
-/** One running stack (npm start) shared by the integration files, which run one at a time. */
+/**
+ * One running stack (npm start) shared by the integration files, which run one at a time, with a local
+ * server standing in for CivitAI and Hugging Face. Retries and stall detection are shortened so that the
+ * fault tests take seconds.
+ */
 export default async function setup(project: TestProject) {
+  const upstream = await startUpstream();
   const dirs = await tempDirs();
-  const stack = await startStack(dirs, { API_KEY: TEST_API_KEY });
+  const stack = await startStack(dirs, {
+    API_KEY: TEST_API_KEY,
+    HF_ENDPOINT: upstream.url,
+    CIVITAI_BASE_URL: upstream.url,
+    HF_TOKEN,
+    CIVITAI_API_KEY,
+    DOWNLOAD_CONNECTIONS: "4",
+    MAX_CONCURRENT_DOWNLOADS: "3",
+    DOWNLOAD_STALL_SECONDS: "2",
+    DOWNLOAD_RETRY_BASE_MS: "100",
+    DOWNLOAD_MAX_ATTEMPTS: "4",
+  });
   project.provide("stack", {
     baseUrl: stack.baseUrl,
     apiKey: TEST_API_KEY,
     studioDir: stack.studioDir,
     modelsDir: stack.modelsDir,
+    logFile: stack.logFile,
+    upstream: upstream.url,
   });
   return async () => {
     await stack.stop("SIGTERM");
-    await rm(dirs.root, { recursive: true, force: true });
+    await upstream.close();
+    // KEEP_TEST_DIRS=1 keeps the studio, the models and the stack's log for a look after a failure
+    if (process.env.KEEP_TEST_DIRS) console.log(`kept ${dirs.root}`);
+    else await rm(dirs.root, { recursive: true, force: true });
   };
 }

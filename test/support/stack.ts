@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -15,6 +16,8 @@ export interface StackDirs {
 
 export interface RunningStack extends StackDirs {
   readonly baseUrl: string;
+  /** Everything the stack printed, as it printed it: the API's, the sidecar's and the supervisor's lines. */
+  readonly logFile: string;
   readonly output: string[];
   readonly process: ChildProcess;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -34,12 +37,12 @@ export async function tempDirs(prefix = "models-admin-"): Promise<StackDirs> {
 }
 
 /**
- * Starts the service exactly as `npm start` does (node scripts/start.mjs), in its own process group,
+ * Starts the service exactly as `npm start` does (node scripts/run.mjs server), in its own process group,
  * and resolves once it says it is ready. Its output is kept for assertions.
  */
 export async function startStack(dirs: StackDirs, env: NodeJS.ProcessEnv = {}): Promise<RunningStack> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["scripts/start.mjs"], {
+  const child = spawn(process.execPath, ["scripts/run.mjs", "server"], {
     cwd: PROJECT_DIR,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -54,10 +57,13 @@ export async function startStack(dirs: StackDirs, env: NodeJS.ProcessEnv = {}): 
     },
   });
   const output: string[] = [];
+  const logFile = path.join(dirs.root, `stack-${port}.log`);
+  const log = createWriteStream(logFile, { flags: "a" });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const ready = new Promise<void>((resolve, reject) => {
     const onLine = (line: string) => {
       output.push(line);
+      log.write(`${line}\n`);
       if (/Models admin API ready on/.test(line)) resolve();
     };
     createInterface({ input: child.stdout! }).on("line", onLine);
@@ -77,7 +83,7 @@ export async function startStack(dirs: StackDirs, env: NodeJS.ProcessEnv = {}): 
     killGroup(child.pid!);
     throw error;
   }
-  return { ...dirs, baseUrl: `http://127.0.0.1:${port}`, output, process: child, stop };
+  return { ...dirs, baseUrl: `http://127.0.0.1:${port}`, logFile, output, process: child, stop };
 }
 
 function killGroup(pid: number): void {
