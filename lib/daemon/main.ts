@@ -1,9 +1,8 @@
-import path from "node:path";
-import lockfile from "proper-lockfile";
 import { ConfigError, parseConfig } from "../config";
 import { redactSecrets } from "../redact";
 import { updateStatus } from "../state/status";
 import { DownloadQueue } from "./download-queue";
+import { acquireSidecarLock } from "./single-instance";
 
 /**
  * The sidecar: one long-lived process beside the API that does every slow thing. It owns the progress
@@ -17,20 +16,7 @@ const log = (line: string) => console.log(`[sidecar] ${new Date().toISOString()}
 
 async function main(): Promise<void> {
   const config = parseConfig();
-  // One sidecar per studio: a second one would resume the first one's downloads under its feet.
-  // A sidecar killed with SIGKILL leaves a lock that goes stale in 5 s; its successor waits that out.
-  const release = await lockfile
-    .lock(path.join(config.stateDir, "sidecar"), {
-      realpath: false,
-      stale: 5_000,
-      update: 1_000,
-      retries: { retries: 40, minTimeout: 250, maxTimeout: 500 },
-      onCompromised: (error) => log(`lost the sidecar lock: ${error.message}`),
-    })
-    .catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ELOCKED") throw new ConfigError(`another sidecar is running on ${config.stateDir}`);
-      throw error;
-    });
+  const release = await acquireSidecarLock(config.stateDir, log);
 
   const queue = new DownloadQueue(config, log);
   await queue.recover();

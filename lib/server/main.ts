@@ -45,7 +45,8 @@ async function main(projectDir: string): Promise<void> {
     command: process.execPath,
     args: [path.join(projectDir, ".build", "daemon.cjs")],
     cwd: projectDir,
-    env,
+    // every connection's writes, the checkpoints' syncs and the hashing share libuv's pool: 4 is too few
+    env: { UV_THREADPOOL_SIZE: "16", ...env },
     readyLine: /sidecar started/,
   });
 

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { access, readdir, readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "../support/client";
@@ -151,6 +153,27 @@ describe("downloads under faults", () => {
     expect(await exists(target)).toBe(false);
     const model = listed.json.categories[0]!.models.find((m) => m.file === cases[name].model.file);
     expect(model).toMatchObject({ status: "error", error: entry.error });
+  });
+
+  it("refuses before the first byte when the disk lacks room, saying how much", async () => {
+    // a server that announces a 1 PiB model: no disk here holds it
+    const server = createServer((_, res) => {
+      res.writeHead(206, { "Content-Range": "bytes 0-1125899906842623/1125899906842624", "Content-Length": "1125899906842624" });
+      res.write(Buffer.alloc(1024));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const huge = { ...urlEntry("unused", "huge.safetensors"), url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/huge` };
+    await useModels([...Object.values(cases).map(({ model }) => model), huge]);
+    try {
+      await queue(huge.file);
+      const entry = await settled(huge.file);
+
+      expect(entry.error).toMatch(/^Not enough disk space: need 1048576\.00 GiB, have \d+\.\d\d GiB$/);
+      expect(await exists(`${modelFile(huge)}.part`)).toBe(false);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it("discards a download whose checksum does not match, partial included", async () => {

@@ -1,0 +1,87 @@
+import { createHash } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { beforeAll, describe, expect, it } from "vitest";
+import { call } from "../support/client";
+import { modelFile, queue, readStatusFile, settled, stackLog, upstream, urlEntry, useModels, waitUntil } from "../support/downloads";
+
+const MiB = 1024 * 1024;
+
+/** The pid of the sidecar that runs now, from its own start-up line. */
+async function sidecarPid(): Promise<number> {
+  const pids = [...(await stackLog()).matchAll(/sidecar started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+  return pids.at(-1)!;
+}
+
+// 64 MiB over 4 connections at 4 MiB/s each: about 4 s, long enough to kill the sidecar on the way
+const spec = { id: "restart/juggernautXL_v9.safetensors", size: 64 * MiB, mode: "slow" as const, bytesPerSecond: 4 * MiB };
+const model = urlEntry(spec.id, "juggernautXL_v9.safetensors", "checkpoints");
+
+describe("a sidecar that dies", () => {
+  let sha256: string;
+
+  beforeAll(async () => {
+    sha256 = (await upstream().register(spec)).sha256;
+    await useModels([model]);
+  });
+
+  it("is restarted and finishes a download killed with SIGKILL without fetching it again", async () => {
+    const target = modelFile(model);
+    const first = await sidecarPid();
+    await queue(model.file);
+    await waitUntil(async () => {
+      const entry = (await readStatusFile()).downloads[model.file];
+      return entry && entry.bytes_downloaded > 32 * MiB ? entry : undefined;
+    }, "half of the download");
+
+    process.kill(first, "SIGKILL");
+    // what sits under the final name while the download is not done: only ever the whole file
+    const underFinalName: number[] = [];
+    const entry = await waitUntil(
+      async () => {
+        const current = (await readStatusFile()).downloads[model.file];
+        const size = (await stat(target).catch(() => undefined))?.size;
+        if (current?.status !== "done" && size !== undefined) underFinalName.push(size);
+        return current?.status === "done" || current?.status === "error" ? current : undefined;
+      },
+      "the download to finish after the restart",
+      40_000,
+    );
+    const second = await sidecarPid();
+
+    expect(second).not.toBe(first);
+    expect(entry.status).toBe("done");
+    expect(createHash("sha256").update(await readFile(target)).digest("hex")).toBe(sha256);
+    // resumed from the partial (a crash costs at most a second of progress): far less than twice the file went over the wire
+    expect((await upstream().stats(spec.id)).bytesSent).toBeLessThan(spec.size * 1.4);
+    // a partial never sits under the final name
+    expect(underFinalName.every((size) => size === spec.size)).toBe(true);
+    expect(await stackLog()).toMatch(/resuming 1 interrupted download\(s\): juggernautXL_v9\.safetensors/);
+  });
+
+  it("is reported as not running while it does not beat", async () => {
+    const pid = await sidecarPid();
+    process.kill(pid, "SIGSTOP");
+    try {
+      const stopped = await waitUntil(async () => {
+        const { json } = await call<{ stats: { daemon_running: boolean } }>("GET", "/api/admin/models");
+        return json.stats.daemon_running ? undefined : json;
+      }, "daemon_running to turn false", 15_000, 250);
+      expect(stopped.stats.daemon_running).toBe(false);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    const back = await waitUntil(async () => {
+      const { json } = await call<{ stats: { daemon_running: boolean } }>("GET", "/api/admin/models");
+      return json.stats.daemon_running ? json : undefined;
+    }, "daemon_running to turn true again");
+    expect(back.stats.daemon_running).toBe(true);
+  });
+
+  it("keeps a queued download queued across a restart", async () => {
+    await call("DELETE", `/api/admin/models/${model.file}`);
+    await queue(model.file);
+    process.kill(await sidecarPid(), "SIGKILL");
+
+    expect((await settled(model.file, 40_000)).status).toBe("done");
+  });
+});
