@@ -21,7 +21,8 @@ export function build(name) {
       platform: "node",
       target: "node20",
       format: "cjs",
-      sourcemap: "inline",
+      // a linked map, not an inline one: inline, its text stays in memory (11 MB more RSS for the sidecar)
+      sourcemap: "linked",
       logLevel: "warning",
     });
   }

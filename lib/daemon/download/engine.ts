@@ -32,7 +32,9 @@ export interface DownloadResult {
   readonly verified: boolean;
 }
 
-const FLUSH_BYTES = 2 * 1024 * 1024;
+// Larger writes gain nothing measurable, and buffers held longer outlive V8's young generation: at
+// 2 MiB per connection the sidecar's peak memory was 60 MB higher (2 GiB over 8 connections, loopback).
+const FLUSH_BYTES = 512 * 1024;
 // what a crash can cost: at most this much progress, fetched again on resume
 const CHECKPOINT_MS = 1_000;
 // Opened with O_NOFOLLOW: a link planted at `<file>.part` is refused, never written through.
