@@ -1,6 +1,7 @@
 // `npm start` (node scripts/run.mjs server) and `npm run daemon` (node scripts/run.mjs daemon):
 // bundles the TypeScript entry with esbuild (a few dozen ms) into .build/ and runs it.
 import { buildSync, stop as stopEsbuild } from "esbuild";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,12 +12,18 @@ const entries = {
   daemon: path.join(root, "lib", "daemon", "main.ts"),
 };
 
-/** Bundles every entry (the server starts the daemon from its bundle) and returns the bundle of `name`. */
+/**
+ * Bundles every entry (the server starts the daemon from its bundle) and returns the bundle of `name`.
+ * Each file is written whole and renamed into place: a sidecar restarted by another running instance
+ * never loads half a bundle.
+ */
 export function build(name) {
+  const outdir = path.join(root, ".build");
+  mkdirSync(outdir, { recursive: true });
   for (const [entry, file] of Object.entries(entries)) {
-    buildSync({
+    const { outputFiles } = buildSync({
       entryPoints: [file],
-      outfile: path.join(root, ".build", `${entry}.cjs`),
+      outfile: path.join(outdir, `${entry}.cjs`),
       bundle: true,
       platform: "node",
       target: "node20",
@@ -24,11 +31,17 @@ export function build(name) {
       // a linked map, not an inline one: inline, its text stays in memory (11 MB more RSS for the sidecar)
       sourcemap: "linked",
       logLevel: "warning",
+      write: false,
     });
+    for (const output of outputFiles) {
+      const temp = `${output.path}.${process.pid}.tmp`;
+      writeFileSync(temp, output.contents);
+      renameSync(temp, output.path);
+    }
   }
   // buildSync leaves its service process running; nothing here needs it any more
   stopEsbuild();
-  return path.join(root, ".build", `${name}.cjs`);
+  return path.join(outdir, `${name}.cjs`);
 }
 
 const name = process.argv[2] ?? "server";

@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -30,6 +30,8 @@ async function main(projectDir: string): Promise<void> {
     COMFYUI_DIR: config.comfyuiDir,
     MODELS_DIR: config.modelsDir,
     CORS_ORIGINS: config.corsOrigins.join(","),
+    // beside .esbuild, not inside: `sls package` removes its whole .esbuild folder when it is done
+    ESBUILD_WORK_FOLDER: `.esbuild-port-${config.port}`,
   };
   const api = new Supervised({
     name: "API (serverless-offline)",
@@ -68,6 +70,7 @@ async function main(projectDir: string): Promise<void> {
     front.close();
     front.closeAllConnections();
     await Promise.all([api.stop(), sidecar.stop()]);
+    await rm(path.join(projectDir, env.ESBUILD_WORK_FOLDER!), { recursive: true, force: true });
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));

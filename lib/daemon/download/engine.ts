@@ -189,19 +189,31 @@ export class Download {
       segments: plan(size, job.connections),
     };
     const handle = await open(this.#part, PART_FLAGS | (resumed ? 0 : constants.O_TRUNC), 0o644);
-    const resumedFrom = bytesDone(control);
-    this.#total = size;
-    this.#done = resumedFrom;
-    if (resumed) job.log(`resuming at ${gib(resumedFrom)} of ${gib(size)}`);
-    else await handle.truncate(size);
-    await saveControl(this.#controlFile, control);
+    try {
+      const resumedFrom = bytesDone(control);
+      this.#total = size;
+      this.#done = resumedFrom;
+      if (resumed) job.log(`resuming at ${gib(resumedFrom)} of ${gib(size)}`);
+      else await handle.truncate(size);
+      await saveControl(this.#controlFile, control);
+      await this.#segments(probe, control, handle);
+      return await this.#finish(handle, size, resumedFrom, sha256, undefined);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
 
-    // one failing range stops the others at once
+  /** Every range at once; one failing stops the others at once. */
+  async #segments(probe: Probe, control: Control, handle: FileHandle): Promise<void> {
+    const job = this.#job;
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     job.signal.addEventListener("abort", onAbort, { once: true });
     const signal = AbortSignal.any([job.signal, stop.signal]);
-    const checkpoint = setInterval(() => void this.#checkpoint(handle, control), CHECKPOINT_MS);
+    const checkpoint = setInterval(
+      () => this.#checkpoint(handle, control).catch((error: Error) => job.log(`could not save progress: ${error.message}`)),
+      CHECKPOINT_MS,
+    );
     const validator = probe.etag ?? probe.lastModified;
     try {
       // the probe already streams from byte 0: it serves the first range if that one has not started
@@ -225,11 +237,6 @@ export class Download {
       clearInterval(checkpoint);
       job.signal.removeEventListener("abort", onAbort);
       if (!job.signal.aborted) await this.#checkpoint(handle, control).catch(() => undefined);
-    }
-    try {
-      return await this.#finish(handle, size, resumedFrom, sha256, undefined);
-    } finally {
-      await handle.close().catch(() => undefined);
     }
   }
 

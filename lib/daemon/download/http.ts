@@ -1,6 +1,7 @@
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import { DownloadError } from "./errors";
+import type { Secret } from "../../secret";
 import type { Source } from "./source";
 
 export const USER_AGENT = "comfyui-models-admin/0.1 (+https://github.com/comfyanonymous/ComfyUI; node)";
@@ -78,12 +79,21 @@ function refusal(status: number, source: Source, hasCivitaiKey: boolean): Downlo
   return new DownloadError(`HTTP ${status} from ${source.label}: the server wants credentials`);
 }
 
+const revealed = (secrets: Readonly<Record<string, Secret>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [name, secret.reveal()]));
+
+function withQuery(url: URL, query: Readonly<Record<string, Secret>>): URL {
+  const out = new URL(url);
+  for (const [name, secret] of Object.entries(query)) out.searchParams.set(name, secret.reveal());
+  return out;
+}
+
 /**
  * Opens a download: follows redirects by hand so that credentials only ever go to the source's own
  * host, and turns every refusal into a DownloadError that says what to do.
  */
 export async function openDownload(source: Source, options: OpenOptions, hasCivitaiKey: boolean): Promise<Opened> {
-  let url = options.via ?? source.url;
+  let url = options.via ?? withQuery(source.url, source.authQuery);
   let linkedSize: number | undefined;
   let linkedSha256: string | undefined;
   for (let hops = 0; ; hops++) {
@@ -91,7 +101,7 @@ export async function openDownload(source: Source, options: OpenOptions, hasCivi
     const headers: Record<string, string> = {
       "user-agent": USER_AGENT,
       "accept-encoding": "identity",
-      ...(atSource ? source.authHeaders : {}),
+      ...(atSource ? revealed(source.authHeaders) : {}),
     };
     if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ""}`;
     if (options.range && options.ifRange) headers["if-range"] = options.ifRange;

@@ -1,5 +1,6 @@
 import type { Config } from "../../config";
 import type { CatalogModel } from "../../catalog/schema";
+import { Secret } from "../../secret";
 import { DownloadError } from "./errors";
 
 /** Where a catalog entry downloads from, and which host may see which credential. */
@@ -7,10 +8,14 @@ export interface Source {
   readonly kind: "civitai" | "huggingface" | "url";
   /** Identifies the upstream file: a partial made from another source is not continued. */
   readonly key: string;
-  /** The first URL; for CivitAI it carries the token, so it is never logged as is. */
+  /** The first URL, without credentials. */
   readonly url: URL;
-  /** Headers for requests to `url`'s own host only, never for a host a redirect leads to. */
-  readonly authHeaders: Readonly<Record<string, string>>;
+  /**
+   * Credentials for requests to `url`'s own origin only, never for one a redirect leads to: headers, and
+   * query parameters. They stay Secrets until the request is made, so a Source can be logged safely.
+   */
+  readonly authHeaders: Readonly<Record<string, Secret>>;
+  readonly authQuery: Readonly<Record<string, Secret>>;
   /** What a person reads in a log line or an error: the URL without credentials. */
   readonly label: string;
   /** The page where a person fixes access (accepts a licence, logs in). */
@@ -19,13 +24,15 @@ export interface Source {
 
 const encodePath = (path: string): string => path.split("/").map(encodeURIComponent).join("/");
 
+/** `Bearer <token>`, still a Secret: revealed only where the request is made. */
+const bearer = (token: Secret): Secret => new Secret(`Bearer ${token.reveal()}`);
+
 function civitai(model: CatalogModel, config: Config): Source {
   const versionId = String(model.civitai_version_id);
   const url = new URL(`${config.civitaiBaseUrl}/api/download/models/${encodeURIComponent(versionId)}`);
-  const label = url.toString();
   // A token in the query, not a header: an Authorization header breaks the signed storage URL it redirects to.
-  if (config.civitaiApiKey) url.searchParams.set("token", config.civitaiApiKey.reveal());
-  return { kind: "civitai", key: `civitai:${versionId}`, url, authHeaders: {}, label };
+  const authQuery = config.civitaiApiKey ? { token: config.civitaiApiKey } : {};
+  return { kind: "civitai", key: `civitai:${versionId}`, url, authHeaders: {}, authQuery, label: url.toString() };
 }
 
 function huggingFace(model: CatalogModel, config: Config): Source {
@@ -33,9 +40,9 @@ function huggingFace(model: CatalogModel, config: Config): Source {
   const revision = typeof model.hf_revision === "string" && model.hf_revision !== "" ? model.hf_revision : "main";
   const file = model.hf_file ?? model.file;
   const url = new URL(`${config.hfEndpoint}/${encodePath(repo)}/resolve/${encodeURIComponent(revision)}/${encodePath(file)}`);
-  const authHeaders = config.hfToken ? { authorization: `Bearer ${config.hfToken.reveal()}` } : {};
+  const authHeaders = config.hfToken ? { authorization: bearer(config.hfToken) } : {};
   const page = `${config.hfEndpoint}/${repo}`;
-  return { kind: "huggingface", key: `hf:${repo}@${revision}/${file}`, url, authHeaders, label: url.toString(), page };
+  return { kind: "huggingface", key: `hf:${repo}@${revision}/${file}`, url, authHeaders, authQuery: {}, label: url.toString(), page };
 }
 
 function plainUrl(model: CatalogModel): Source {
@@ -49,7 +56,7 @@ function plainUrl(model: CatalogModel): Source {
     throw new DownloadError(`The catalog's url for ${model.file} must be http(s), not ${url.protocol}`);
   }
   const label = `${url.origin}${url.pathname}`;
-  return { kind: "url", key: `url:${label}`, url, authHeaders: {}, label };
+  return { kind: "url", key: `url:${label}`, url, authHeaders: {}, authQuery: {}, label };
 }
 
 /**
@@ -64,7 +71,9 @@ export function resolveSource(model: CatalogModel, config: Config): Source {
   };
   const preferred = model.source === "hf" ? "huggingface" : model.source;
   const order = [preferred, "url", "huggingface", "civitai"] as const;
-  const kind = order.find((k): k is keyof typeof has => k !== undefined && k !== null && k in has && has[k as keyof typeof has]);
+  const kind = order.find(
+    (k): k is keyof typeof has => typeof k === "string" && Object.hasOwn(has, k) && has[k as keyof typeof has],
+  );
   if (kind === "url") return plainUrl(model);
   if (kind === "huggingface") return huggingFace(model, config);
   if (kind === "civitai") return civitai(model, config);

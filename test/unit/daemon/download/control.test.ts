@@ -1,0 +1,143 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  bytesDone,
+  loadControl,
+  plan,
+  saveControl,
+  segmentLength,
+  type Control,
+  type Segment,
+} from "../../../../lib/daemon/download/control";
+import { makeTempDir, removeTempDir } from "../../helpers";
+
+const MiB = 1024 * 1024;
+const MIN = 16 * MiB;
+
+/** Every byte of [0, size) exactly once, in order, with nothing started yet. */
+function expectCovers(segments: Segment[], size: number): void {
+  expect(segments[0]?.start).toBe(0);
+  expect(segments.at(-1)?.end).toBe(size - 1);
+  for (const [i, segment] of segments.entries()) {
+    expect(segment.done).toBe(0);
+    expect(segment.end).toBeGreaterThanOrEqual(segment.start);
+    if (i > 0) expect(segment.start).toBe((segments[i - 1] as Segment).end + 1);
+  }
+  expect(segments.reduce((sum, s) => sum + segmentLength(s), 0)).toBe(size);
+}
+
+describe("plan", () => {
+  const sizes = [1, 1000, MIN - 1, MIN, MIN + 1, 2 * MIN - 1, 2 * MIN, 2 * MIN + 1, 100 * MiB + 7, 6_979_321_856];
+  const connections = [1, 2, 3, 8, 32];
+
+  it("covers every byte exactly once, in contiguous ranges, with at most `connections` of them", () => {
+    for (const size of sizes) {
+      for (const n of connections) {
+        const segments = plan(size, n);
+
+        expectCovers(segments, size);
+        expect(segments.length).toBeGreaterThanOrEqual(1);
+        expect(segments.length).toBeLessThanOrEqual(n);
+      }
+    }
+  });
+
+  it("gives a file smaller than 16 MiB one segment", () => {
+    for (const size of [1, 4096, MIN - 1]) expect(plan(size, 8)).toEqual([{ start: 0, end: size - 1, done: 0 }]);
+  });
+
+  it("keeps every segment at 16 MiB or more for sizes the last segment does not come up short on", () => {
+    for (const size of [MIN, 2 * MIN, 2 * MIN + 1, 100 * MiB + 7, 6_979_321_856]) {
+      for (const n of connections) {
+        for (const segment of plan(size, n)) expect(segmentLength(segment)).toBeGreaterThanOrEqual(MIN);
+      }
+    }
+  });
+
+  it("uses all the connections for a large file", () => {
+    expect(plan(6_979_321_856, 8)).toHaveLength(8);
+    expect(plan(40 * MiB, 8)).toHaveLength(2);
+  });
+
+  it("keeps the last segment at 16 MiB or more when size does not divide evenly", () => {
+    const segments = plan(3 * MIN + 1, 3);
+
+    expect(segments).toHaveLength(3);
+    for (const segment of segments) expect(segmentLength(segment)).toBeGreaterThanOrEqual(MIN);
+  });
+});
+
+describe("loadControl and saveControl", () => {
+  let dir: string;
+  let file: string;
+  const KEY = "hf:org/repo@main/model.safetensors";
+  const good = (): Control => ({
+    version: 1,
+    key: KEY,
+    size: 100,
+    etag: '"abc"',
+    lastModified: "Wed, 21 Oct 2015 07:28:00 GMT",
+    segments: [
+      { start: 0, end: 49, done: 50 },
+      { start: 50, end: 99, done: 10 },
+    ],
+  });
+  const write = (content: unknown) => writeFile(file, typeof content === "string" ? content : JSON.stringify(content));
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    file = path.join(dir, "model.safetensors.part.json");
+  });
+  afterEach(() => removeTempDir(dir));
+
+  it("round-trips a control through saveControl and loadControl", async () => {
+    await saveControl(file, good());
+
+    const loaded = await loadControl(file, KEY);
+
+    expect(loaded).toEqual(good());
+    expect(bytesDone(loaded as Control)).toBe(60);
+  });
+
+  it("reads a good file written by someone else", async () => {
+    await write(good());
+
+    expect(await loadControl(file, KEY)).toEqual(good());
+  });
+
+  it("gives undefined for a missing file", async () => {
+    expect(await loadControl(file, KEY)).toBeUndefined();
+  });
+
+  it("gives undefined for corrupt JSON", async () => {
+    await write('{"version": 1, "key": ');
+
+    expect(await loadControl(file, KEY)).toBeUndefined();
+  });
+
+  it("gives undefined for a control of another download", async () => {
+    await write(good());
+
+    expect(await loadControl(file, "civitai:123")).toBeUndefined();
+  });
+
+  it.each([
+    ["done beyond the segment's length", [{ start: 0, end: 49, done: 51 }]],
+    ["a segment ending at or past the size", [{ start: 50, end: 100, done: 0 }]],
+    ["a segment ending before it starts", [{ start: 60, end: 50, done: 0 }]],
+    ["no segments", []],
+  ])("gives undefined for inconsistent segments: %s", async (_what, segments) => {
+    await write({ ...good(), segments });
+
+    expect(await loadControl(file, KEY)).toBeUndefined();
+  });
+
+  it("gives undefined for a control of another version or shape", async () => {
+    await write({ ...good(), version: 2 });
+    expect(await loadControl(file, KEY)).toBeUndefined();
+
+    await write({ ...good(), size: "100" });
+    expect(await loadControl(file, KEY)).toBeUndefined();
+  });
+});

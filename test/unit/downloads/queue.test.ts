@@ -1,0 +1,208 @@
+import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { catalogDoc, category, model, placeModelFile, useStudio, writeCatalog } from "../helpers";
+import type { DownloadEntry } from "../../../lib/state/status";
+
+const studio = useStudio();
+let queue: typeof import("../../../lib/downloads/queue");
+let state: typeof import("../../../lib/state/status");
+
+const FILES = ["a.safetensors", "b.safetensors", "c.safetensors", "d.safetensors", "e.safetensors"];
+
+beforeEach(async () => {
+  queue = await import("../../../lib/downloads/queue");
+  state = await import("../../../lib/state/status");
+  vi.spyOn(console, "warn").mockImplementation(() => undefined);
+  await writeCatalog(studio(), "models", catalogDoc([category("sd15", FILES.map((file) => model(file)))]));
+  return () => vi.restoreAllMocks();
+});
+
+const target = (file: string) => path.join(studio().modelsDir, "checkpoints", file);
+const downloads = async () => (await state.readStatus()).downloads;
+const exists = (file: string) =>
+  lstat(file).then(
+    () => true,
+    () => false,
+  );
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { statusCode?: number; detail?: unknown }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a rejection");
+}
+
+/** Puts an entry into the status file as the sidecar would, with its heartbeat `beatAgoMs` old (none if undefined). */
+async function plantEntry(file: string, extra: Partial<DownloadEntry>, beatAgoMs?: number): Promise<void> {
+  await state.updateStatus((status, now) => {
+    status.downloads[file] = { status: "downloading", bytes_downloaded: 10, bytes_total: 100, speed: 5, percent: 10, seq: 1, queued_at: now, ...extra };
+    if (beatAgoMs !== undefined) status.daemon = { pid: 999_999, heartbeat: now - beatAgoMs, started_at: now - 60_000 };
+    return { result: undefined, changed: true };
+  });
+}
+
+async function plantPartial(file: string): Promise<void> {
+  await mkdir(path.dirname(target(file)), { recursive: true });
+  await writeFile(`${target(file)}.part`, "partial bytes");
+  await writeFile(`${target(file)}.part.json`, "{}");
+}
+
+describe("queueDownload", () => {
+  it("queues a model that is not on disk", async () => {
+    const answer = await queue.queueDownload("a.safetensors");
+
+    expect(answer).toEqual({ status: "queued", file: "a.safetensors" });
+    expect((await downloads())["a.safetensors"]).toMatchObject({ status: "queued", bytes_downloaded: 0, percent: 0, seq: 1 });
+  });
+
+  it('answers "downloading" for a model already queued, as the reference does, and keeps its place', async () => {
+    await queue.queueDownload("a.safetensors");
+    const before = (await downloads())["a.safetensors"];
+
+    const answer = await queue.queueDownload("a.safetensors");
+
+    expect(answer).toEqual({ status: "downloading", file: "a.safetensors" });
+    expect((await downloads())["a.safetensors"]).toEqual(before);
+  });
+
+  it('answers "present" for a model on disk and queues nothing', async () => {
+    await placeModelFile(studio(), "checkpoints", "a.safetensors");
+
+    const answer = await queue.queueDownload("a.safetensors");
+
+    expect(answer).toEqual({ status: "present", file: "a.safetensors" });
+    expect(await downloads()).toEqual({});
+  });
+
+  it("answers 404 for a model that is not in the catalog", async () => {
+    const error = await rejection(queue.queueDownload("nope.safetensors"));
+
+    expect(error.statusCode).toBe(404);
+    expect(error.detail).toBe("Model 'nope.safetensors' not found in catalog");
+    expect(await downloads()).toEqual({});
+  });
+
+  it("queues again a model whose last download failed", async () => {
+    await plantEntry("a.safetensors", { status: "error", error: "boom", seq: 7, finished_at: Date.now() });
+
+    const answer = await queue.queueDownload("a.safetensors");
+
+    expect(answer.status).toBe("queued");
+    expect((await downloads())["a.safetensors"]).toMatchObject({ status: "queued", seq: 8 });
+    expect((await downloads())["a.safetensors"]).not.toHaveProperty("error");
+  });
+});
+
+describe("queueBatch", () => {
+  it("queues the rest in order once each, skipping the unknown, the present and the active", async () => {
+    await placeModelFile(studio(), "checkpoints", "d.safetensors");
+    await queue.queueDownload("e.safetensors");
+
+    const answer = await queue.queueBatch([
+      "c.safetensors",
+      "a.safetensors",
+      "unknown.safetensors",
+      "d.safetensors",
+      "e.safetensors",
+      "a.safetensors",
+      "b.safetensors",
+      "c.safetensors",
+    ]);
+
+    expect(answer.queued).toEqual(["c.safetensors", "a.safetensors", "b.safetensors"]);
+    expect([...answer.skipped].sort()).toEqual(["d.safetensors", "e.safetensors", "unknown.safetensors"]);
+    const now = await downloads();
+    expect(Object.keys(now).sort()).toEqual(["a.safetensors", "b.safetensors", "c.safetensors", "e.safetensors"]);
+    const seqs = ["e.safetensors", ...answer.queued].map((file) => now[file]?.seq ?? Number.NaN);
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(new Set(seqs).size).toBe(seqs.length);
+  });
+
+  it("queues nothing and writes nothing when everything is skipped", async () => {
+    const answer = await queue.queueBatch(["unknown.safetensors"]);
+
+    expect(answer).toEqual({ queued: [], skipped: ["unknown.safetensors"] });
+    expect(await downloads()).toEqual({});
+  });
+});
+
+describe("deleteModel", () => {
+  it("cancels a queued download, removes its partial, and answers deleted with no file on disk", async () => {
+    await queue.queueDownload("a.safetensors");
+    await plantPartial("a.safetensors");
+
+    const answer = await queue.deleteModel("a.safetensors");
+
+    expect(answer).toEqual({ status: "deleted", file: "a.safetensors" });
+    expect(await downloads()).toEqual({});
+    expect(await exists(`${target("a.safetensors")}.part`)).toBe(false);
+    expect(await exists(`${target("a.safetensors")}.part.json`)).toBe(false);
+  });
+
+  it.each([
+    ["no sidecar ever ran", undefined],
+    ["the sidecar's heartbeat is stale", 60_000],
+  ])("clears a download left 'downloading' when %s", async (_why, beatAgoMs) => {
+    await plantEntry("a.safetensors", { status: "downloading" }, beatAgoMs);
+    await plantPartial("a.safetensors");
+    const started = Date.now();
+
+    const answer = await queue.deleteModel("a.safetensors");
+
+    expect(answer).toEqual({ status: "deleted", file: "a.safetensors" });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await downloads()).toEqual({});
+    expect(await exists(`${target("a.safetensors")}.part`)).toBe(false);
+  });
+
+  it("deletes a model that is on disk, and forgets its finished download", async () => {
+    const file = await placeModelFile(studio(), "checkpoints", "a.safetensors");
+    await plantEntry("a.safetensors", { status: "done", finished_at: Date.now() });
+
+    const answer = await queue.deleteModel("a.safetensors");
+
+    expect(answer).toEqual({ status: "deleted", file: "a.safetensors" });
+    expect(await exists(file)).toBe(false);
+    expect(await downloads()).toEqual({});
+  });
+
+  it("removes a symlink at the model's path and never its target outside the models folder", async () => {
+    const outside = path.join(studio().root, "elsewhere", "precious.safetensors");
+    await mkdir(path.dirname(outside), { recursive: true });
+    await writeFile(outside, "precious bytes");
+    await mkdir(path.dirname(target("a.safetensors")), { recursive: true });
+    await symlink(outside, target("a.safetensors"));
+
+    const answer = await queue.deleteModel("a.safetensors");
+
+    expect(answer).toEqual({ status: "deleted", file: "a.safetensors" });
+    expect(await exists(target("a.safetensors"))).toBe(false);
+    expect(await readFile(outside, "utf8")).toBe("precious bytes");
+  });
+
+  it("removes a dangling symlink at the model's path", async () => {
+    await mkdir(path.dirname(target("a.safetensors")), { recursive: true });
+    await symlink(path.join(studio().root, "gone.safetensors"), target("a.safetensors"));
+
+    await queue.deleteModel("a.safetensors");
+
+    expect(await exists(target("a.safetensors"))).toBe(false);
+  });
+
+  it("answers 404 when the model is neither on disk nor downloading", async () => {
+    const error = await rejection(queue.deleteModel("a.safetensors"));
+
+    expect(error.statusCode).toBe(404);
+    expect(error.detail).toBe("Model 'a.safetensors' is not on disk");
+  });
+
+  it("answers 404 for a model that is not in the catalog", async () => {
+    const error = await rejection(queue.deleteModel("nope.safetensors"));
+
+    expect(error.statusCode).toBe(404);
+    expect(error.detail).toBe("Model 'nope.safetensors' not found in catalog");
+  });
+});

@@ -1,0 +1,245 @@
+import { mkdir, readFile, readdir, stat, utimes, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { useStudio } from "../helpers";
+import type { DownloadEntry, Status } from "../../../lib/state/status";
+
+const studio = useStudio();
+let state: typeof import("../../../lib/state/status");
+
+beforeEach(async () => {
+  state = await import("../../../lib/state/status");
+  return () => vi.restoreAllMocks();
+});
+
+const stateDir = () => path.join(studio().studioDir, "state");
+const statusFile = () => path.join(stateDir(), "status.json");
+
+const entry = (extra: Partial<DownloadEntry> = {}): DownloadEntry => ({
+  status: "queued",
+  bytes_downloaded: 0,
+  bytes_total: 0,
+  speed: 0,
+  percent: 0,
+  seq: 1,
+  queued_at: Date.now(),
+  ...extra,
+});
+
+async function writeStatusText(text: string): Promise<void> {
+  await mkdir(stateDir(), { recursive: true });
+  await writeFile(statusFile(), text);
+}
+
+const readStatusFile = async (): Promise<Status> => JSON.parse(await readFile(statusFile(), "utf8")) as Status;
+
+const addEntry = (file: string, extra: Partial<DownloadEntry> = {}) =>
+  state.updateStatus((status) => {
+    status.downloads[file] = entry(extra);
+    return { result: file, changed: true };
+  });
+
+describe("readStatus", () => {
+  it("reads a missing status file as no downloads and no metadata", async () => {
+    const status = await state.readStatus();
+
+    expect(status).toEqual({ downloads: {}, metadata: {} });
+  });
+
+  it("reads a corrupt file as empty and leaves it where it is", async () => {
+    await writeStatusText("{ not json");
+
+    const status = await state.readStatus();
+
+    expect(status).toEqual({ downloads: {}, metadata: {} });
+    expect(await readFile(statusFile(), "utf8")).toBe("{ not json");
+    expect(await readdir(stateDir())).toEqual(["status.json"]);
+  });
+});
+
+describe("updateStatus", () => {
+  it("writes the change and returns the change's result", async () => {
+    const result = await state.updateStatus((status) => {
+      status.downloads["a.safetensors"] = entry({ seq: 4 });
+      return { result: { answer: 42 }, changed: true };
+    });
+
+    expect(result).toEqual({ answer: 42 });
+    expect((await readStatusFile()).downloads["a.safetensors"]).toMatchObject({ status: "queued", seq: 4 });
+    expect((await state.readStatus()).downloads["a.safetensors"]?.seq).toBe(4);
+  });
+
+  it("replaces the file by a rename and leaves no temp file or lock behind", async () => {
+    await addEntry("a.safetensors");
+    const before = await stat(statusFile());
+
+    await addEntry("b.safetensors");
+
+    const after = await stat(statusFile());
+    expect(after.ino).not.toBe(before.ino);
+    expect(await readdir(stateDir())).toEqual(["status.json"]);
+    expect(Object.keys((await readStatusFile()).downloads).sort()).toEqual(["a.safetensors", "b.safetensors"]);
+  });
+
+  it("leaves the file untouched when the change says nothing changed", async () => {
+    await addEntry("a.safetensors");
+    const past = new Date("2020-01-01T00:00:00Z");
+    await utimes(statusFile(), past, past);
+    const before = await stat(statusFile());
+    const content = await readFile(statusFile(), "utf8");
+
+    const result = await state.updateStatus((status) => {
+      status.downloads["ignored.safetensors"] = entry();
+      return { result: "nothing", changed: false };
+    });
+
+    const after = await stat(statusFile());
+    expect(result).toBe("nothing");
+    expect(after.mtimeMs).toBe(before.mtimeMs);
+    expect(after.ino).toBe(before.ino);
+    expect(await readFile(statusFile(), "utf8")).toBe(content);
+  });
+
+  it("does not create the file when nothing changed and there was none", async () => {
+    await state.updateStatus(() => ({ result: undefined, changed: false }));
+
+    await expect(stat(statusFile())).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  describe("on a corrupt status file", () => {
+    const corruptFiles = async (): Promise<string[]> =>
+      (await readdir(stateDir())).filter((name) => name.startsWith("status.json.corrupt-"));
+
+    it.each([
+      ["text that is not JSON", '{"downloads": {"a.safetensors": {"status": "queu'],
+      ["JSON of the wrong shape", JSON.stringify({ downloads: { "a.safetensors": { status: "flying" } } })],
+      ["JSON that is not an object", "[1, 2, 3]"],
+    ])("moves %s aside with its bytes, logs it, and starts a new file with the change", async (_what, text) => {
+      const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+      await writeStatusText(text);
+
+      const result = await addEntry("new.safetensors");
+
+      expect(result).toBe("new.safetensors");
+      const aside = await corruptFiles();
+      expect(aside).toHaveLength(1);
+      expect(aside[0]).toMatch(/^status\.json\.corrupt-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/);
+      expect(await readFile(path.join(stateDir(), aside[0] as string), "utf8")).toBe(text);
+      expect(logged).toHaveBeenCalledTimes(1);
+      expect(String(logged.mock.calls[0]?.[0])).toContain(aside[0]);
+      const rebuilt = await readStatusFile();
+      expect(Object.keys(rebuilt.downloads)).toEqual(["new.safetensors"]);
+      expect(rebuilt.metadata).toEqual({});
+    });
+
+    it("replaces a corrupt file even when the change itself changes nothing", async () => {
+      vi.spyOn(console, "error").mockImplementation(() => undefined);
+      await writeStatusText("garbage");
+
+      await state.updateStatus(() => ({ result: undefined, changed: false }));
+
+      expect(await corruptFiles()).toHaveLength(1);
+      expect(await readStatusFile()).toEqual({ downloads: {}, metadata: {} });
+    });
+  });
+
+  describe("pruning", () => {
+    it("drops done and error entries past their retention on the next update and keeps younger ones", async () => {
+      const now = Date.now();
+      const minute = 60_000;
+      const doc: Status = {
+        downloads: {
+          "old-done": entry({ status: "done", finished_at: now - state.DONE_RETENTION_MS - minute }),
+          "young-done": entry({ status: "done", finished_at: now - state.DONE_RETENTION_MS + 10 * minute }),
+          "old-error": entry({ status: "error", error: "boom", finished_at: now - state.ERROR_RETENTION_MS - minute }),
+          // older than a done entry may live, younger than an error one may
+          "young-error": entry({ status: "error", error: "boom", finished_at: now - state.DONE_RETENTION_MS - minute }),
+          "old-queued": entry({ status: "queued", queued_at: now - state.ERROR_RETENTION_MS - minute }),
+        },
+        metadata: {},
+      };
+      await writeStatusText(JSON.stringify(doc));
+
+      await state.updateStatus(() => ({ result: undefined, changed: false }));
+
+      expect(Object.keys((await readStatusFile()).downloads).sort()).toEqual(["old-queued", "young-done", "young-error"]);
+    });
+
+    it("does not prune on read", async () => {
+      const finished_at = Date.now() - state.ERROR_RETENTION_MS - 60_000;
+      await writeStatusText(JSON.stringify({ downloads: { old: entry({ status: "done", finished_at }) }, metadata: {} }));
+
+      expect(Object.keys((await state.readStatus()).downloads)).toEqual(["old"]);
+    });
+  });
+
+  it("applies every one of 40 concurrent changes, and readers always see a whole file", async () => {
+    const files = Array.from({ length: 40 }, (_, i) => `model-${i}.safetensors`);
+    let writing = true;
+    const reads: string[] = [];
+    const reader = (async () => {
+      while (writing) {
+        const text = await readFile(statusFile(), "utf8").catch(() => undefined);
+        if (text !== undefined) reads.push(text);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+
+    const results = await Promise.all(files.map((file, i) => addEntry(file, { seq: i + 1 })));
+    writing = false;
+    await reader;
+
+    expect(results).toEqual(files);
+    const downloads = (await readStatusFile()).downloads;
+    expect(Object.keys(downloads).sort()).toEqual([...files].sort());
+    expect(files.map((file) => downloads[file]?.seq)).toEqual(files.map((_, i) => i + 1));
+    expect(reads.length).toBeGreaterThan(0);
+    for (const text of reads) expect(() => JSON.parse(text)).not.toThrow();
+  });
+});
+
+describe("daemonRunning", () => {
+  const withHeartbeat = (heartbeat: number): Status => ({
+    downloads: {},
+    metadata: {},
+    daemon: { pid: 1234, heartbeat, started_at: heartbeat - 60_000 },
+  });
+
+  it("is true within HEARTBEAT_STALE_MS of the last heartbeat", () => {
+    const beat = 1_700_000_000_000;
+
+    expect(state.daemonRunning(withHeartbeat(beat), beat)).toBe(true);
+    expect(state.daemonRunning(withHeartbeat(beat), beat + state.HEARTBEAT_STALE_MS - 1)).toBe(true);
+  });
+
+  it("is false once the heartbeat is HEARTBEAT_STALE_MS old or more", () => {
+    const beat = 1_700_000_000_000;
+
+    expect(state.daemonRunning(withHeartbeat(beat), beat + state.HEARTBEAT_STALE_MS)).toBe(false);
+    expect(state.daemonRunning(withHeartbeat(beat), beat + 60 * 60_000)).toBe(false);
+  });
+
+  it("is false when no sidecar ever wrote a heartbeat", () => {
+    expect(state.daemonRunning({ downloads: {}, metadata: {} })).toBe(false);
+  });
+
+  it("uses the current time by default", () => {
+    expect(state.daemonRunning(withHeartbeat(Date.now()))).toBe(true);
+    expect(state.daemonRunning(withHeartbeat(Date.now() - state.HEARTBEAT_STALE_MS - 1000))).toBe(false);
+  });
+});
+
+describe("isActive", () => {
+  it.each([
+    ["queued", true],
+    ["downloading", true],
+    ["done", false],
+    ["error", false],
+  ] as const)("says %s is active: %s", (status, active) => {
+    expect(state.isActive(entry({ status }))).toBe(active);
+  });
+
+  it("says no entry is not active", () => {
+    expect(state.isActive(undefined)).toBe(false);
+  });
+});
