@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   DOWNLOAD_STALL_SECONDS: integer(60, 1, 3600),
   DOWNLOAD_RETRY_BASE_MS: integer(1000, 1, 60_000),
   DOWNLOAD_MAX_ATTEMPTS: integer(8, 1, 100),
+  METADATA_TIMEOUT_SECONDS: integer(30, 1, 600),
   PORT: integer(3000, 1, 65535),
   HOST: optionalString,
   CORS_ORIGINS: optionalString,
@@ -70,6 +71,8 @@ export interface Config {
   readonly downloadRetryBaseMs: number;
   /** Tries of one piece without progress before the download fails. */
   readonly downloadMaxAttempts: number;
+  /** Every request to CivitAI's or Hugging Face's API gives up after this long. */
+  readonly metadataTimeoutMs: number;
   readonly port: number;
   readonly host: string;
   readonly corsOrigins: readonly string[];
@@ -123,6 +126,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.
     downloadStallMs: e.DOWNLOAD_STALL_SECONDS * 1000,
     downloadRetryBaseMs: e.DOWNLOAD_RETRY_BASE_MS,
     downloadMaxAttempts: e.DOWNLOAD_MAX_ATTEMPTS,
+    metadataTimeoutMs: e.METADATA_TIMEOUT_SECONDS * 1000,
     port: e.PORT,
     host: e.HOST ?? "0.0.0.0",
     corsOrigins: Object.freeze(corsOrigins),

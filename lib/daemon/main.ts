@@ -2,6 +2,7 @@ import { ConfigError, parseConfig } from "../config";
 import { redactSecrets } from "../redact";
 import { updateStatus } from "../state/status";
 import { DownloadQueue } from "./download-queue";
+import { MetadataQueue } from "./metadata/metadata-queue";
 import { acquireSidecarLock } from "./single-instance";
 
 /**
@@ -19,7 +20,9 @@ async function main(): Promise<void> {
   const release = await acquireSidecarLock(config.stateDir, log);
 
   const queue = new DownloadQueue(config, log);
+  const metadata = new MetadataQueue(config, log);
   await queue.recover();
+  await metadata.recover();
   const startedAt = Date.now();
   const beat = () =>
     updateStatus((status, now) => {
@@ -37,13 +40,13 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, every));
     }
   };
-  const loops = [loop(TICK_MS, () => queue.tick()), loop(PROGRESS_MS, beat)];
+  const loops = [loop(TICK_MS, () => queue.tick()), loop(TICK_MS, () => metadata.tick()), loop(PROGRESS_MS, beat)];
 
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping; downloads in progress resume on the next start`);
-    await queue.shutdown();
+    await Promise.all([queue.shutdown(), metadata.shutdown()]);
     await Promise.all(loops);
     await release().catch(() => undefined);
     process.exit(0);

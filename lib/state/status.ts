@@ -1,9 +1,7 @@
-import { readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { config } from "../config";
-import { writeFileAtomic } from "../fs/atomic-write";
-import { withFileLock } from "../fs/lock";
+import { JsonState, type StateChange } from "./json-state";
 
 /**
  * The status file, `$STUDIO_DIR/state/status.json`, shared by the handlers (which only enqueue and ask
@@ -50,7 +48,9 @@ export const Status = z.looseObject({
 });
 export type Status = z.infer<typeof Status>;
 
-const emptyStatus = (): Status => ({ downloads: {}, metadata: {} });
+function emptyStatus(): Status {
+  return { downloads: {}, metadata: {} };
+}
 
 /** A finished download stays visible this long (SSE clients see "done"); a failed one until retried or a day. */
 export const DONE_RETENTION_MS = 30 * 60_000;
@@ -58,69 +58,26 @@ export const ERROR_RETENTION_MS = 24 * 60 * 60_000;
 /** The sidecar beats every second; three missed beats and more mean it is not running. */
 export const HEARTBEAT_STALE_MS = 5_000;
 
-export const statusPath = (): string => path.join(config().stateDir, "status.json");
-
-type Parsed = { ok: true; status: Status } | { ok: false; reason: string };
-
-function parseStatus(text: string): Parsed {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, reason: `not valid JSON (${(error as Error).message})` };
-  }
-  const parsed = Status.safeParse(json);
-  return parsed.success ? { ok: true, status: parsed.data } : { ok: false, reason: `not a status file (${parsed.error.message})` };
+export function statusPath(): string {
+  return path.join(config().stateDir, "status.json");
 }
 
-async function readText(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-}
+const state = new JsonState(statusPath, Status, emptyStatus);
 
 /** The status as it is now. A corrupt file reads as empty here; the next writer moves it aside. */
-export async function readStatus(): Promise<Status> {
-  const text = await readText(statusPath());
-  if (text === undefined) return emptyStatus();
-  const parsed = parseStatus(text);
-  return parsed.ok ? parsed.status : emptyStatus();
-}
+export const readStatus = (): Promise<Status> => state.read();
 
-export interface StatusChange<R> {
-  readonly result: R;
-  readonly changed: boolean;
-}
+export type StatusChange<R> = StateChange<R>;
 
 /**
  * Read-modify-write under the status lock. `change` mutates the status in place and says whether it
- * did. A corrupt file is moved aside (`status.json.corrupt-<time>`), logged, and replaced.
+ * did; finished entries past their retention are pruned on the way.
  */
-export async function updateStatus<R>(change: (status: Status, now: number) => StatusChange<R>): Promise<R> {
-  const file = statusPath();
-  return withFileLock(file, async () => {
-    const text = await readText(file);
-    let status = emptyStatus();
-    let repaired = false;
-    if (text !== undefined) {
-      const parsed = parseStatus(text);
-      if (parsed.ok) {
-        status = parsed.status;
-      } else {
-        const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-        await rename(file, aside);
-        console.error(`status file ${file} was ${parsed.reason}; moved it to ${aside} and started a new one`);
-        repaired = true;
-      }
-    }
-    const now = Date.now();
+export function updateStatus<R>(change: (status: Status, now: number) => StatusChange<R>): Promise<R> {
+  return state.update((status, now) => {
     const pruned = prune(status, now);
     const { result, changed } = change(status, now);
-    if (changed || pruned || repaired) await writeFileAtomic(file, JSON.stringify(status));
-    return result;
+    return { result, changed: changed || pruned };
   });
 }
 

@@ -33,6 +33,7 @@ export default async function setup(project: TestProject) {
     DOWNLOAD_STALL_SECONDS: "2",
     DOWNLOAD_RETRY_BASE_MS: "100",
     DOWNLOAD_MAX_ATTEMPTS: "4",
+    METADATA_TIMEOUT_SECONDS: "2",
   });
   project.provide("stack", {
     baseUrl: stack.baseUrl,

@@ -89,6 +89,7 @@ export interface Tokens {
 }
 
 export type Route =
+  | "canned"
   | "files"
   | "hf-resolve"
   | "hf-api"
@@ -422,6 +423,7 @@ function parseRange(value: string | null, size: number): { start: number; end: n
 
 export async function startUpstream(): Promise<Upstream> {
   const files = new Map<string, FileState>();
+  const canned: Canned[] = [];
   // GETs served per signed URL (by its signature), for files registered with `signedUses`
   const signedUsed = new Map<string, number>();
   let tokens: { hf: string | null; civitai: string | null } = { hf: null, civitai: null };
@@ -686,7 +688,12 @@ export async function startUpstream(): Promise<Upstream> {
         log = [];
         return json(res, 200, { ok: true });
       }
+      if (p === "/_control/canned" && method === "POST") {
+        canned.push((await readJson(req)) as Canned);
+        return json(res, 200, { ok: true });
+      }
       if (p === "/_control/reset" && method === "POST") {
+        canned.length = 0;
         log = [];
         files.clear();
         signedUsed.clear();
@@ -694,6 +701,19 @@ export async function startUpstream(): Promise<Upstream> {
         return json(res, 200, { ok: true });
       }
       return json(res, 404, { error: `no control route ${method} ${p}` });
+    }
+
+    // ---- canned answers ----------------------------------------------------------------------------------
+    const answer = canned.find((c) => c.path === p && (c.method ?? "GET") === method && (c.times === undefined || c.times > 0));
+    if (answer) {
+      if (answer.times !== undefined) answer.times -= 1;
+      entry.route = "canned";
+      if (answer.delayMs) await sleep(answer.delayMs, res);
+      if (res.destroyed) return;
+      const text = answer.body === undefined ? "" : typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body);
+      res.writeHead(answer.status ?? 200, { "Content-Type": "application/json", ...answer.headers });
+      res.end(method === "HEAD" ? undefined : text);
+      return;
     }
 
     // ---- plain file host ---------------------------------------------------------------------------------
@@ -1005,7 +1025,24 @@ export async function startUpstream(): Promise<Upstream> {
 // Client (for test files, over HTTP)
 // ---------------------------------------------------------------------------------------------------------
 
+/**
+ * A canned answer for an exact method and path (query ignored), taking precedence over every route:
+ * real-shaped API payloads, errors, a 429 with Retry-After, or a request that hangs (`delayMs`).
+ * With `times`, it answers that many requests and then steps aside for the next canned one or the route.
+ */
+export interface Canned {
+  method?: string;
+  path: string;
+  status?: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+  delayMs?: number;
+  times?: number;
+}
+
 export interface UpstreamClient {
+  /** Adds a canned answer (see Canned). */
+  can(answer: Canned): Promise<void>;
   register(file: FileSpec): Promise<RegisteredFile>;
   /** Replaces both tokens (an absent one is cleared). */
   setTokens(t: Tokens): Promise<void>;
@@ -1037,6 +1074,9 @@ export function upstreamClient(baseUrl: string): UpstreamClient {
     return JSON.parse(text) as T;
   }
   return {
+    can: async (answer) => {
+      await call("POST", "/_control/canned", answer);
+    },
     register: (file) => call<RegisteredFile>("POST", "/_control/files", file),
     setTokens: async (t) => {
       await call("POST", "/_control/tokens", t);

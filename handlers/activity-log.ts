@@ -1,0 +1,4 @@
+import { api } from "../lib/http/api";
+import { readActivity } from "../lib/state/activity-log";
+
+export const handler = api(() => readActivity());

@@ -1,0 +1,4 @@
+import { api } from "../lib/http/api";
+import { clearActivity } from "../lib/state/activity-log";
+
+export const handler = api(() => clearActivity());

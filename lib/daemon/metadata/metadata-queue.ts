@@ -1,0 +1,113 @@
+import type { Config } from "../../config";
+import { CatalogModel } from "../../catalog/schema";
+import { changeCatalog, loadCatalog } from "../../catalog/store";
+import { redactSecrets } from "../../redact";
+import { appendActivity } from "../../state/activity-log";
+import { readStatus, updateStatus } from "../../state/status";
+import { fetchMetadata } from "./fetch";
+
+/** Two models at a time, each one or two requests in a row: never more than two requests at once upstream. */
+const CONCURRENCY = 2;
+
+/**
+ * The sidecar's metadata fetches: takes queued models from the status file in order, fetches what
+ * CivitAI or Hugging Face say of each, and writes it into the catalog entry under the catalog's lock,
+ * so an import or a removal meanwhile is never undone. One model's failure never stops the run.
+ */
+export class MetadataQueue {
+  readonly #config: Config;
+  readonly #log: (line: string) => void;
+  readonly #running = new Set<string>();
+  readonly #settled = new Set<Promise<void>>();
+
+  constructor(config: Config, log: (line: string) => void) {
+    this.#config = config;
+    this.#log = log;
+  }
+
+  /** After a crash: what was being fetched is fetched again. */
+  async recover(): Promise<void> {
+    await updateStatus((status) => {
+      const stuck = Object.values(status.metadata).filter((entry) => entry.status === "fetching_metadata");
+      for (const entry of stuck) entry.status = "queued_metadata";
+      return { result: undefined, changed: stuck.length > 0 };
+    });
+  }
+
+  async tick(): Promise<void> {
+    if (this.#running.size >= CONCURRENCY) return;
+    const { metadata } = await readStatus();
+    const queued = Object.entries(metadata)
+      .filter(([file, entry]) => entry.status === "queued_metadata" && !this.#running.has(file))
+      .slice(0, CONCURRENCY - this.#running.size);
+    for (const [file] of queued) {
+      const claimed = await updateStatus((status) => {
+        const entry = status.metadata[file];
+        if (entry?.status !== "queued_metadata") return { result: false, changed: false };
+        entry.status = "fetching_metadata";
+        return { result: true, changed: true };
+      });
+      if (claimed) this.#start(file);
+    }
+  }
+
+  #start(file: string): void {
+    this.#running.add(file);
+    const settled = this.#fetch(file)
+      .catch((error: unknown) => this.#log(`metadata of ${file}: could not record the outcome: ${redactSecrets(String(error))}`))
+      .finally(() => {
+        this.#running.delete(file);
+        this.#settled.delete(settled);
+      });
+    this.#settled.add(settled);
+  }
+
+  async #fetch(file: string): Promise<void> {
+    await appendActivity({ message: `Fetching metadata for ${file}...`, level: "info" });
+    let outcome: { ok: true; summary: string } | { ok: false; error: string };
+    try {
+      const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
+      if (!model) throw new Error("no longer in the catalog");
+      const { fields, summary } = await fetchMetadata(model, this.#config);
+      await changeCatalog("models", (catalog) => {
+        let changed = false;
+        for (const { category } of catalog.categories) {
+          for (const entry of category.models) {
+            const parsed = CatalogModel.safeParse(entry);
+            if (parsed.success && parsed.data.file === file) {
+              Object.assign(entry as object, fields);
+              changed = true;
+            }
+          }
+        }
+        return { result: undefined, changed };
+      });
+      outcome = { ok: true, summary };
+    } catch (error) {
+      outcome = { ok: false, error: redactSecrets((error as Error).message) };
+    }
+    await updateStatus((status) => {
+      const entry = status.metadata[file];
+      if (!entry) return { result: undefined, changed: false };
+      if (outcome.ok) {
+        entry.status = "done";
+        delete entry.error;
+      } else {
+        entry.status = "error";
+        entry.error = outcome.error;
+      }
+      return { result: undefined, changed: true };
+    });
+    if (outcome.ok) {
+      this.#log(`metadata of ${file}: ${outcome.summary}`);
+      await appendActivity({ message: `OK -- ${file}: ${outcome.summary}`, level: "ok" });
+    } else {
+      this.#log(`metadata of ${file} failed: ${outcome.error}`);
+      await appendActivity({ message: `ERROR -- ${file}: ${outcome.error}`, level: "error" });
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.allSettled([...this.#settled]);
+  }
+}

@@ -1,0 +1,44 @@
+import path from "node:path";
+import { z } from "zod";
+import { config } from "../config";
+import { redactSecrets } from "../redact";
+import { JsonState } from "./json-state";
+
+/** `state/activity-log.json`: what the metadata fetches did, oldest first, the newest 1,000 kept. */
+export const ActivityEntry = z.object({
+  time: z.string(),
+  message: z.string(),
+  level: z.enum(["info", "ok", "error"]),
+});
+export type ActivityEntry = z.infer<typeof ActivityEntry>;
+export type ActivityLevel = ActivityEntry["level"];
+
+export const ACTIVITY_LOG_LIMIT = 1_000;
+
+const log = new JsonState(
+  () => path.join(config().stateDir, "activity-log.json"),
+  z.array(ActivityEntry),
+  () => [],
+);
+
+/** "HH:MM:SS" in the pod's local time, as the reference shows it. */
+const clock = (now: number): string => new Date(now).toTimeString().slice(0, 8);
+
+export const readActivity = (): Promise<ActivityEntry[]> => log.read();
+
+export async function appendActivity(...lines: { message: string; level: ActivityLevel }[]): Promise<void> {
+  await log.update((entries, now) => {
+    for (const { message, level } of lines) entries.push({ time: clock(now), message: redactSecrets(message), level });
+    entries.splice(0, Math.max(0, entries.length - ACTIVITY_LOG_LIMIT));
+    return { result: undefined, changed: lines.length > 0 };
+  });
+}
+
+export async function clearActivity(): Promise<{ status: "cleared" }> {
+  await log.update((entries) => {
+    const had = entries.length > 0;
+    entries.length = 0;
+    return { result: undefined, changed: had };
+  });
+  return { status: "cleared" };
+}

@@ -1,0 +1,306 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { catalog, readCatalog, writeCatalog, type TestModel } from "../support/catalogs";
+import { call, uploadForm } from "../support/client";
+import { readStatusFile, stackInfo, stackLog, upstream, waitUntil } from "../support/downloads";
+import { CIVITAI_API_KEY, HF_TOKEN } from "../support/global-stack";
+
+// Real-shaped payloads: the fields and types of CivitAI's /api/v1/model-versions/:id and /api/v1/models/:id,
+// and of Hugging Face's /api/models/:repo and its resolve HEAD.
+const juggVersion = {
+  id: 456194,
+  modelId: 133005,
+  name: "Jugg_IX_RunDiffusionPhoto_v2",
+  createdAt: "2024-04-23T19:20:14.386Z",
+  updatedAt: "2024-05-02T10:11:12.000Z",
+  status: "Published",
+  publishedAt: "2024-04-23T20:08:44.543Z",
+  trainedWords: [],
+  trainingStatus: null,
+  trainingDetails: null,
+  baseModel: "SDXL 1.0",
+  baseModelType: "Standard",
+  earlyAccessEndsAt: null,
+  description: "<p>Juggernaut IX</p>",
+  uploadType: "Created",
+  stats: { downloadCount: 512345, ratingCount: 0, rating: 0, thumbsUpCount: 4123 },
+  model: { name: "Juggernaut XL", type: "Checkpoint", nsfw: false, poi: false },
+  files: [
+    {
+      id: 367543,
+      sizeKB: 6775430.4453125,
+      name: "juggernautXL_v9Rundiffusionphoto2.safetensors",
+      type: "Model",
+      pickleScanResult: "Success",
+      pickleScanMessage: "No Pickle imports",
+      virusScanResult: "Success",
+      virusScanMessage: null,
+      scannedAt: "2024-04-23T19:33:48.212Z",
+      metadata: { format: "SafeTensor", size: "full", fp: "fp16" },
+      hashes: {
+        AutoV1: "E0EE9A4F",
+        AutoV2: "C9E3E68F89",
+        SHA256: "C9E3E68F89B8E38689E1097D4BE4573CF308DE4E3FD044C64CA697BDB4AA8BCA",
+        CRC32: "5A3AAB72",
+        BLAKE3: "5B0DB0C1F1F1E1B0C8F4B0E1D8B4A3C2F1E0D9C8B7A6F5E4D3C2B1A0F9E8D7C6",
+        AutoV3: "F9D6E6FC3F6D",
+      },
+      primary: true,
+      downloadUrl: "https://civitai.com/api/download/models/456194",
+    },
+  ],
+  images: [],
+  downloadUrl: "https://civitai.com/api/download/models/456194",
+};
+const juggModel = {
+  id: 133005,
+  name: "Juggernaut XL",
+  description: "<p>...</p>",
+  type: "Checkpoint",
+  poi: false,
+  nsfw: false,
+  allowNoCredit: true,
+  allowCommercialUse: ["Image", "RentCivit"],
+  allowDerivatives: true,
+  allowDifferentLicense: true,
+  stats: { downloadCount: 1200000, favoriteCount: 0, thumbsUpCount: 25000, thumbsDownCount: 0, commentCount: 900, ratingCount: 0, rating: 0 },
+  creator: { username: "KandooAI", image: null },
+  tags: ["base model", "photorealistic", "sdxl", "realistic", "photography"],
+  modelVersions: [],
+};
+const lockedVersion = { ...juggVersion, id: 128713, modelId: 4384, name: "8", baseModel: "SD 1.5", trainedWords: ["dreamshaper"] };
+const hfInfo = {
+  _id: "64bfcd5ff462a99a04fd1ec8",
+  id: "stabilityai/stable-diffusion-xl-base-1.0",
+  modelId: "stabilityai/stable-diffusion-xl-base-1.0",
+  author: "stabilityai",
+  sha: "462165984030d82259a11f4367a4eed129e94a7b",
+  lastModified: "2023-10-30T16:03:47.000Z",
+  private: false,
+  gated: false,
+  disabled: false,
+  downloads: 2345678,
+  likes: 6543,
+  tags: ["diffusers", "safetensors", "text-to-image", "stable-diffusion"],
+  pipeline_tag: "text-to-image",
+  library_name: "diffusers",
+  createdAt: "2023-07-25T13:25:51.000Z",
+  siblings: [{ rfilename: "sd_xl_base_1.0.safetensors" }],
+};
+const HF_SHA = "31e35c80fc4829d14f90153f4c74cd59c90b779f6afe05a74cd6120b893f7e5b";
+
+const civ = (file: string, version: number, extra: Partial<TestModel> = {}): TestModel => ({
+  name: `${file} (local name)`,
+  file,
+  dest: "checkpoints",
+  source: "civitai",
+  civitai_version_id: String(version),
+  ...extra,
+});
+
+const models: TestModel[] = [
+  civ("juggernautXL_v9.safetensors", 456194, { my_note: "keep me", tags: ["sdxl"] }),
+  civ("dreamshaper_8.safetensors", 128713, { name: "My DreamShaper", name_locked: true }),
+  civ("missing.safetensors", 999999),
+  civ("busy.safetensors", 777),
+  civ("hanging.safetensors", 888),
+  { name: "SDXL", file: "sd_xl_base_1.0.safetensors", dest: "checkpoints", source: "huggingface", hf_repo: "stabilityai/stable-diffusion-xl-base-1.0", hf_file: "sd_xl_base_1.0.safetensors" },
+  { name: "FLUX dev", file: "flux1-dev.safetensors", dest: "unet", hf_repo: "black-forest-labs/FLUX.1-dev", hf_file: "flux1-dev.safetensors" },
+  { name: "Plain", file: "plain.pth", dest: "upscale_models", url: "http://127.0.0.1:9/plain.pth" },
+];
+const fetchable = models.filter((m) => m.civitai_version_id !== undefined || m.hf_repo !== undefined).map((m) => m.file);
+
+interface ActivityEntry {
+  time: string;
+  message: string;
+  level: "info" | "ok" | "error";
+}
+
+const replies: string[] = [];
+const get = async <T>(path: string) => {
+  const reply = await call<T>("GET", path);
+  replies.push(reply.text);
+  return reply;
+};
+
+describe("metadata from CivitAI and Hugging Face", () => {
+  beforeAll(async () => {
+    const up = upstream();
+    await up.setTokens({ hf: HF_TOKEN, civitai: CIVITAI_API_KEY });
+    await up.can({ path: "/api/v1/model-versions/456194", body: juggVersion });
+    await up.can({ path: "/api/v1/models/133005", body: juggModel });
+    await up.can({ path: "/api/v1/model-versions/128713", body: lockedVersion });
+    await up.can({ path: "/api/v1/models/4384", body: { ...juggModel, id: 4384, name: "DreamShaper", tags: ["anime", "art"] } });
+    await up.can({ path: "/api/v1/model-versions/999999", status: 404, body: { error: "No model version with id 999999" } });
+    await up.can({ path: "/api/v1/model-versions/777", status: 429, headers: { "Retry-After": "1" }, body: { error: "Too Many Requests" }, times: 1 });
+    await up.can({ path: "/api/v1/model-versions/777", body: { ...juggVersion, id: 777, modelId: 133005, name: "busy" } });
+    await up.can({ path: "/api/v1/model-versions/888", delayMs: 60_000, body: {} });
+    await up.can({ path: "/api/models/stabilityai/stable-diffusion-xl-base-1.0", body: hfInfo });
+    await up.can({
+      method: "HEAD",
+      path: "/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors",
+      status: 302,
+      headers: { "X-Linked-Size": "6938078334", "X-Linked-Etag": `"${HF_SHA}"`, Location: "https://cdn-lfs.example/x" },
+    });
+    await up.can({
+      path: "/api/models/black-forest-labs/FLUX.1-dev",
+      status: 401,
+      body: { error: "Access to model black-forest-labs/FLUX.1-dev is restricted. You must have access to it and be authenticated to access it. Please log in." },
+    });
+    await writeCatalog(stackInfo().studioDir, "models", catalog([{ id: "meta", name: "Meta", models }]));
+    await call("POST", "/api/admin/activity-log/clear");
+  });
+
+  it("queues every model with a CivitAI version or a Hugging Face repo once, however many ask at once", async () => {
+    const posts = await Promise.all(Array.from({ length: 10 }, () => call<{ queued: number; files: string[] }>("POST", "/api/admin/models/fetch-metadata")));
+    replies.push(...posts.map((p) => p.text));
+
+    expect(posts.every((p) => p.status === 200)).toBe(true);
+    expect(posts.map((p) => p.json.queued).reduce((a, b) => a + b, 0)).toBe(fetchable.length);
+    expect(posts.flatMap((p) => p.json.files).sort()).toEqual([...fetchable].sort());
+    const first = posts.find((p) => p.json.queued > 0)!;
+    expect(first.json.queued).toBe(first.json.files.length);
+  });
+
+  it("shows the run's progress and counts the models being fetched", async () => {
+    const busy = await waitUntil(async () => {
+      const { json } = await get<{ stats: { fetching_count: number } }>("/api/admin/models");
+      return json.stats.fetching_count > 0 ? json : undefined;
+    }, "a fetch in progress");
+    const { json: midway } = await get<Record<string, { status: string }>>("/api/admin/models/metadata-status");
+
+    expect(busy.stats.fetching_count).toBeGreaterThan(0);
+    expect(busy.stats.fetching_count).toBeLessThanOrEqual(2);
+    expect(Object.keys(midway).sort()).toEqual([...fetchable].sort());
+    expect(Object.values(midway).every((e) => ["queued_metadata", "fetching_metadata", "done", "error"].includes(e.status))).toBe(true);
+  });
+
+  it("never undoes an import made during the run", async () => {
+    const extra = { name: "Imported", file: "imported_during_run.safetensors", dest: "loras" };
+
+    const { status } = await call("POST", "/api/admin/models/import", {
+      body: uploadForm(JSON.stringify(catalog([{ id: "meta", name: "Meta", models: [extra] }]))),
+    });
+    const done = await waitUntil(async () => {
+      const { json } = await get<Record<string, { status: string; error?: string }>>("/api/admin/models/metadata-status");
+      return Object.values(json).every((e) => e.status === "done" || e.status === "error") ? json : undefined;
+    }, "the run to end", 30_000, 200);
+
+    expect(status).toBe(200);
+    expect(done["juggernautXL_v9.safetensors"]).toEqual({ status: "done" });
+    const files = (await readCatalog(stackInfo().studioDir, "models")).categories[0]!.models.map((m) => m.file);
+    expect(files).toContain(extra.file);
+  });
+
+  it("ends each model done or with its error", async () => {
+    const { json } = await get<Record<string, { status: string; error?: string }>>("/api/admin/models/metadata-status");
+
+    expect(json).toEqual({
+      "juggernautXL_v9.safetensors": { status: "done" },
+      "dreamshaper_8.safetensors": { status: "done" },
+      "missing.safetensors": { status: "error", error: "HTTP 404" },
+      "busy.safetensors": { status: "done" },
+      "hanging.safetensors": { status: "error", error: "timed out after 2 s" },
+      "sd_xl_base_1.0.safetensors": { status: "done" },
+      "flux1-dev.safetensors": {
+        status: "error",
+        error: expect.stringMatching(/^HTTP 401: the repo is gated or private: set HF_TOKEN and accept the licence at http:\/\/127\.0\.0\.1:\d+\/black-forest-labs\/FLUX\.1-dev$/),
+      },
+    });
+  });
+
+  it("writes CivitAI's facts into the entry and leaves every other field as it was", async () => {
+    const entries = (await readCatalog(stackInfo().studioDir, "models")).categories[0]!.models;
+    const jugg = entries.find((m) => m.file === "juggernautXL_v9.safetensors");
+    const locked = entries.find((m) => m.file === "dreamshaper_8.safetensors");
+
+    expect(jugg).toEqual({
+      ...models[0],
+      name: "Juggernaut XL Jugg_IX_RunDiffusionPhoto_v2",
+      base_model: "SDXL 1.0",
+      trainedWords: [],
+      civitai_model_id: 133005,
+      civitai_version: "Jugg_IX_RunDiffusionPhoto_v2",
+      civitai_type: "Checkpoint",
+      civitai_tags: juggModel.tags,
+      lastModified: "2024-05-02T10:11:12.000Z",
+      size_gb: 6.46,
+      sha256: juggVersion.files[0]!.hashes.SHA256.toLowerCase(),
+    });
+    expect(locked).toMatchObject({ name: "My DreamShaper", base_model: "SD 1.5", trainedWords: ["dreamshaper"], civitai_tags: ["anime", "art"] });
+  });
+
+  it("writes Hugging Face's date, size and checksum into the entry", async () => {
+    const entries = (await readCatalog(stackInfo().studioDir, "models")).categories[0]!.models;
+
+    expect(entries.find((m) => m.file === "sd_xl_base_1.0.safetensors")).toEqual({
+      ...models[5],
+      lastModified: "2023-10-30T16:03:47.000Z",
+      size_gb: 6.46,
+      sha256: HF_SHA,
+    });
+    expect(entries.find((m) => m.file === "plain.pth")).toEqual(models[7]);
+  });
+
+  it("backs off on 429 as asked", async () => {
+    const calls = (await upstream().log()).filter((l) => l.path === "/api/v1/model-versions/777");
+
+    expect(calls.map((c) => c.status)).toEqual([429, 200]);
+    expect(calls[1]!.time - calls[0]!.time).toBeGreaterThanOrEqual(950);
+  });
+
+  it("sends each credential to its own API only", async () => {
+    const log = (await upstream().log()).filter((l) => l.path.startsWith("/api/"));
+
+    expect(log.filter((l) => l.path.startsWith("/api/v1/")).every((l) => l.authorization === `Bearer ${CIVITAI_API_KEY}`)).toBe(true);
+    expect(log.filter((l) => l.path.startsWith("/api/models/")).every((l) => l.authorization === `Bearer ${HF_TOKEN}`)).toBe(true);
+  });
+
+  it("keeps an activity log a person can read, oldest first", async () => {
+    const { json } = await get<ActivityEntry[]>("/api/admin/activity-log");
+
+    expect(json[0]).toEqual({ time: expect.stringMatching(/^\d\d:\d\d:\d\d$/), message: `Queued ${fetchable.length} models for metadata fetch`, level: "info" });
+    expect(json).toContainEqual({ time: expect.any(String), message: "Fetching metadata for juggernautXL_v9.safetensors...", level: "info" });
+    expect(json).toContainEqual({ time: expect.any(String), message: "OK -- juggernautXL_v9.safetensors: base_model=SDXL 1.0, +5 civitai_tags", level: "ok" });
+    expect(json).toContainEqual({ time: expect.any(String), message: "ERROR -- missing.safetensors: HTTP 404", level: "error" });
+    expect(json.filter((e) => e.level === "ok")).toHaveLength(4);
+    expect(json.filter((e) => e.level === "error")).toHaveLength(3);
+  });
+
+  it("keeps the log across a sidecar restart", async () => {
+    const before = (await get<ActivityEntry[]>("/api/admin/activity-log")).json;
+    const pids = [...(await stackLog()).matchAll(/sidecar started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    process.kill(pids.at(-1)!, "SIGKILL");
+    await waitUntil(async () => {
+      const again = [...(await stackLog()).matchAll(/sidecar started \(pid (\d+)\)/g)];
+      return again.length > pids.length ? true : undefined;
+    }, "the sidecar to come back", 20_000, 200);
+
+    expect((await get<ActivityEntry[]>("/api/admin/activity-log")).json).toEqual(before);
+  });
+
+  it("never shows a credential in a response, the status file, the log or the activity log", async () => {
+    const everything = [...replies, JSON.stringify(await readStatusFile()), await stackLog()].join("\n");
+
+    for (const secret of [HF_TOKEN, CIVITAI_API_KEY]) expect(everything).not.toContain(secret);
+  });
+
+  it("clears the activity log", async () => {
+    const cleared = await call("POST", "/api/admin/activity-log/clear");
+    const { json } = await get<ActivityEntry[]>("/api/admin/activity-log");
+
+    expect(cleared.json).toEqual({ status: "cleared" });
+    expect(json).toEqual([]);
+  });
+
+  it.each([
+    ["POST", "/api/admin/models/fetch-metadata"],
+    ["GET", "/api/admin/models/metadata-status"],
+    ["GET", "/api/admin/activity-log"],
+    ["POST", "/api/admin/activity-log/clear"],
+  ])("refuses %s %s without the API key", async (method, path) => {
+    const { status, json } = await call(method, path, { key: null });
+
+    expect(status).toBe(401);
+    expect(json).toEqual({ detail: "Invalid or missing API key" });
+  });
+});

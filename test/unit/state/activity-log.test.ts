@@ -1,0 +1,66 @@
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { useStudio } from "../helpers";
+
+const studio = useStudio({ CIVITAI_API_KEY: "civitai-secret-0123" });
+let activity: typeof import("../../../lib/state/activity-log");
+
+beforeEach(async () => {
+  activity = await import("../../../lib/state/activity-log");
+  return () => vi.restoreAllMocks();
+});
+
+const logFile = () => path.join(studio().studioDir, "state", "activity-log.json");
+
+describe("the activity log", () => {
+  it("keeps entries oldest first with the time as HH:MM:SS", async () => {
+    await activity.appendActivity({ message: "Queued 2 models for metadata fetch", level: "info" });
+    await activity.appendActivity({ message: "OK -- a.safetensors: base_model=SDXL 1.0, +5 civitai_tags", level: "ok" });
+
+    const entries = await activity.readActivity();
+
+    expect(entries.map((e) => e.message)).toEqual(["Queued 2 models for metadata fetch", "OK -- a.safetensors: base_model=SDXL 1.0, +5 civitai_tags"]);
+    expect(entries.every((e) => /^\d\d:\d\d:\d\d$/.test(e.time))).toBe(true);
+    expect(JSON.parse(await readFile(logFile(), "utf8"))).toEqual(entries);
+  });
+
+  it("keeps the newest 1,000 entries", async () => {
+    for (let batch = 0; batch < 3; batch++) {
+      const lines = Array.from({ length: 350 }, (_, i) => ({ message: `line ${batch * 350 + i}`, level: "info" as const }));
+      await activity.appendActivity(...lines);
+    }
+
+    const entries = await activity.readActivity();
+
+    expect(entries).toHaveLength(1_000);
+    expect(entries[0]!.message).toBe("line 50");
+    expect(entries.at(-1)!.message).toBe("line 1049");
+  });
+
+  it("never stores a credential, even one inside a message", async () => {
+    await activity.appendActivity({ message: "ERROR -- x: GET https://civitai.com/api?token=civitai-secret-0123 failed", level: "error" });
+
+    expect(await readFile(logFile(), "utf8")).not.toContain("civitai-secret-0123");
+  });
+
+  it("clears", async () => {
+    await activity.appendActivity({ message: "something", level: "info" });
+
+    expect(await activity.clearActivity()).toEqual({ status: "cleared" });
+    expect(await activity.readActivity()).toEqual([]);
+  });
+
+  it("moves a corrupt log aside and starts a new one", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await mkdir(path.dirname(logFile()), { recursive: true });
+    await writeFile(logFile(), '[{"time": "12:00:00", "message": "half');
+
+    await activity.appendActivity({ message: "after the crash", level: "info" });
+
+    expect((await activity.readActivity()).map((e) => e.message)).toEqual(["after the crash"]);
+    const aside = (await readdir(path.dirname(logFile()))).filter((f) => f.startsWith("activity-log.json.corrupt-"));
+    expect(aside).toHaveLength(1);
+    expect(await readFile(path.join(path.dirname(logFile()), aside[0]!), "utf8")).toBe('[{"time": "12:00:00", "message": "half');
+  });
+});
