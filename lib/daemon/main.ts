@@ -3,6 +3,7 @@ import { redactSecrets } from "../redact";
 import { updateStatus } from "../state/status";
 import { DownloadQueue } from "./download-queue";
 import { MetadataQueue } from "./metadata/metadata-queue";
+import { UpdateChecker } from "./updates/catalog-repo";
 import { acquireSidecarLock } from "./single-instance";
 
 /**
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
 
   const queue = new DownloadQueue(config, log);
   const metadata = new MetadataQueue(config, log);
+  const updates = new UpdateChecker(config, log);
   await queue.recover();
   await metadata.recover();
   const startedAt = Date.now();
@@ -40,13 +42,13 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, every));
     }
   };
-  const loops = [loop(TICK_MS, () => queue.tick()), loop(TICK_MS, () => metadata.tick()), loop(PROGRESS_MS, beat)];
+  const loops = [loop(TICK_MS, () => queue.tick()), loop(TICK_MS, () => metadata.tick()), loop(TICK_MS, () => updates.tick()), loop(PROGRESS_MS, beat)];
 
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping; downloads in progress resume on the next start`);
-    await Promise.all([queue.shutdown(), metadata.shutdown()]);
+    await Promise.all([queue.shutdown(), metadata.shutdown(), updates.shutdown()]);
     await Promise.all(loops);
     await release().catch(() => undefined);
     process.exit(0);

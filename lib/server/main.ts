@@ -36,7 +36,8 @@ async function main(projectDir: string): Promise<void> {
   const api = new Supervised({
     name: "API (serverless-offline)",
     command: path.join(projectDir, "node_modules", ".bin", "sls"),
-    args: ["offline", "start", "--host", "127.0.0.1", "--httpPort", `${upstreamPort}`, "--lambdaPort", `${lambdaPort}`],
+    // stage "local": serverless.yml then leaves the environment to this process (no /mnt paths, no SSM key)
+    args: ["offline", "start", "--stage", "local", "--host", "127.0.0.1", "--httpPort", `${upstreamPort}`, "--lambdaPort", `${lambdaPort}`],
     cwd: projectDir,
     env,
     readyLine: /Server ready:/,

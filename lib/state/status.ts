@@ -41,9 +41,19 @@ export const DaemonInfo = z.looseObject({
   started_at: z.number(),
 });
 
+/** A check for catalog updates: asked for by the API ("queued"), run by the sidecar. */
+export const UpdateCheck = z.looseObject({
+  status: z.enum(["queued", "running", "done", "error"]),
+  requested_at: z.number(),
+  finished_at: z.number().optional(),
+  error: z.string().optional(),
+});
+export type UpdateCheck = z.infer<typeof UpdateCheck>;
+
 export const Status = z.looseObject({
   downloads: z.record(z.string(), DownloadEntry).default({}),
   metadata: z.record(z.string(), MetadataEntry).default({}),
+  updates: UpdateCheck.optional(),
   daemon: DaemonInfo.optional(),
 });
 export type Status = z.infer<typeof Status>;

@@ -1,6 +1,7 @@
 import { rm } from "node:fs/promises";
 import type { TestProject } from "vitest/node";
 import { startStack, tempDirs } from "./stack";
+import { createCatalogRemote } from "./git-remote";
 import { startUpstream } from "./upstream";
 
 export const TEST_API_KEY = "test-key-5b7f0c1e9a";
@@ -10,7 +11,15 @@ export const CIVITAI_API_KEY = "civitaiMARKERkey4k8p1";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    stack: { baseUrl: string; apiKey: string; studioDir: string; modelsDir: string; logFile: string; upstream: string };
+    stack: {
+      baseUrl: string;
+      apiKey: string;
+      studioDir: string;
+      modelsDir: string;
+      logFile: string;
+      upstream: string;
+      catalogRemote: { bare: string; work: string; url: string };
+    };
   }
 }
 
@@ -22,7 +31,9 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   const upstream = await startUpstream();
   const dirs = await tempDirs();
+  const catalogRemote = createCatalogRemote(dirs.root);
   const stack = await startStack(dirs, {
+    CATALOG_REPO_URL: catalogRemote.url,
     API_KEY: TEST_API_KEY,
     HF_ENDPOINT: upstream.url,
     CIVITAI_BASE_URL: upstream.url,
@@ -42,6 +53,7 @@ export default async function setup(project: TestProject) {
     modelsDir: stack.modelsDir,
     logFile: stack.logFile,
     upstream: upstream.url,
+    catalogRemote,
   });
   return async () => {
     await stack.stop("SIGTERM");

@@ -1,0 +1,112 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { config } from "../config";
+import { BadRequestError, ConflictError, HttpError, UnprocessableError } from "../errors";
+import { writeFileAtomic } from "../fs/atomic-write";
+import { parseImport } from "./import";
+import { CatalogModel, type CatalogCategory, type CatalogDocument } from "./schema";
+import { catalogPath, changeCatalog } from "./store";
+
+/** Fields the metadata fetch writes: a local value stays when the remote entry has none. */
+const FETCHED_FIELDS = [
+  "base_model",
+  "trainedWords",
+  "civitai_model_id",
+  "civitai_version",
+  "civitai_type",
+  "civitai_tags",
+  "lastModified",
+  "size_gb",
+  "sha256",
+] as const;
+
+export const remoteCatalogPath = (): string => path.join(config().repoDir, "catalogs", "models.json");
+
+/** The clone's catalog, checked as strictly as an import; a bad one is a 422 and changes nothing. */
+export async function readRemoteCatalog(): Promise<CatalogDocument> {
+  let text: string;
+  try {
+    text = await readFile(remoteCatalogPath(), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new ConflictError("No catalog clone yet: check for updates first (POST /api/admin/models/check-updates)");
+    }
+    throw error;
+  }
+  try {
+    return parseImport(text);
+  } catch (error) {
+    if (error instanceof BadRequestError) throw new UnprocessableError(`Invalid remote catalog: ${error.message}`);
+    if (error instanceof HttpError && typeof error.detail === "string") throw new UnprocessableError(`Invalid remote catalog: ${error.detail}`);
+    throw error;
+  }
+}
+
+const asEntry = (entry: unknown): CatalogModel | undefined => {
+  const parsed = CatalogModel.safeParse(entry);
+  return parsed.success ? (entry as CatalogModel) : undefined;
+};
+
+/**
+ * The remote catalog, merged with what only this pod knows: a remote entry replaces the local one of the
+ * same file, keeping the local metadata the remote entry lacks (and a locked name); a local entry tagged
+ * "imported" that the remote lacks is kept, in its category.
+ */
+export function mergeCatalogs(local: CatalogDocument, remote: CatalogDocument): CatalogDocument {
+  const localByFile = new Map<string, CatalogModel>();
+  for (const category of local.categories) {
+    for (const entry of category.models) {
+      const model = asEntry(entry);
+      if (model && !localByFile.has(model.file)) localByFile.set(model.file, model);
+    }
+  }
+  const merged: CatalogDocument = structuredClone({ ...local, ...remote, categories: remote.categories });
+  const remoteFiles = new Set<string>();
+  for (const category of merged.categories) {
+    for (const entry of category.models as CatalogModel[]) {
+      remoteFiles.add(entry.file);
+      const mine = localByFile.get(entry.file);
+      if (!mine) continue;
+      for (const field of FETCHED_FIELDS) {
+        if (entry[field] === undefined && mine[field] !== undefined) Object.assign(entry, { [field]: structuredClone(mine[field]) });
+      }
+      if (mine.name_locked === true) Object.assign(entry, { name: mine.name, name_locked: true });
+    }
+  }
+  for (const category of local.categories) {
+    const imported = category.models.filter((entry) => {
+      const model = asEntry(entry);
+      return model !== undefined && (model.tags ?? []).includes("imported") && !remoteFiles.has(model.file);
+    });
+    if (imported.length === 0) continue;
+    let target: CatalogCategory | undefined = merged.categories.find((c) => c.id === category.id);
+    if (!target) merged.categories.push((target = { ...structuredClone(category), models: [] }));
+    target.models.push(...structuredClone(imported));
+  }
+  return merged;
+}
+
+export type SyncResult =
+  | { status: "updated"; old_version: number; new_version: number; new_date: string }
+  | { status: "up_to_date"; version: number };
+
+/**
+ * POST /api/admin/models/sync: takes the clone's catalog when its version is higher, merged with the
+ * local one. The previous catalog is kept as models.json.bak. Atomic, under the catalog's lock.
+ */
+export async function syncCatalog(): Promise<SyncResult> {
+  const remote = await readRemoteCatalog();
+  return changeCatalog<SyncResult>("models", async (local) => {
+    const oldVersion = local.document.version ?? 0;
+    const newVersion = remote.version ?? 0;
+    if (newVersion <= oldVersion) return { result: { status: "up_to_date", version: oldVersion }, changed: false };
+    await writeFileAtomic(`${catalogPath("models")}.bak`, `${JSON.stringify(local.document, null, 2)}\n`);
+    const merged = mergeCatalogs(local.document, remote);
+    for (const key of Object.keys(local.document)) delete (local.document as Record<string, unknown>)[key];
+    Object.assign(local.document, merged);
+    return {
+      result: { status: "updated", old_version: oldVersion, new_version: newVersion, new_date: remote.date ?? "" },
+      changed: true,
+    };
+  });
+}
