@@ -1,18 +1,10 @@
-import { lstat } from "node:fs/promises";
 import { ConflictError, modelNotFound } from "../errors";
+import { entryExists } from "../fs/exists";
 import { isActive, readStatus } from "../state/status";
 import { modelPath } from "./paths";
 import { CatalogModel } from "./schema";
 import { changeCatalog } from "./store";
 
-const onDisk = async (file: string): Promise<boolean> =>
-  lstat(file).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT" || error.code === "ENOTDIR") return false;
-      throw error;
-    },
-  );
 
 /** DELETE /api/admin/models/{filename}/catalog: forgets a model whose file is not on disk. */
 export async function removeFromCatalog(file: string): Promise<{ status: "removed"; file: string }> {
@@ -25,7 +17,7 @@ export async function removeFromCatalog(file: string): Promise<{ status: "remove
       );
     }
     for (const entry of entries) {
-      if (await onDisk(modelPath(entry))) {
+      if (await entryExists(modelPath(entry))) {
         throw new ConflictError(
           `Model '${file}' is still on disk in ${entry.dest}/: delete the file first (DELETE /api/admin/models/${encodeURIComponent(file)})`,
         );

@@ -1,8 +1,8 @@
-import { stat } from "node:fs/promises";
 import type { Config } from "../config";
 import { modelPath } from "../catalog/paths";
 import { loadCatalog } from "../catalog/store";
 import { removePartial } from "../downloads/partial";
+import { isRegularFile } from "../fs/exists";
 import { redactSecrets } from "../redact";
 import { isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
 import { Download, type DownloadResult } from "./download/engine";
@@ -92,7 +92,7 @@ export class DownloadQueue {
       const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
       if (!model) throw new Error(`${file} is no longer in the catalog`);
       const target = modelPath(model);
-      if ((await stat(target).catch(() => undefined))?.isFile()) return "present";
+      if (await isRegularFile(target)) return "present";
       const source = resolveSource(model, config);
       const download = new Download({
         target,

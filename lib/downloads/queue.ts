@@ -1,5 +1,6 @@
-import { lstat, stat, unlink } from "node:fs/promises";
+import { unlink } from "node:fs/promises";
 import { NotFoundError } from "../errors";
+import { entryExists, isRegularFile } from "../fs/exists";
 import { modelPath } from "../catalog/paths";
 import type { CatalogModel } from "../catalog/schema";
 import { findModel, loadCatalog } from "../catalog/store";
@@ -8,11 +9,6 @@ import { removePartial } from "./partial";
 
 /** The API side of downloads: handlers only write intent into the status file; the sidecar does the rest. */
 
-const isFile = (file: string): Promise<boolean> =>
-  stat(file).then(
-    (s) => s.isFile(),
-    () => false,
-  );
 
 function enqueue(status: Status, file: string, now: number): void {
   const seq = Math.max(0, ...Object.values(status.downloads).map((entry) => entry.seq)) + 1;
@@ -24,7 +20,7 @@ export type QueueAnswer = { status: "queued" | "downloading" | "present"; file: 
 /** POST /api/admin/models/download/{filename}. */
 export async function queueDownload(file: string): Promise<QueueAnswer> {
   const model = await findModel(file);
-  if (await isFile(modelPath(model))) return { status: "present", file };
+  if (await isRegularFile(modelPath(model))) return { status: "present", file };
   return updateStatus<QueueAnswer>((status, now) => {
     if (isActive(status.downloads[file])) return { result: { status: "downloading", file }, changed: false };
     enqueue(status, file, now);
@@ -39,7 +35,7 @@ export async function queueBatch(filenames: readonly string[]): Promise<{ queued
   const skipped: string[] = [];
   for (const file of new Set(filenames)) {
     const model = models.get(file);
-    if (model && !(await isFile(modelPath(model)))) wanted.push(file);
+    if (model && !(await isRegularFile(modelPath(model)))) wanted.push(file);
     else skipped.push(file);
   }
   const queued = await updateStatus((status, now) => {
@@ -85,12 +81,8 @@ export async function deleteModel(file: string): Promise<{ status: "deleted"; fi
   const model = await findModel(file);
   const cancelled = await cancelDownload(model);
   const target = modelPath(model);
-  // lstat, not stat: a link at the model's path is removed itself, its target never touched
-  const onDisk = await lstat(target).then(
-    () => true,
-    () => false,
-  );
-  if (onDisk) await unlink(target);
+  // a link at the model's path is removed itself, its target never touched
+  if (await entryExists(target)) await unlink(target);
   else if (!cancelled) throw new NotFoundError(`Model '${file}' is not on disk`);
   await updateStatus((status) => {
     const gone = status.downloads[file] !== undefined && !isActive(status.downloads[file]);

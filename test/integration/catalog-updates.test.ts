@@ -1,9 +1,9 @@
-import { access, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { catalog, catalogFile, civitaiModel, hfModel, readCatalog, writeCatalog, type TestCatalog } from "../support/catalogs";
 import { call } from "../support/client";
-import { stackInfo, waitUntil } from "../support/downloads";
+import { exists, stackInfo, waitUntil } from "../support/downloads";
 import { git, publish } from "../support/git-remote";
 
 interface CheckView {
@@ -15,11 +15,6 @@ interface CheckView {
 
 const { studioDir, catalogRemote: remote } = stackInfo();
 const repo = path.join(studioDir, ".repo");
-const exists = (file: string) =>
-  access(file).then(
-    () => true,
-    () => false,
-  );
 
 /** Asks for a check and waits for its outcome. */
 async function check(): Promise<CheckView> {

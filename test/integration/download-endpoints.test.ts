@@ -1,15 +1,9 @@
-import { access } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call } from "../support/client";
-import { modelFile, queue, readStatusFile, settled, stackInfo, upstream, urlEntry, useModels, waitUntil } from "../support/downloads";
+import { exists, modelFile, queue, readStatusFile, settled, stackInfo, upstream, urlEntry, useModels, waitUntil } from "../support/downloads";
 import { placeModel } from "../support/catalogs";
 
 const MiB = 1024 * 1024;
-const exists = (file: string) =>
-  access(file).then(
-    () => true,
-    () => false,
-  );
 
 // slow enough to watch: 8 MiB at 1 MiB/s per connection
 const slow = (name: string) => ({

@@ -1,33 +1,17 @@
 import { createHash } from "node:crypto";
-import { access, readdir, readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "../support/client";
-import {
-  civitaiEntry,
-  hfEntry,
-  modelFile,
-  queue,
-  settled,
-  stackInfo,
-  stackLog,
-  upstream,
-  urlEntry,
-  useModels,
-} from "../support/downloads";
+import { civitaiEntry, exists, hfEntry, modelFile, queue, settled, stackInfo, stackLog, upstream, urlEntry, useModels } from "../support/downloads";
 import { CIVITAI_API_KEY, HF_TOKEN } from "../support/global-stack";
 import { alteredSeed, fileSha256, type FileSpec } from "../support/upstream";
 import type { TestModel } from "../support/catalogs";
 
 const MiB = 1024 * 1024;
 const sha256 = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");
-const exists = (file: string) =>
-  access(file).then(
-    () => true,
-    () => false,
-  );
 
 interface Case {
   spec: FileSpec;

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import { inject } from "vitest";
 import { catalog, writeCatalog, type TestModel } from "./catalogs";
@@ -88,3 +88,9 @@ export const urlEntry = (id: string, file: string, dest = "upscale_models", extr
   url: `${inject("stack").upstream}/files/${id}`,
   ...extra,
 });
+
+export const exists = (file: string): Promise<boolean> =>
+  access(file).then(
+    () => true,
+    () => false,
+  );

@@ -212,3 +212,13 @@ export function lambdaContext(): Context {
     succeed: () => undefined,
   };
 }
+
+/** The error a promise rejects with; fails the test when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<Error & { statusCode?: number; detail?: unknown }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a rejection");
+}

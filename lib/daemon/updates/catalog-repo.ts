@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
-import { access, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { Config } from "../../config";
+import { entryExists } from "../../fs/exists";
 import { redactSecrets } from "../../redact";
 import { appendActivity } from "../../state/activity-log";
 import { readStatus, updateStatus } from "../../state/status";
@@ -34,11 +35,6 @@ async function git(args: string[], cwd?: string): Promise<string> {
 
 const showUrlsIn = (text: string): string => text.replace(/(\w+:\/\/)[^/@\s]*@/g, "$1***@");
 
-const exists = (file: string) =>
-  access(file).then(
-    () => true,
-    () => false,
-  );
 
 /** A clone git can still work with: a work tree whose HEAD points at a commit. */
 async function healthy(repo: string): Promise<boolean> {
@@ -58,11 +54,11 @@ export async function refreshClone(config: Config, log: (line: string) => void):
   const url = config.catalogRepoUrl;
   if (url === undefined) throw new GitError("CATALOG_REPO_URL is not set");
   const repo = config.repoDir;
-  if ((await exists(repo)) && !(await healthy(repo))) {
+  if ((await entryExists(repo)) && !(await healthy(repo))) {
     log(`the catalog clone in ${repo} is broken; cloning it again`);
     await rm(repo, { recursive: true, force: true });
   }
-  if (!(await exists(repo))) {
+  if (!(await entryExists(repo))) {
     await git(["clone", "--quiet", url, repo]).catch((error: GitError) => {
       throw new GitError(`Could not clone ${showUrl(url)}: ${error.message}`);
     });

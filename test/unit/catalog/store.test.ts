@@ -1,7 +1,7 @@
 import { readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { catalogDoc, category, model, readCatalog, useStudio, writeCatalog } from "../helpers";
+import { catalogDoc, category, model, readCatalog, rejection, useStudio, writeCatalog } from "../helpers";
 
 const studio = useStudio();
 let store: typeof import("../../../lib/catalog/store");
@@ -22,14 +22,6 @@ const jsonParseMessage = (text: string): string => {
   throw new Error("expected invalid JSON");
 };
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { statusCode?: number; detail?: unknown }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("loadCatalog", () => {
   it("reads a missing catalog as an empty one and does not create the file", async () => {

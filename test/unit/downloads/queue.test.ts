@@ -1,7 +1,7 @@
 import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { catalogDoc, category, model, placeModelFile, useStudio, writeCatalog } from "../helpers";
+import { catalogDoc, category, model, placeModelFile, rejection, useStudio, writeCatalog } from "../helpers";
 import type { DownloadEntry } from "../../../lib/state/status";
 
 const studio = useStudio();
@@ -26,14 +26,6 @@ const exists = (file: string) =>
     () => false,
   );
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { statusCode?: number; detail?: unknown }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** Puts an entry into the status file as the sidecar would, with its heartbeat `beatAgoMs` old (none if undefined). */
 async function plantEntry(file: string, extra: Partial<DownloadEntry>, beatAgoMs?: number): Promise<void> {
