@@ -1,8 +1,9 @@
 import { ConflictError, modelNotFound } from "../errors";
+import { removePartial } from "../downloads/partial";
 import { entryExists } from "../fs/exists";
 import { isActive, readStatus } from "../state/status";
 import { modelPath } from "./paths";
-import { CatalogModel } from "./schema";
+import { usableEntry } from "./schema";
 import { changeCatalog } from "./store";
 
 
@@ -24,11 +25,10 @@ export async function removeFromCatalog(file: string): Promise<{ status: "remove
       }
     }
     // An invalid entry that happens to carry the same name is not "in the catalog": it stays as it is.
-    const isRemoved = (entry: unknown): boolean => {
-      const parsed = CatalogModel.safeParse(entry);
-      return parsed.success && parsed.data.file === file;
-    };
+    const isRemoved = (entry: unknown): boolean => usableEntry(entry).model?.file === file;
     for (const { category } of catalog.categories) category.models = category.models.filter((e) => !isRemoved(e));
+    // a failed download's partial would be left with nothing to name it
+    for (const entry of entries) await removePartial(modelPath(entry));
     return { result: { status: "removed", file }, changed: true };
   });
 }

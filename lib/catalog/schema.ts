@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { formatIssue } from "../issues";
 
 /**
  * The catalog format (catalogs/models.json, loras.json): `{version, date, categories: [{id, name, models}]}`.
@@ -17,6 +18,8 @@ const unsafeReason = (value: string): string | undefined => {
   return undefined;
 };
 
+const MAX_FILENAME_BYTES = 240;
+
 const refuseUnsafe =
   (extra: (value: string) => string | undefined) =>
   (value: string, ctx: z.RefinementCtx): void => {
@@ -32,6 +35,8 @@ export const SafeFileName = z
     refuseUnsafe((value) => {
       if (value.includes("/")) return "must be a bare filename, without '/'";
       if (value === "." || value.trim() === "") return "is not a filename";
+      // a file system takes 255 bytes a name, and the download needs room for ".part.json" beside it
+      if (Buffer.byteLength(value) > MAX_FILENAME_BYTES) return `must be at most ${MAX_FILENAME_BYTES} bytes long`;
       return undefined;
     }),
   );
@@ -86,6 +91,24 @@ export const CatalogDocument = z.looseObject({
   categories: z.array(CatalogCategory),
 });
 export type CatalogDocument = z.infer<typeof CatalogDocument>;
+
+/**
+ * An entry as this service may use it. One whose name, file or dest is missing or unsafe is unusable; a
+ * wrong optional field (a `size_gb` in quotes, an empty `sha256`) is only left out of what the service
+ * reads, so that the model stays listed. The document itself keeps every field as it was.
+ */
+export function usableEntry(entry: unknown): { model: CatalogModel | undefined; problems: string[] } {
+  const strict = CatalogModel.safeParse(entry);
+  if (strict.success) return { model: strict.data, problems: [] };
+  const problems = strict.error.issues.map(formatIssue);
+  const bad = new Set(strict.error.issues.map((issue) => issue.path[0]));
+  if (bad.has("name") || bad.has("file") || bad.has("dest") || bad.size === 0 || typeof entry !== "object" || entry === null) {
+    return { model: undefined, problems };
+  }
+  const rest = Object.fromEntries(Object.entries(entry).filter(([key]) => !bad.has(key)));
+  const lenient = CatalogModel.safeParse(rest);
+  return { model: lenient.success ? lenient.data : undefined, problems };
+}
 
 export const emptyCatalog = (): CatalogDocument => ({ version: 0, date: "", categories: [] });
 

@@ -5,7 +5,7 @@ import { modelNotFound, ServerStateError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic-write";
 import { withFileLock } from "../fs/lock";
 import { formatIssue } from "../issues";
-import { CatalogDocument, CatalogModel, emptyCatalog, type CatalogCategory } from "./schema";
+import { CatalogDocument, emptyCatalog, usableEntry, type CatalogCategory, type CatalogModel } from "./schema";
 
 export type CatalogName = "models" | "loras";
 export const CATALOG_NAMES: readonly CatalogName[] = ["models", "loras"];
@@ -45,15 +45,14 @@ export function parseCatalog(file: string, text: string): LoadedCatalog {
   const categories = document.categories.map((category, c) => ({
     category,
     models: category.models.flatMap((entry, m) => {
-      const model = CatalogModel.safeParse(entry);
-      if (model.success) return [model.data];
-      const entryFile = (entry as { file?: unknown } | null)?.file;
-      const named = typeof entryFile === "string" ? ` (${JSON.stringify(entryFile)})` : "";
-      console.warn(
-        `catalog ${file}: skipping categories[${c}].models[${m}]${named}: ` +
-          model.error.issues.map(formatIssue).join("; "),
-      );
-      return [];
+      const model = usableEntry(entry);
+      if (model.problems.length > 0) {
+        const entryFile = (entry as { file?: unknown } | null)?.file;
+        const named = typeof entryFile === "string" ? ` (${JSON.stringify(entryFile)})` : "";
+        const what = model.model ? "ignoring some fields of" : "skipping";
+        console.warn(`catalog ${file}: ${what} categories[${c}].models[${m}]${named}: ${model.problems.join("; ")}`);
+      }
+      return model.model ? [model.model] : [];
     }),
   }));
   return { path: file, document, categories, models: categories.flatMap((c) => c.models) };

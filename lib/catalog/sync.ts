@@ -1,10 +1,11 @@
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, realpath } from "node:fs/promises";
 import path from "node:path";
 import { config } from "../config";
 import { BadRequestError, ConflictError, HttpError, UnprocessableError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic-write";
 import { parseImport } from "./import";
-import { CatalogModel, type CatalogCategory, type CatalogDocument } from "./schema";
+import { usableEntry, type CatalogCategory, type CatalogDocument, type CatalogModel } from "./schema";
 import { catalogPath, changeCatalog } from "./store";
 
 /** Fields the metadata fetch writes: a local value stays when the remote entry has none. */
@@ -24,13 +25,26 @@ export const remoteCatalogPath = (): string => path.join(config().repoDir, "cata
 
 /** The clone's catalog, checked as strictly as an import; a bad one is a 422 and changes nothing. */
 export async function readRemoteCatalog(): Promise<CatalogDocument> {
+  const file = remoteCatalogPath();
   let text: string;
   try {
-    text = await readFile(remoteCatalogPath(), "utf8");
+    // A repository can commit a link: only a regular file inside the clone is read, never what a link
+    // points to (it could be any file this service can read, echoed back in a parse error).
+    const [real, root] = await Promise.all([realpath(file), realpath(config().repoDir)]);
+    if (!real.startsWith(root + path.sep)) throw new UnprocessableError("Invalid remote catalog: catalogs/models.json leads outside the clone");
+    const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      if (!(await handle.stat()).isFile()) throw new UnprocessableError("Invalid remote catalog: catalogs/models.json is not a file");
+      text = await handle.readFile("utf8");
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
       throw new ConflictError("No catalog clone yet: check for updates first (POST /api/admin/models/check-updates)");
     }
+    if (code === "ELOOP") throw new UnprocessableError("Invalid remote catalog: catalogs/models.json is a link");
     throw error;
   }
   try {
@@ -42,10 +56,9 @@ export async function readRemoteCatalog(): Promise<CatalogDocument> {
   }
 }
 
-const asEntry = (entry: unknown): CatalogModel | undefined => {
-  const parsed = CatalogModel.safeParse(entry);
-  return parsed.success ? (entry as CatalogModel) : undefined;
-};
+// the raw entry (every field as written) when the service can use it at all
+const asEntry = (entry: unknown): CatalogModel | undefined =>
+  usableEntry(entry).model === undefined ? undefined : (entry as CatalogModel);
 
 /**
  * The remote catalog, merged with what only this pod knows: a remote entry replaces the local one of the

@@ -10,7 +10,8 @@ import { asDownloadError, CancelledError } from "./download/errors";
 import { resolveSource } from "./download/source";
 
 interface Running {
-  readonly download: Download;
+  /** Set once the download has its source; before that only the controller can stop it. */
+  download: Download | undefined;
   readonly controller: AbortController;
   readonly startedAt: number;
   sampleAt: number;
@@ -43,26 +44,38 @@ export class DownloadQueue {
     return this.#running.size;
   }
 
-  /** After a crash: what was downloading is queued again, ahead of the rest, and resumes from its partial. */
+  /**
+   * After a crash: what was downloading is queued again, ahead of the rest, and resumes from its partial;
+   * what had been cancelled (the cancel never reached the sidecar that died) is dropped, partial included.
+   */
   async recover(): Promise<void> {
-    const resumed = await updateStatus((status) => {
-      const files = Object.entries(status.downloads).filter(([, entry]) => entry.status === "downloading");
-      for (const [, entry] of files) {
+    const { resumed, cancelled } = await updateStatus((status) => {
+      const active = Object.entries(status.downloads).filter(([, entry]) => isActive(entry));
+      const cancelled = active.filter(([, entry]) => entry.cancel).map(([file]) => file);
+      for (const file of cancelled) delete status.downloads[file];
+      const resumed = active.filter(([, entry]) => entry.status === "downloading" && !entry.cancel);
+      for (const [, entry] of resumed) {
         entry.status = "queued";
         entry.speed = 0;
         entry.seq = -1_000_000 + entry.seq;
       }
-      return { result: files.map(([file]) => file), changed: files.length > 0 };
+      return { result: { resumed: resumed.map(([file]) => file), cancelled }, changed: active.length > 0 };
     });
+    const models = (await loadCatalog("models")).models;
+    for (const file of cancelled) {
+      const model = models.find((entry) => entry.file === file);
+      if (model) await removePartial(modelPath(model));
+    }
     if (resumed.length > 0) this.#log(`resuming ${resumed.length} interrupted download(s): ${resumed.join(", ")}`);
   }
 
   /** One look at the status file: stop what was cancelled, start what fits. */
   async tick(): Promise<void> {
     const status = await readStatus();
+    // Only an explicit cancel stops a download. A missing entry is not one: the API never removes the
+    // entry of a running download, so it was lost (a corrupt status file) and recordProgress restores it.
     for (const [file, running] of this.#running) {
-      const entry = status.downloads[file];
-      if (!entry || entry.cancel) running.controller.abort("cancel" satisfies StopReason);
+      if (status.downloads[file]?.cancel) running.controller.abort("cancel" satisfies StopReason);
     }
     const free = this.#config.maxConcurrentDownloads - this.#running.size;
     if (free <= 0) return;
@@ -86,6 +99,10 @@ export class DownloadQueue {
 
   #start(file: string): void {
     const controller = new AbortController();
+    const now = Date.now();
+    // registered at once, so that a cancel or a shutdown reaches it from the first instant
+    const running: Running = { download: undefined, controller, startedAt: now, sampleAt: now, sampleBytes: undefined, speed: 0 };
+    this.#running.set(file, running);
     const config = this.#config;
     const log = (line: string) => this.#log(`${file}: ${line}`);
     const run = async (): Promise<DownloadResult | "present"> => {
@@ -106,8 +123,7 @@ export class DownloadQueue {
         signal: controller.signal,
         log,
       });
-      const now = Date.now();
-      this.#running.set(file, { download, controller, startedAt: now, sampleAt: now, sampleBytes: undefined, speed: 0 });
+      running.download = download;
       log(`started from ${source.label} (${config.downloadConnections} connections at most)`);
       return download.run();
     };
@@ -166,7 +182,7 @@ export class DownloadQueue {
     await updateStatus((status, now) => {
       const entry = status.downloads[file];
       if (!entry) return { result: undefined, changed: false };
-      const done = running?.download.progress.done ?? entry.bytes_downloaded;
+      const done = running?.download?.progress.done ?? entry.bytes_downloaded;
       Object.assign(entry, { status: "error", error: message, speed: 0, bytes_downloaded: done, finished_at: now });
       delete entry.cancel;
       return { result: undefined, changed: true };
@@ -177,9 +193,22 @@ export class DownloadQueue {
   recordProgress(status: Status, now: number): boolean {
     let changed = false;
     for (const [file, running] of this.#running) {
-      const entry = status.downloads[file];
-      if (!isActive(entry)) continue;
+      if (running.download === undefined || running.controller.signal.aborted) continue;
       const { done, total } = running.download.progress;
+      // nothing to say until the download knows its size (and a resumed one its bytes on disk)
+      if (total === 0) continue;
+      // rebuilt from what this sidecar knows, after a corrupt status file was replaced
+      const entry = (status.downloads[file] ??= {
+        status: "downloading",
+        bytes_downloaded: 0,
+        bytes_total: 0,
+        speed: 0,
+        percent: 0,
+        seq: 0,
+        queued_at: running.startedAt,
+        started_at: running.startedAt,
+      });
+      if (!isActive(entry)) continue;
       const seconds = (now - running.sampleAt) / 1000;
       if (running.sampleBytes === undefined) {
         running.sampleAt = now;
@@ -191,7 +220,7 @@ export class DownloadQueue {
         running.sampleAt = now;
         running.sampleBytes = done;
       }
-      Object.assign(entry!, {
+      Object.assign(entry, {
         bytes_downloaded: done,
         bytes_total: total,
         speed: Math.round(running.speed),

@@ -35,6 +35,8 @@ export async function acquireSidecarLock(stateDir: string, log: (line: string) =
     if (holder && holder.host === os.hostname() && holder.pid !== process.pid && !alive(holder.pid)) {
       log(`the previous sidecar (pid ${holder.pid}) is gone; taking over its lock`);
       await lockfile.unlock(file, options).catch(() => undefined);
+    } else {
+      log(`another sidecar${holder ? ` (pid ${holder.pid} on ${holder.host})` : ""} holds ${file}; waiting up to 20 s for it to go`);
     }
   }
   const release = await lockfile

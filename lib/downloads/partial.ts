@@ -4,7 +4,11 @@ import { rm } from "node:fs/promises";
 export const partPath = (target: string): string => `${target}.part`;
 export const controlPath = (target: string): string => `${target}.part.json`;
 
-/** Forgets a download's progress: its partial data and control file (never the finished file). */
+/**
+ * Forgets a download's progress: its partial data and control file (never the finished file). The
+ * control file goes first: a crash in between leaves data without a claim, never a claim without data.
+ */
 export async function removePartial(target: string): Promise<void> {
-  await Promise.all([rm(partPath(target), { force: true }), rm(controlPath(target), { force: true })]);
+  await rm(controlPath(target), { force: true });
+  await rm(partPath(target), { force: true });
 }

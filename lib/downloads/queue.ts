@@ -1,11 +1,11 @@
 import { unlink } from "node:fs/promises";
-import { NotFoundError } from "../errors";
+import { NotFoundError, ServiceUnavailableError } from "../errors";
 import { entryExists, isRegularFile } from "../fs/exists";
 import { modelPath } from "../catalog/paths";
 import type { CatalogModel } from "../catalog/schema";
 import { findModel, loadCatalog } from "../catalog/store";
 import { daemonRunning, isActive, readStatus, updateStatus, type Status } from "../state/status";
-import { removePartial } from "./partial";
+import { partPath, removePartial } from "./partial";
 
 /** The API side of downloads: handlers only write intent into the status file; the sidecar does the rest. */
 
@@ -68,7 +68,11 @@ async function cancelDownload(model: CatalogModel): Promise<boolean> {
   if (state === "idle") return false;
   if (state === "asked") {
     const deadline = Date.now() + CANCEL_WAIT_MS;
-    while (Date.now() < deadline && isActive((await readStatus()).downloads[file])) {
+    while (isActive((await readStatus()).downloads[file])) {
+      // the sidecar still holds the file: removing it now could race its last write or its rename
+      if (Date.now() > deadline) {
+        throw new ServiceUnavailableError(`The download of '${file}' is still stopping; try again in a few seconds`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
@@ -81,9 +85,12 @@ export async function deleteModel(file: string): Promise<{ status: "deleted"; fi
   const model = await findModel(file);
   const cancelled = await cancelDownload(model);
   const target = modelPath(model);
+  // what a failed download left to resume from goes too
+  const partial = await entryExists(partPath(target));
+  if (partial) await removePartial(target);
   // a link at the model's path is removed itself, its target never touched
   if (await entryExists(target)) await unlink(target);
-  else if (!cancelled) throw new NotFoundError(`Model '${file}' is not on disk`);
+  else if (!cancelled && !partial) throw new NotFoundError(`Model '${file}' is not on disk`);
   await updateStatus((status) => {
     const gone = status.downloads[file] !== undefined && !isActive(status.downloads[file]);
     if (gone) delete status.downloads[file];

@@ -1,7 +1,7 @@
 import { lstat, stat } from "node:fs/promises";
 
 const missing = (error: NodeJS.ErrnoException): false => {
-  if (error.code === "ENOENT" || error.code === "ENOTDIR" || error.code === "ELOOP") return false;
+  if (error.code === "ENOENT" || error.code === "ENOTDIR" || error.code === "ELOOP" || error.code === "ENAMETOOLONG") return false;
   throw error;
 };
 

@@ -72,18 +72,25 @@ function upstreamErrorDetail(status: number, body: Buffer): string | undefined {
 
 export function createFront({ upstreamPort, corsOrigins, streamed = {} }: FrontOptions): http.Server {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     if (req.method === "OPTIONS") {
       req.resume();
       preflight(req, res, corsOrigins);
       return;
     }
-    const route = streamed[`${req.method} ${new URL(req.url ?? "/", "http://localhost").pathname}`];
+    const cors = withCors({}, req.headers.origin, corsOrigins);
+    // a trailing slash names the same route, as it does for serverless-offline's
+    const pathname = new URL(req.url ?? "/", "http://localhost").pathname.replace(/(.)\/+$/, "$1");
+    const route = streamed[`${req.method === "HEAD" ? "GET" : req.method} ${pathname}`];
+    if (route && req.method === "HEAD") {
+      req.resume();
+      send(res, 405, "Method Not Allowed: use GET for an event stream", { ...cors, allow: "GET" });
+      return;
+    }
     if (route) {
       void route(req, res);
       return;
     }
-    const cors = withCors({}, req.headers.origin, corsOrigins);
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > MAX_BODY_BYTES) {
       // Read the body to its end rather than hang up: most clients only read the answer once they
@@ -116,11 +123,29 @@ export function createFront({ upstreamPort, corsOrigins, streamed = {} }: FrontO
         });
       },
     );
+    // a body without a length (chunked) is counted on its way through
+    let received = 0;
+    let tooLarge = false;
+    req.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > MAX_BODY_BYTES && !tooLarge) {
+        tooLarge = true;
+        req.unpipe(upstream);
+        upstream.destroy();
+        if (!res.headersSent) send(res, 413, "Request body is larger than 10 MB", cors);
+      }
+    });
     upstream.on("error", () => {
+      if (tooLarge) return;
       if (!res.headersSent) send(res, 503, "The API is starting or restarting; try again in a few seconds", cors);
       else res.destroy();
     });
     req.on("aborted", () => upstream.destroy());
     req.pipe(upstream);
   });
+  // Idle connections outlive the clients' own idle timeouts (browsers, undici, load balancers: 4-60 s),
+  // so a client never sends a request on a connection this server is closing at that moment.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }

@@ -1,4 +1,4 @@
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { catalog, catalogFile, civitaiModel, hfModel, readCatalog, writeCatalog, type TestCatalog } from "../support/catalogs";
@@ -130,6 +130,24 @@ describe("catalog updates from git", () => {
     if (message) expect(json.detail).toMatch(message);
     else expect(Array.isArray(json.detail)).toBe(true);
     expect(await readFile(catalogFile(studioDir, "models"), "utf8")).toBe(before);
+  });
+
+  it("never reads what a link in the clone points to", async () => {
+    const secret = path.join(studioDir, "api-key-like-secret");
+    await writeFile(secret, "s3cr3t-value-123\n");
+    const file = path.join(repo, "catalogs", "models.json");
+    await rm(file);
+    await symlink(secret, file);
+    try {
+      const { status, json } = await sync();
+
+      expect(status).toBe(422);
+      expect(JSON.stringify(json)).not.toContain("s3cr3t");
+      expect(json.detail).toMatch(/^Invalid remote catalog: catalogs\/models.json (is a link|leads outside the clone)$/);
+    } finally {
+      await rm(file);
+      git(repo, "checkout", "--", "catalogs/models.json");
+    }
   });
 
   it("says what to do when the clone has diverged from the remote", async () => {

@@ -211,4 +211,34 @@ describe("the download endpoints", () => {
     expect(unknown.status).toBe(404);
     expect(unknown.json).toEqual({ detail: "Model 'nonexistent.safetensors' not found in catalog" });
   });
+  it("streams at a path with a trailing slash too, and refuses HEAD as JSON", async () => {
+    const { response, events } = await readEvents(1, "/?max_seconds=1");
+    const head = await call("HEAD", "/api/admin/models/status");
+
+    expect(response.status).toBe(200);
+    expect(events[0]!.data).toBeDefined();
+    expect(head.status).toBe(405);
+  });
+
+  it("refuses a chunked body over 10 MB with 413", async () => {
+    const { baseUrl, apiKey } = stackInfo();
+    const chunk = new Uint8Array(1024 * 1024).fill(32);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 11) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+
+    const response = await fetch(`${baseUrl}/api/admin/models/download-batch`, {
+      method: "POST",
+      headers: { "X-API-Key": apiKey, "Content-Type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ detail: "Request body is larger than 10 MB" });
+  });
 });

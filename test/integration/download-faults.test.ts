@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -158,6 +158,29 @@ describe("downloads under faults", () => {
       server.closeAllConnections();
       server.close();
     }
+  });
+
+  it("ignores a control file whose partial data is gone, instead of trusting its claim", async () => {
+    const spec = { id: "faults/orphan-control.bin", size: 40 * MiB };
+    const registeredOrphan = await upstream().register(spec);
+    const model = urlEntry(spec.id, "orphan-control.bin");
+    await useModels([...Object.values(cases).map(({ model: m }) => m), model]);
+    const url = new URL(model.url as string);
+    const half = (s: { start: number; end: number }) => ({ ...s, done: Math.floor((s.end - s.start + 1) / 2) });
+    const control = {
+      version: 1,
+      key: `url:${url.origin}${url.pathname}`,
+      size: spec.size,
+      segments: [half({ start: 0, end: 20 * MiB - 1 }), half({ start: 20 * MiB, end: 40 * MiB - 1 })],
+    };
+    await mkdir(path.dirname(modelFile(model)), { recursive: true });
+    await writeFile(`${modelFile(model)}.part.json`, JSON.stringify(control));
+
+    replies.push((await queue(model.file)).text);
+    const entry = await settled(model.file);
+
+    expect(entry.status).toBe("done");
+    expect(await sha256(modelFile(model))).toBe(registeredOrphan.sha256);
   });
 
   it("discards a download whose checksum does not match, partial included", async () => {

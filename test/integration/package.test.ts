@@ -109,6 +109,16 @@ describe("the cloud template (sls package)", () => {
     expect(Object.keys(parameters)).toEqual(expect.arrayContaining(["EfsAccessPointArn", "SubnetIds", "SecurityGroupIds"]));
   });
 
+  it("answers API Gateway's own refusals as {\"detail\"}", () => {
+    const responses = ofType("AWS::ApiGateway::GatewayResponse").map((r) => r.Properties);
+
+    expect(responses.map((r) => r.ResponseType).sort()).toEqual(["DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "REQUEST_TOO_LARGE"]);
+    for (const response of responses) {
+      expect((response.ResponseTemplates as Record<string, string>)["application/json"]).toMatch(/^\{"detail": /);
+    }
+    expect(responses.find((r) => r.ResponseType === "MISSING_AUTHENTICATION_TOKEN")!.StatusCode).toBe("404");
+  });
+
   it("takes the API key from SSM Parameter Store, never from a literal", () => {
     const keys = ofType("AWS::Lambda::Function").map(
       (fn) => (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.API_KEY,

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdir, open, rename, statfs, type FileHandle } from "node:fs/promises";
+import { lstat, mkdir, open, rename, rm, statfs, type FileHandle } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -118,41 +118,47 @@ export class Download {
   async #attempt(): Promise<DownloadResult> {
     const job = this.#job;
     let control = await loadControl(this.#controlFile, job.source.key);
+    // a claim is only as good as the data beside it: no `.part` of the full size, nothing to continue
+    const partSize = (await lstat(this.#part).catch(() => undefined))?.size;
+    if (control && partSize !== control.size) control = undefined;
     const probe = await this.#retrying(
       () => 0,
       async () => describe(await openDownload(job.source, { range: { start: 0 }, signal: job.signal }, job.hasCivitaiKey)),
     );
     const { opened } = probe;
-    const contentType = opened.res.headers["content-type"];
-    if (contentType !== undefined && /text\/html/i.test(contentType)) {
-      opened.res.destroy();
-      throw new DownloadError(`Got an HTML page instead of the model from ${job.source.label} (a login or error page?)`);
-    }
-    if (control && (control.size !== probe.size || changed(control, probe))) {
-      job.log("the upstream file changed since the partial download; starting over");
-      control = undefined;
-    }
-    const sha256 = job.sha256?.toLowerCase() ?? opened.linkedSha256;
-    if (probe.size !== undefined) await this.#checkSpace(probe.size - (control ? bytesDone(control) : 0), opened);
+    try {
+      const contentType = opened.res.headers["content-type"];
+      if (contentType !== undefined && /text\/html/i.test(contentType)) {
+        throw new DownloadError(`Got an HTML page instead of the model from ${job.source.label} (a login or error page?)`);
+      }
+      if (control && (control.size !== probe.size || changed(control, probe))) {
+        job.log("the upstream file changed since the partial download; starting over");
+        control = undefined;
+      }
+      const sha256 = job.sha256?.toLowerCase() ?? opened.linkedSha256;
+      if (probe.size !== undefined) await this.#checkSpace(probe.size - (control ? bytesDone(control) : 0));
 
-    if (!probe.ranges || probe.size === undefined) {
-      if (control) job.log("the server does not resume (no byte ranges); starting over");
-      return this.#whole(probe, sha256);
+      if (!probe.ranges || probe.size === undefined) {
+        if (control) job.log("the server does not resume (no byte ranges); starting over");
+        return await this.#whole(probe, sha256);
+      }
+      return await this.#ranged(probe, control, sha256);
+    } finally {
+      // handed on to the first range, or not needed: either way its socket is not left open
+      opened.res.destroy();
     }
-    return this.#ranged(probe, control, sha256);
   }
 
-  async #checkSpace(need: number, opened: Opened): Promise<void> {
+  async #checkSpace(need: number): Promise<void> {
     const fs = await statfs(path.dirname(this.#job.target));
     const have = fs.bavail * fs.bsize;
-    if (have < need) {
-      opened.res.destroy();
-      throw new DownloadError(`Not enough disk space: need ${gib(need)}, have ${gib(have)}`);
-    }
+    if (have < need) throw new DownloadError(`Not enough disk space: need ${gib(need)}, have ${gib(have)}`);
   }
 
   /** A server without byte ranges: one stream from the start, hashed on the way in. */
   async #whole(probe: Probe, sha256: string | undefined): Promise<DownloadResult> {
+    // nothing of a stream can be continued: no control file may claim what is in the part
+    await rm(this.#controlFile, { force: true });
     const handle = await open(this.#part, PART_FLAGS | constants.O_TRUNC, 0o644);
     try {
       this.#total = probe.size ?? 0;
@@ -203,40 +209,46 @@ export class Download {
     }
   }
 
-  /** Every range at once; one failing stops the others at once. */
+  /**
+   * Every range at once; one failing stops the others at once, and all of them have let go of the file
+   * before this returns (the caller closes it).
+   */
   async #segments(probe: Probe, control: Control, handle: FileHandle): Promise<void> {
     const job = this.#job;
     const stop = new AbortController();
-    const onAbort = () => stop.abort();
-    job.signal.addEventListener("abort", onAbort, { once: true });
     const signal = AbortSignal.any([job.signal, stop.signal]);
-    const checkpoint = setInterval(
-      () => this.#checkpoint(handle, control).catch((error: Error) => job.log(`could not save progress: ${error.message}`)),
-      CHECKPOINT_MS,
-    );
+    let saving: Promise<void> = Promise.resolve();
+    const save = () => {
+      saving = saving
+        .then(() => this.#checkpoint(handle, control))
+        .catch((error: Error) => job.log(`could not save progress: ${error.message}`));
+    };
+    const checkpoint = setInterval(save, CHECKPOINT_MS);
     const validator = probe.etag ?? probe.lastModified;
+    // the probe already streams from byte 0: it serves the first range if that one has not started
+    const first = control.segments[0]!;
+    const initial = first.start === 0 && first.done === 0 ? probe.opened.res : undefined;
+    if (!initial) probe.opened.res.destroy();
+    signal.addEventListener("abort", () => initial?.destroy(), { once: true });
+    let failure: unknown;
     try {
-      // the probe already streams from byte 0: it serves the first range if that one has not started
-      const first = control.segments[0]!;
-      const initial = first.start === 0 && first.done === 0 ? probe.opened.res : undefined;
-      if (!initial) probe.opened.res.destroy();
-      await Promise.all(
+      const results = await Promise.allSettled(
         control.segments.map((segment, i) =>
           this.#segment(segment, handle, i === 0 ? initial : undefined, probe.opened.url, validator, signal).catch(
             (error: unknown) => {
+              failure ??= error;
               stop.abort();
               throw error;
             },
           ),
         ),
       );
-    } catch (error) {
       // the cause is the first range's failure, not the "cancelled" of the ranges it stopped
-      throw job.signal.aborted ? new CancelledError() : error;
+      if (results.some((result) => result.status === "rejected")) throw job.signal.aborted ? new CancelledError() : failure;
     } finally {
       clearInterval(checkpoint);
-      job.signal.removeEventListener("abort", onAbort);
-      if (!job.signal.aborted) await this.#checkpoint(handle, control).catch(() => undefined);
+      if (!job.signal.aborted) save();
+      await saving;
     }
   }
 
@@ -399,6 +411,8 @@ export class Download {
       }
     }
     await handle.datasync();
+    // a cancel that arrived while the data was synced wins: the file never appears
+    if (this.#job.signal.aborted) throw new CancelledError();
     await rename(this.#part, this.#job.target);
     await removePartial(this.#job.target);
     await syncDir(path.dirname(this.#job.target));

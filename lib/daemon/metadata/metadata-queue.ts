@@ -1,5 +1,5 @@
 import type { Config } from "../../config";
-import { CatalogModel } from "../../catalog/schema";
+import { usableEntry } from "../../catalog/schema";
 import { changeCatalog, loadCatalog } from "../../catalog/store";
 import { redactSecrets } from "../../redact";
 import { appendActivity } from "../../state/activity-log";
@@ -73,8 +73,7 @@ export class MetadataQueue {
         let changed = false;
         for (const { category } of catalog.categories) {
           for (const entry of category.models) {
-            const parsed = CatalogModel.safeParse(entry);
-            if (parsed.success && parsed.data.file === file) {
+            if (usableEntry(entry).model?.file === file) {
               Object.assign(entry as object, fields);
               changed = true;
             }

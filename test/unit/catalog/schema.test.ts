@@ -25,10 +25,12 @@ describe("SafeFileName: a model's file", () => {
     expect(messages(result)).toEqual([message]);
   });
 
-  it("rejects an empty name and one longer than 255 characters", () => {
+  it("rejects an empty name and one over 240 bytes (room for '.part.json' within a file system's 255)", () => {
     expect(SafeFileName.safeParse("").success).toBe(false);
-    expect(SafeFileName.safeParse(`${"a".repeat(252)}.pt`).success).toBe(true);
-    expect(SafeFileName.safeParse(`${"a".repeat(253)}.pt`).success).toBe(false);
+    expect(SafeFileName.safeParse(`${"a".repeat(237)}.pt`).success).toBe(true);
+    expect(SafeFileName.safeParse(`${"a".repeat(238)}.pt`).success).toBe(false);
+    // bytes, not characters: 200 two-byte letters are too long
+    expect(SafeFileName.safeParse(`${"é".repeat(120)}.pt`).success).toBe(false);
   });
 
   it.each(["v1-5-pruned-emaonly.safetensors", "wan2.2_t2v [fp8] (v1).safetensors", ".hidden-model.ckpt", "модель.gguf"])(

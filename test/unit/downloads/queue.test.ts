@@ -198,3 +198,22 @@ describe("deleteModel", () => {
     expect(error.detail).toBe("Model 'nope.safetensors' not found in catalog");
   });
 });
+
+describe("deleteModel after a failed download", () => {
+  it("removes the partial it left and answers deleted", async () => {
+    await writeCatalog(studio(), "models", catalogDoc([category("c", [model("failed.safetensors", "checkpoints")])]));
+    const part = await placeModelFile(studio(), "checkpoints", "failed.safetensors.part", 64);
+    await writeFile(`${part.slice(0, -".part".length)}.part.json`, "{}");
+    await state.updateStatus((status, now) => {
+      status.downloads["failed.safetensors"] = { status: "error", error: "HTTP 500", bytes_downloaded: 32, bytes_total: 64, speed: 0, percent: 50, seq: 1, queued_at: now };
+      return { result: undefined, changed: true };
+    });
+
+    const answer = await queue.deleteModel("failed.safetensors");
+
+    expect(answer).toEqual({ status: "deleted", file: "failed.safetensors" });
+    await expect(lstat(part)).rejects.toThrow();
+    await expect(lstat(`${part}.json`)).rejects.toThrow();
+    expect((await state.readStatus()).downloads["failed.safetensors"]).toBeUndefined();
+  });
+});
