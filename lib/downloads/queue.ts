@@ -10,9 +10,13 @@ import { partPath, removePartial } from "./partial";
 /** The API side of downloads: handlers only write intent into the status file; the sidecar does the rest. */
 
 
-function enqueue(status: Status, file: string, now: number): void {
-  const seq = Math.max(0, ...Object.values(status.downloads).map((entry) => entry.seq)) + 1;
-  status.downloads[file] = { status: "queued", bytes_downloaded: 0, bytes_total: 0, speed: 0, percent: 0, seq, queued_at: now };
+/** Queues `files` after everything already in the queue, in their order. */
+function enqueue(status: Status, files: readonly string[], now: number): void {
+  let seq = Object.values(status.downloads).reduce((last, entry) => Math.max(last, entry.seq), 0);
+  for (const file of files) {
+    seq += 1;
+    status.downloads[file] = { status: "queued", bytes_downloaded: 0, bytes_total: 0, speed: 0, percent: 0, seq, queued_at: now };
+  }
 }
 
 export type QueueAnswer = { status: "queued" | "downloading" | "present"; file: string };
@@ -23,7 +27,7 @@ export async function queueDownload(file: string): Promise<QueueAnswer> {
   if (await isRegularFile(modelPath(model))) return { status: "present", file };
   return updateStatus<QueueAnswer>((status, now) => {
     if (isActive(status.downloads[file])) return { result: { status: "downloading", file }, changed: false };
-    enqueue(status, file, now);
+    enqueue(status, [file], now);
     return { result: { status: "queued", file }, changed: true };
   });
 }
@@ -40,7 +44,7 @@ export async function queueBatch(filenames: readonly string[]): Promise<{ queued
   }
   const queued = await updateStatus((status, now) => {
     const added = wanted.filter((file) => !isActive(status.downloads[file]));
-    for (const file of added) enqueue(status, file, now);
+    enqueue(status, added, now);
     return { result: added, changed: added.length > 0 };
   });
   return { queued, skipped: [...skipped, ...wanted.filter((file) => !queued.includes(file))] };
