@@ -1,9 +1,10 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { config } from "../config";
 import { modelNotFound, ServerStateError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic-write";
 import { withFileLock } from "../fs/lock";
+import { readTextIfExists } from "../fs/read-text";
 import { formatIssue } from "../issues";
 import { CatalogDocument, emptyCatalog, usableEntry, type CatalogCategory, type CatalogModel } from "./schema";
 
@@ -59,14 +60,7 @@ export function parseCatalog(file: string, text: string): LoadedCatalog {
 }
 
 async function readCatalogFile(file: string): Promise<LoadedCatalog> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return parseCatalog(file, JSON.stringify(emptyCatalog()));
-    throw error;
-  }
-  return parseCatalog(file, text);
+  return parseCatalog(file, (await readTextIfExists(file)) ?? JSON.stringify(emptyCatalog()));
 }
 
 // Catalogs are replaced by rename, so a new version always has a new identity (inode, ctime, size).

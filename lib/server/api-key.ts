@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { chmod, link, mkdir, open, readFile, stat, unlink } from "node:fs/promises";
+import { chmod, link, mkdir, open, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../fs/atomic-write";
+import { readTextIfExists } from "../fs/read-text";
 import { Secret } from "../secret";
 
 export interface ApiKeySource {
@@ -58,13 +59,8 @@ async function createWithContent(file: string, content: string): Promise<void> {
 }
 
 async function readKey(file: string): Promise<{ exists: boolean; key?: Secret }> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { exists: false };
-    throw error;
-  }
+  const text = await readTextIfExists(file);
+  if (text === undefined) return { exists: false };
   // a key others can read is not a secret: tighten it rather than refuse to start
   if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, 0o600);
   const key = text.trim();

@@ -1,7 +1,8 @@
-import { readFile, rename } from "node:fs/promises";
+import { rename } from "node:fs/promises";
 import type { z } from "zod";
 import { writeFileAtomic } from "../fs/atomic-write";
 import { withFileLock } from "../fs/lock";
+import { readTextIfExists } from "../fs/read-text";
 
 /**
  * A JSON file in the state folder that several processes change: read without a lock (it is only ever
@@ -26,15 +27,6 @@ function parse<T>(text: string, schema: z.ZodType<T>): Parsed<T> {
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, reason: `not of the expected shape (${parsed.error.message})` };
 }
 
-async function readText(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-}
-
 export class JsonState<T> {
   readonly #file: () => string;
   readonly #schema: z.ZodType<T>;
@@ -48,7 +40,7 @@ export class JsonState<T> {
 
   /** The state as it is now; a corrupt file reads as empty here, and the next writer moves it aside. */
   async read(): Promise<T> {
-    const text = await readText(this.#file());
+    const text = await readTextIfExists(this.#file());
     if (text === undefined) return this.#empty();
     const parsed = parse(text, this.#schema);
     return parsed.ok ? parsed.value : this.#empty();
@@ -58,7 +50,7 @@ export class JsonState<T> {
   async update<R>(change: (state: T, now: number) => StateChange<R>): Promise<R> {
     const file = this.#file();
     return withFileLock(file, async () => {
-      const text = await readText(file);
+      const text = await readTextIfExists(file);
       let state = this.#empty();
       let repaired = false;
       if (text !== undefined) {
