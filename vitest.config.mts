@@ -1,5 +1,8 @@
 import { defineConfig } from "vitest/config";
 
+// Groups run one after another (sequence.groupOrder): the fault suite kills processes and fills disks, and the
+// browser tests run Chromium; on a 2-core machine neither may share the CPU with the timing-sensitive
+// integration files.
 export default defineConfig({
   test: {
     projects: [
@@ -7,6 +10,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -18,6 +22,29 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 30_000,
           hookTimeout: 90_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          // faults, load and hostile input against stacks of their own
+          name: "fault",
+          include: ["test/fault/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          // the admin page in Debian's Chromium, driven by playwright-core
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

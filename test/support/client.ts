@@ -15,9 +15,22 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** One HTTP request to the running stack, as curl or the Chrome extension would make it. */
-export async function call<T = unknown>(method: string, path: string, options: CallOptions = {}): Promise<ApiReply<T>> {
-  const { baseUrl, apiKey } = inject("stack");
+export interface Target {
+  readonly baseUrl: string;
+  readonly apiKey: string;
+}
+
+/** One HTTP request to the shared integration stack, as curl or the Chrome extension would make it. */
+export const call = <T = unknown>(method: string, path: string, options: CallOptions = {}): Promise<ApiReply<T>> =>
+  callAt<T>(inject("stack"), method, path, options);
+
+/** One HTTP request to the stack at `target` (a stack of a test's own: test/support/own-stack.ts). */
+export async function callAt<T = unknown>(
+  { baseUrl, apiKey }: Target,
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<ApiReply<T>> {
   const headers: Record<string, string> = { ...options.headers };
   const key = options.key === undefined ? apiKey : options.key;
   if (key !== null) headers["X-API-Key"] = key;

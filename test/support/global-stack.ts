@@ -2,12 +2,11 @@ import { rm } from "node:fs/promises";
 import type { TestProject } from "vitest/node";
 import { startStack, tempDirs } from "./stack";
 import { createCatalogRemote } from "./git-remote";
+import { CIVITAI_API_KEY, HF_TOKEN } from "./secrets";
 import { startUpstream } from "./upstream";
 
 export const TEST_API_KEY = "test-key-5b7f0c1e9a";
-/** Marker credentials: no response, status file or log line may ever contain them. */
-export const HF_TOKEN = "hf_MARKERtokenQ7x2v9";
-export const CIVITAI_API_KEY = "civitaiMARKERkey4k8p1";
+export { CIVITAI_API_KEY, HF_TOKEN };
 
 declare module "vitest" {
   export interface ProvidedContext {

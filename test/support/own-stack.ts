@@ -1,0 +1,69 @@
+import { readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { callAt, type ApiReply, type CallOptions } from "./client";
+import { CIVITAI_API_KEY, HF_TOKEN, markersOnDisk, type MarkerHit } from "./secrets";
+import { startStack, tempDirs, type RunningStack } from "./stack";
+import { startUpstream, upstreamClient, type Upstream, type UpstreamClient } from "./upstream";
+
+/**
+ * A stack of a test file's own (npm start, its own studio and models folders, its own upstream stand-in),
+ * for tests that kill its processes, fill its disk or flood it: they must not disturb the shared
+ * integration stack. It runs with the marker credentials and the same short retries as that one.
+ */
+export interface OwnStack {
+  readonly stack: RunningStack;
+  readonly apiKey: string;
+  readonly upstream: Upstream;
+  readonly up: UpstreamClient;
+  call<T = unknown>(method: string, urlPath: string, options?: CallOptions): Promise<ApiReply<T>>;
+  readonly statusFile: string;
+  readStatus(): Promise<{ downloads: Record<string, { status: string; bytes_downloaded: number; bytes_total: number; error?: string }>; daemon?: { pid: number; heartbeat: number } }>;
+  log(): Promise<string>;
+  /** Markers found in its log, studio folder and models folder's small files. */
+  secretsOnDisk(): Promise<MarkerHit[]>;
+  /** Stops the stack and the upstream, and removes its folders (unless KEEP_TEST_DIRS is set). */
+  close(): Promise<void>;
+}
+
+export const OWN_API_KEY = "own-stack-key-3d9a61c0";
+
+export async function startOwnStack(env: NodeJS.ProcessEnv = {}, dirs?: Awaited<ReturnType<typeof tempDirs>>): Promise<OwnStack> {
+  const upstream = await startUpstream();
+  const folders = dirs ?? (await tempDirs("models-admin-own-"));
+  const stack = await startStack(folders, {
+    API_KEY: OWN_API_KEY,
+    HF_ENDPOINT: upstream.url,
+    CIVITAI_BASE_URL: upstream.url,
+    HF_TOKEN,
+    CIVITAI_API_KEY,
+    DOWNLOAD_CONNECTIONS: "4",
+    MAX_CONCURRENT_DOWNLOADS: "3",
+    DOWNLOAD_STALL_SECONDS: "2",
+    DOWNLOAD_RETRY_BASE_MS: "100",
+    DOWNLOAD_MAX_ATTEMPTS: "4",
+    METADATA_TIMEOUT_SECONDS: "2",
+    ...env,
+  }).catch(async (error: unknown) => {
+    await upstream.close();
+    throw error;
+  });
+  const target = { baseUrl: stack.baseUrl, apiKey: (env.API_KEY as string | undefined) ?? OWN_API_KEY };
+  const statusFile = path.join(stack.studioDir, "state", "status.json");
+  return {
+    stack,
+    apiKey: target.apiKey,
+    upstream,
+    up: upstreamClient(upstream.url),
+    call: (method, urlPath, options) => callAt(target, method, urlPath, options),
+    statusFile,
+    readStatus: async () => JSON.parse(await readFile(statusFile, "utf8")),
+    log: () => readFile(stack.logFile, "utf8"),
+    secretsOnDisk: () => markersOnDisk(stack.logFile, stack.studioDir, stack.modelsDir),
+    async close() {
+      await stack.stop("SIGTERM");
+      await upstream.close();
+      if (process.env.KEEP_TEST_DIRS) console.log(`kept ${stack.root}`);
+      else await rm(stack.root, { recursive: true, force: true });
+    },
+  };
+}
