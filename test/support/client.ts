@@ -1,4 +1,5 @@
 import { inject } from "vitest";
+import { markersIn } from "./secrets";
 
 export interface ApiReply<T = unknown> {
   status: number;
@@ -41,6 +42,9 @@ export async function callAt<T = unknown>(
   }
   const response = await fetch(`${baseUrl}${path}`, { method, headers, ...(body !== undefined && { body }) });
   const text = await response.text();
+  // every response of every scenario is checked: a credential in one fails the test that got it
+  const leaked = markersIn(`${method} ${path}`, `${[...response.headers].join("\n")}\n${text}`);
+  if (leaked.length > 0) throw new Error(`${method} ${path} answered with a credential in its headers or body`);
   let json: unknown;
   try {
     json = JSON.parse(text);
