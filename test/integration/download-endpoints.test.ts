@@ -5,9 +5,10 @@ import { placeModel } from "../support/catalogs";
 
 const MiB = 1024 * 1024;
 
-// slow enough to watch: 8 MiB at 1 MiB/s per connection
+// slow enough to watch on a loaded machine: 24 MiB (one connection) at 1 MiB/s, so about 24 s; the tests
+// cancel them long before that
 const slow = (name: string) => ({
-  spec: { id: `endpoints/${name}`, size: 8 * MiB, mode: "slow" as const, bytesPerSecond: 1 * MiB },
+  spec: { id: `endpoints/${name}`, size: 24 * MiB, mode: "slow" as const, bytesPerSecond: 1 * MiB },
   model: urlEntry(`endpoints/${name}`, name, "checkpoints"),
 });
 const fast = (name: string) => ({ spec: { id: `endpoints/${name}`, size: 1 * MiB }, model: urlEntry(`endpoints/${name}`, name, "vae") });
