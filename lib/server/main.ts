@@ -77,9 +77,15 @@ async function main(projectDir: string): Promise<void> {
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
-  await Promise.all([api.start(), sidecar.start()]);
-  console.log(`API (serverless-offline) pid ${api.pid} on 127.0.0.1:${upstreamPort}; sidecar pid ${sidecar.pid}`);
+  // the port first: taken, start-up fails before any child runs, and none is left behind without a parent
   await listen(front, config.port, config.host);
+  try {
+    await Promise.all([api.start(), sidecar.start()]);
+  } catch (error) {
+    await Promise.all([api.stop(), sidecar.stop()]);
+    throw error;
+  }
+  console.log(`API (serverless-offline) pid ${api.pid} on 127.0.0.1:${upstreamPort}; sidecar pid ${sidecar.pid}`);
   announce(config, apiKey);
 }
 
@@ -95,6 +101,7 @@ function announce(config: Config, apiKey: ApiKeySource): void {
   } else {
     console.log("Using the API key from API_KEY");
   }
+  console.log(`Admin page: http://${host}:${config.port}/admin`);
   console.log(`Models admin API ready on http://${host}:${config.port}/api/admin/models (send X-API-Key)`);
 }
 

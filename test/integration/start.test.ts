@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { catalogFile } from "../support/catalogs";
@@ -70,6 +71,29 @@ describe("npm start on a fresh machine", () => {
     expect(second.output.join("\n")).not.toContain(key);
     expect(second.output.join("\n")).toContain("Using the API key stored in");
     expect(await readFile(catalogFile(dirs.studioDir, "models"), "utf8")).toBe(mine);
+  });
+
+  it("fails at once on a port in use and leaves no API or sidecar behind", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+    const started = Date.now();
+    try {
+      const run = spawnSync(process.execPath, ["scripts/run.mjs", "server"], {
+        cwd: PROJECT_DIR,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, STUDIO_DIR: dirs.studioDir, COMFYUI_DIR: path.join(dirs.root, "ComfyUI"), PORT: String(port), HOST: "127.0.0.1" },
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain("EADDRINUSE");
+      // the children would have announced themselves; none was started
+      expect(run.stdout).not.toMatch(/sidecar started/);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it("refuses to start with a malformed setting and names it", () => {
