@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".serverless/", ".esbuild/", ".build/", ".studio/", "coverage/"] },
+  { ignores: ["node_modules/", ".serverless/", ".esbuild/", ".esbuild-port-*/", ".build/", ".studio/", "coverage/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -18,5 +18,22 @@ export default tseslint.config(
   {
     files: ["**/*.cjs"],
     languageOptions: { sourceType: "commonjs", globals: { module: "writable", require: "readonly" } },
+  },
+  {
+    // the admin page runs in a browser (its types: web/tsconfig.json)
+    files: ["web/admin/**/*.ts"],
+    languageOptions: {
+      globals: {
+        window: "readonly", document: "readonly", localStorage: "readonly", fetch: "readonly", Headers: "readonly",
+        FormData: "readonly", TextDecoderStream: "readonly", AbortController: "readonly", CSS: "readonly", confirm: "readonly",
+        location: "readonly", HTMLElement: "readonly", Event: "readonly", console: "readonly",
+      },
+    },
+  },
+  {
+    // its build runs in Node, from serverless-esbuild's plugins
+    files: ["web/build/**/*.cjs"],
+    languageOptions: { globals: { __dirname: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

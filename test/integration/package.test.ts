@@ -3,8 +3,33 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { inflateRawSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_DIR } from "../support/stack";
+
+/** One file of a zip archive (what `sls package` makes), read through its central directory. */
+async function zipEntry(zip: string, name: string): Promise<string> {
+  const data = await readFile(zip);
+  const end = data.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  let offset = data.readUInt32LE(end + 16);
+  for (let entries = data.readUInt16LE(end + 10); entries > 0; entries--) {
+    const [method, size, nameLength, extraLength, commentLength, local] = [
+      data.readUInt16LE(offset + 10),
+      data.readUInt32LE(offset + 20),
+      data.readUInt16LE(offset + 28),
+      data.readUInt16LE(offset + 30),
+      data.readUInt16LE(offset + 32),
+      data.readUInt32LE(offset + 42),
+    ];
+    if (data.toString("utf8", offset + 46, offset + 46 + nameLength) === name) {
+      const start = local + 30 + data.readUInt16LE(local + 26) + data.readUInt16LE(local + 28);
+      const stored = data.subarray(start, start + size);
+      return (method === 8 ? inflateRawSync(stored) : stored).toString("utf8");
+    }
+    offset += 46 + nameLength + extraLength + commentLength;
+  }
+  throw new Error(`${name} is not in ${zip}`);
+}
 
 interface Resource {
   Type: string;
@@ -72,6 +97,7 @@ describe("the cloud template (sls package)", () => {
         "POST /api/admin/models/check-updates",
         "GET /api/admin/models/check-updates",
         "POST /api/admin/models/sync",
+        "GET /admin",
       ].sort(),
     );
   });
@@ -95,9 +121,12 @@ describe("the cloud template (sls package)", () => {
     const functions = ofType("AWS::Lambda::Function");
 
     for (const fn of functions) {
-      expect(fn.Properties.FileSystemConfigs).toEqual([
-        { Arn: { "Fn::Join": ["", [{ Ref: "EfsAccessPointArn" }]] }, LocalMountPath: "/mnt/workspace" },
-      ]);
+      // the admin page reads no file: it loads even when the volume can't be reached
+      expect(fn.Properties.FileSystemConfigs).toEqual(
+        fn === resources.AdminPageLambdaFunction
+          ? undefined
+          : [{ Arn: { "Fn::Join": ["", [{ Ref: "EfsAccessPointArn" }]] }, LocalMountPath: "/mnt/workspace" }],
+      );
       expect(fn.Properties.VpcConfig).toEqual({
         SecurityGroupIds: { "Fn::Split": [",", { Ref: "SecurityGroupIds" }] },
         SubnetIds: { "Fn::Split": [",", { Ref: "SubnetIds" }] },
@@ -107,6 +136,15 @@ describe("the cloud template (sls package)", () => {
       expect(env.COMFYUI_DIR).toBe("/mnt/workspace/ComfyUI");
     }
     expect(Object.keys(parameters)).toEqual(expect.arrayContaining(["EfsAccessPointArn", "SubnetIds", "SecurityGroupIds"]));
+  });
+
+  it("builds the admin page into its function's bundle", async () => {
+    const bundle = await zipEntry(path.join(out, "adminPage.zip"), "handlers/admin-page.js");
+
+    expect(bundle).toContain("<title>Models admin</title>");
+    expect(bundle).toContain("Content-Security-Policy");
+    // with the hash its CSP names the inline script by: built whole, at package time
+    expect(bundle).toMatch(/"scriptHash": "sha256-[A-Za-z0-9+/]{43}="/);
   });
 
   it("answers API Gateway's own refusals as {\"detail\"}", () => {
@@ -131,7 +169,10 @@ describe("the cloud template (sls package)", () => {
   it("answers CORS preflight for every route with the configured origins, wildcards included", () => {
     const methods = ofType("AWS::ApiGateway::Method");
     const options = methods.filter((m) => m.Properties.HttpMethod === "OPTIONS");
-    const routes = methods.filter((m) => m.Properties.HttpMethod !== "OPTIONS");
+    // the admin page is loaded by navigation, never called across origins: no preflight
+    const routes = methods.filter(
+      (m) => m.Properties.HttpMethod !== "OPTIONS" && pathOf(m.Properties.ResourceId as { Ref: string }).startsWith("/api/"),
+    );
 
     // one preflight per path, whatever methods it has
     const paths = new Set(routes.map((m) => JSON.stringify(m.Properties.ResourceId)));

@@ -1,0 +1,314 @@
+import type { Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { catalog, placeModel, writeCatalog, type TestModel } from "../support/catalogs";
+import { startOwnStack, type OwnStack } from "../support/own-stack";
+import { chromiumAvailable, launchChromium, LAPTOP, PHONE, screenshot, type Browser, type PageGlobals } from "./browser";
+
+/**
+ * The admin page in Chromium against the real stack (npm start) and its upstream stand-in: what a person
+ * sees and does. Each test opens the page afresh; the models each one touches are its own.
+ */
+const MiB = 1024 * 1024;
+
+const fileEntry = (stack: OwnStack, id: string, file: string, extra: Partial<TestModel> = {}): TestModel => ({
+  name: file,
+  file,
+  dest: "checkpoints",
+  source: "url",
+  url: `${stack.upstream.url}/files/${id}`,
+  ...extra,
+});
+
+function models(stack: OwnStack) {
+  return {
+    slow: fileEntry(stack, "e2e/slow", "slow_sdxl.safetensors", { name: "Slow SDXL", size_gb: 2 / 1024, tags: ["sdxl", "base"], base_model: "SDXL 1.0" }),
+    long: fileEntry(stack, "e2e/long", "long_sd15.safetensors", { name: "Long SD 1.5", size_gb: 64 / 1024, tags: ["sd15"], base_model: "SD 1.5" }),
+    present: fileEntry(stack, "e2e/present", "present_vae.safetensors", { name: "Present VAE", dest: "vae", tags: ["vae"], base_model: "SDXL 1.0" }),
+    batchA: fileEntry(stack, "e2e/batch-a", "batch_a.safetensors", { name: "Batch style A", dest: "loras", tags: ["style"] }),
+    batchB: fileEntry(stack, "e2e/batch-b", "batch_b.safetensors", { name: "Batch style B", dest: "loras", tags: ["style"] }),
+    keyboard: fileEntry(stack, "e2e/keyboard", "keyboard.safetensors", { name: "Keyboard LoRA", dest: "loras", tags: ["style"] }),
+    hf: { name: "Detail LoRA", file: "detail_lora.safetensors", dest: "loras", source: "huggingface", hf_repo: "e2e-org/details", hf_file: "detail_lora.safetensors", tags: ["detail"] },
+    gone: { name: "Gone LoRA", file: "gone_lora.safetensors", dest: "loras", source: "huggingface", hf_repo: "e2e-org/gone", hf_file: "gone_lora.safetensors", tags: ["detail"] },
+    html: fileEntry(stack, "e2e/html", "login_page.safetensors", { name: "Behind a login", dest: "vae" }),
+    // catalog text is data, never markup
+    hostile: fileEntry(stack, "e2e/hostile", "hostile.safetensors", { name: '<img src=x onerror="window.pwned=1"> Hostile', dest: "vae", tags: ["<b>tag</b>"] }),
+  };
+}
+
+describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
+  let stack: OwnStack;
+  let browser: Browser;
+  let m: ReturnType<typeof models>;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    stack = await startOwnStack();
+    m = models(stack);
+    await Promise.all([
+      stack.up.register({ id: "e2e/slow", size: 2 * MiB, mode: "slow", bytesPerSecond: 512 * 1024 }),
+      stack.up.register({ id: "e2e/long", size: 64 * MiB, mode: "slow", bytesPerSecond: 256 * 1024 }),
+      stack.up.register({ id: "e2e/batch-a", size: MiB }),
+      stack.up.register({ id: "e2e/batch-b", size: MiB }),
+      stack.up.register({ id: "e2e/keyboard", size: 4 * MiB, mode: "slow", bytesPerSecond: 512 * 1024 }),
+      stack.up.register({ id: "e2e-org/details/detail_lora.safetensors", size: MiB }),
+      stack.up.register({ id: "e2e/html", size: MiB, mode: "html" }),
+    ]);
+    await writeCatalog(
+      stack.stack.studioDir,
+      "models",
+      catalog([
+        { id: "checkpoints", name: "Checkpoints", models: [m.slow, m.long] },
+        { id: "loras", name: "LoRAs", models: [m.batchA, m.batchB, m.keyboard, m.hf, m.gone] },
+        { id: "vae", name: "VAE", models: [m.present, m.hostile, m.html] },
+      ]),
+    );
+    await placeModel(stack.stack.modelsDir, m.present, 3 * MiB);
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  afterEach(async () => {
+    await page?.close();
+    // a script or style the CSP refused, or a script error, is a broken page even if the test passed
+    expect(problems).toEqual([]);
+    problems.length = 0;
+  });
+
+  async function open(options: { key?: string | null; viewport?: { width: number; height: number } } = {}): Promise<Page> {
+    page = await browser.context.newPage();
+    await page.setViewportSize(options.viewport ?? LAPTOP);
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    page.on("console", (message) => {
+      if (/Content Security Policy|Uncaught/i.test(message.text())) problems.push(`console: ${message.text()}`);
+    });
+    await page.goto(`${stack.stack.baseUrl}/admin`);
+    const key = options.key === undefined ? stack.apiKey : options.key;
+    await page.evaluate((value) => {
+      const { localStorage } = globalThis as unknown as PageGlobals;
+      if (value === null) localStorage.clear();
+      else localStorage.setItem("models-admin.api-key", value);
+    }, key);
+    await page.reload();
+    if (key !== null) await page.getByRole("heading", { name: /^Checkpoints/ }).waitFor();
+    return page;
+  }
+
+  const row = (file: string) => page.locator(`tr[data-file="${file}"]`);
+  const status = (file: string) => row(file).locator(".badge");
+  const text = (locator: ReturnType<Page["locator"]>) => () => locator.textContent();
+  const visibleFiles = () => page.locator("tr[data-file]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-file")));
+  // the stack shares two cores with the browser: conditions get time, never a fixed sleep
+  const eventually = <T>(probe: () => Promise<T> | T, timeout = 15_000) => expect.poll(probe, { timeout, interval: 100 });
+  const notice = (pattern: RegExp) => page.locator(".notice-text").filter({ hasText: pattern });
+
+  it("asks for the key, asks again when the service refuses it, and keeps a good one", async () => {
+    await open({ key: null });
+    const keyBox = page.getByRole("textbox", { name: "API key" });
+    await keyBox.waitFor();
+
+    await keyBox.fill("not-the-key");
+    await page.getByRole("button", { name: "Use this key" }).click();
+
+    await page.getByText("The service refused the key: Invalid or missing API key").waitFor();
+    await screenshot(page, "key-refused");
+    await keyBox.fill(stack.apiKey);
+    await page.getByRole("button", { name: "Use this key" }).click();
+    await page.getByRole("heading", { name: /^Checkpoints/ }).waitFor();
+    expect(await page.getByRole("dialog").isVisible()).toBe(false);
+    await page.reload();
+    await page.getByRole("heading", { name: /^LoRAs/ }).waitFor();
+    expect(await page.getByRole("dialog").isVisible()).toBe(false);
+  });
+
+  it("shows the catalog by category with sizes, tags, status, the disk bar and the sidecar", async () => {
+    await open();
+
+    expect(await page.locator(".category > h3").allTextContents()).toEqual(["Checkpoints 0 of 2 on disk", "LoRAs 0 of 5 on disk", "VAE 1 of 3 on disk"]);
+    const present = row(m.present.file);
+    expect(await present.locator(".model-name").textContent()).toBe("Present VAE");
+    expect(await present.locator("td[data-label='On disk']").textContent()).toBe("3.0 MiB");
+    expect(await present.locator("td[data-label='Base model']").textContent()).toBe("SDXL 1.0");
+    expect(await status(m.present.file).textContent()).toBe("On disk");
+    expect(await row(m.long.file).locator("td[data-label='Size']").textContent()).toBe("64.0 MiB");
+    expect(await row(m.slow.file).locator(".tags li").allTextContents()).toEqual(["sdxl", "base"]);
+    await eventually(text(page.locator("#sidecar"))).toBe("Sidecar running");
+    await eventually(text(page.locator("#live-state"))).toBe("Live progress: on");
+    expect(await page.locator("#disk-models-text").textContent()).toBe("Models 3.0 MiB");
+    expect(await page.locator("#disk-free-text").textContent()).toMatch(/^Free \d/);
+    // the hostile name is shown as the text it is
+    expect(await row(m.hostile.file).locator(".model-name").textContent()).toBe('<img src=x onerror="window.pwned=1"> Hostile');
+    expect(await page.locator("#catalog img").count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).pwned)).toBeUndefined();
+    await screenshot(page, "laptop-catalog");
+  });
+
+  it("narrows the catalog by search, status, category and tag", async () => {
+    await open();
+
+    await page.getByRole("searchbox", { name: "Search" }).fill("batch style");
+    await eventually(visibleFiles).toEqual([m.batchA.file, m.batchB.file]);
+    await page.getByRole("searchbox", { name: "Search" }).fill("");
+    await page.getByLabel("Status").selectOption({ label: "On disk" });
+    await eventually(visibleFiles).toEqual([m.present.file]);
+    await page.getByLabel("Status").selectOption({ label: "All" });
+    await page.getByLabel("Category").selectOption({ label: "Checkpoints" });
+    await eventually(visibleFiles).toEqual([m.slow.file, m.long.file]);
+    await page.getByLabel("Tag").selectOption("detail");
+    await page.getByText("No model matches these filters.").waitFor();
+    await page.getByLabel("Category").selectOption({ label: "All" });
+    await eventually(visibleFiles).toEqual([m.hf.file, m.gone.file]);
+    expect(await page.locator("#catalog-count").textContent()).toBe("2 of 10 models match");
+
+    await page.getByRole("button", { name: "Clear filters" }).click();
+    await eventually(async () => (await visibleFiles()).length).toBe(10);
+  });
+
+  it("shows a download's bar, speed and time left as it moves to 100%, then the file on disk", async () => {
+    await open();
+
+    await row(m.slow.file).getByRole("button", { name: `Download ${m.slow.name}` }).click();
+
+    const bar = row(m.slow.file).locator("progress");
+    const percent = () => bar.evaluate((element) => (element as unknown as { value: number }).value).catch(() => -1);
+    await eventually(percent, 20_000).toBeGreaterThan(0);
+    const seen = await percent();
+    expect(seen).toBeLessThan(100);
+    await eventually(text(row(m.slow.file).locator(".progress-text"))).toMatch(/^\d+\.\d% · [\d.]+ (KiB|MiB) of 2\.0 MiB · [\d.]+ (KiB|MiB)\/s · \d+ s left$/);
+    await screenshot(page, "laptop-downloading");
+    await eventually(percent, 20_000).toBe(100);
+    await eventually(text(status(m.slow.file)), 10_000).toBe("On disk");
+    await eventually(text(row(m.slow.file).locator("td[data-label='On disk']"))).toBe("2.0 MiB");
+    expect(await row(m.slow.file).locator(".progress-text").textContent()).toBe("Downloaded · 2.0 MiB");
+  });
+
+  it("says in words why a download failed, in its row and in a message", async () => {
+    await open();
+
+    await row(m.html.file).getByRole("button", { name: `Download ${m.html.name}` }).click();
+
+    await eventually(text(status(m.html.file)), 20_000).toBe("Failed");
+    expect(await row(m.html.file).locator(".row-error").textContent()).toMatch(/^Got an HTML page instead of the model from .* \(a login or error page\?\)$/);
+    await page.locator(".notice-error .notice-text").filter({ hasText: /^Behind a login: Got an HTML page/ }).waitFor();
+    expect(await row(m.html.file).getByRole("button", { name: `Retry ${m.html.name}` }).isEnabled()).toBe(true);
+  });
+
+  it("downloads several selected models at once", async () => {
+    await open();
+
+    await page.getByRole("checkbox", { name: `Select ${m.batchA.name}` }).check();
+    await page.getByRole("checkbox", { name: `Select ${m.batchB.name}` }).check();
+    await page.getByRole("button", { name: "Download selected (2)" }).click();
+
+    await notice(/^Queued 2: batch_a\.safetensors, batch_b\.safetensors/).waitFor();
+    await eventually(text(status(m.batchA.file)), 20_000).toBe("On disk");
+    await eventually(text(status(m.batchB.file)), 20_000).toBe("On disk");
+    expect(await page.getByRole("button", { name: "Download selected" }).isDisabled()).toBe(true);
+  });
+
+  it("cancels a running download", async () => {
+    await open();
+
+    await row(m.long.file).getByRole("button", { name: `Download ${m.long.name}` }).click();
+    await eventually(text(status(m.long.file)), 20_000).toBe("Downloading");
+    await row(m.long.file).getByRole("button", { name: `Cancel ${m.long.name}` }).click();
+
+    await notice(/Cancelled the download of Long SD 1\.5/).waitFor();
+    await eventually(text(status(m.long.file))).toBe("Not downloaded");
+    expect(await row(m.long.file).locator("progress").count()).toBe(0);
+  });
+
+  it("deletes a file, and removes a model from the catalog only once its file is gone", async () => {
+    await open();
+    const remove = row(m.present.file).getByRole("button", { name: `Remove from catalog ${m.present.name}` });
+    expect(await remove.isDisabled()).toBe(true);
+    expect(await remove.getAttribute("title")).toBe("Delete the file first");
+
+    page.once("dialog", (dialog) => void dialog.accept());
+    await row(m.present.file).getByRole("button", { name: `Delete file ${m.present.name}` }).click();
+    await eventually(text(status(m.present.file))).toBe("Not downloaded");
+    await eventually(() => remove.isDisabled()).toBe(false);
+    page.once("dialog", (dialog) => void dialog.accept());
+    await remove.click();
+
+    await notice(/Removed Present VAE from the catalog/).waitFor();
+    await eventually(() => row(m.present.file).count()).toBe(0);
+  });
+
+  it("imports a JSON file, and shows every problem of a bad one", async () => {
+    await open();
+    const imported = { name: "Imported upscaler", file: "imported_4x.pth", dest: "upscale_models", tags: ["upscale"] };
+    const upload = (name: string, doc: unknown) =>
+      page.getByLabel("JSON file").setInputFiles({ name, mimeType: "application/json", buffer: Buffer.from(JSON.stringify(doc)) });
+
+    await upload("upscalers.json", catalog([{ id: "upscalers", name: "Upscalers", models: [imported, m.slow] }]));
+    await page.getByRole("button", { name: "Import", exact: true }).click();
+
+    await notice(/^Imported 1 from upscalers\.json: imported_4x\.pth; skipped 1 already in the catalog: slow_sdxl\.safetensors/).waitFor();
+    await eventually(() => row(imported.file).locator(".tags li").allTextContents()).toEqual(["upscale", "imported"]);
+    await page.getByRole("heading", { name: /^Upscalers/ }).waitFor();
+
+    await upload("bad.json", catalog([{ id: "bad", name: "Bad", models: [{ name: "Bad", file: "../escape.safetensors", dest: "checkpoints" }] }]));
+    await page.getByRole("button", { name: "Import", exact: true }).click();
+    await page.locator(".notice-error .notice-text").filter({ hasText: /categories\.0\.models\.0\.file/ }).waitFor();
+  });
+
+  it("fetches metadata and shows how each model went and the activity log", async () => {
+    await open();
+
+    await page.getByRole("button", { name: "Fetch metadata" }).click();
+
+    await notice(/^Fetching metadata for 2 models$/).waitFor();
+    await eventually(text(page.locator(".metadata-summary")), 20_000).toBe("Last run: 2 models — 1 done, 1 failed");
+    expect(await page.locator(".metadata-errors li").textContent()).toMatch(/^gone_lora\.safetensors: /);
+    await eventually(text(page.getByRole("log"))).toMatch(/OK -- detail_lora\.safetensors/);
+    expect(await page.getByRole("log").textContent()).toMatch(/ERROR -- gone_lora\.safetensors/);
+    await screenshot(page, "laptop-metadata", true);
+  });
+
+  it("shows the API's detail when catalog updates are not set up", async () => {
+    await open();
+
+    await page.getByRole("button", { name: "Check for updates" }).click();
+    const notSet = page.locator(".notice-error").filter({ hasText: "CATALOG_REPO_URL is not set: point it at the git repository" });
+    await notSet.waitFor();
+    await screenshot(page, "laptop-error");
+    await notSet.getByRole("button", { name: "Dismiss" }).click();
+    await notSet.waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Sync" }).click();
+
+    await page.locator(".notice-error").filter({ hasText: "No catalog clone yet: check for updates first" }).waitFor();
+  });
+
+  it("works with the keyboard: '/' to search, Enter on a button, and the focus stays in the row", async () => {
+    await open();
+
+    await page.keyboard.press("/");
+    await page.keyboard.type("keyboard");
+    await eventually(visibleFiles).toEqual([m.keyboard.file]);
+    await row(m.keyboard.file).getByRole("button", { name: `Download ${m.keyboard.name}` }).focus();
+    await page.keyboard.press("Enter");
+
+    await eventually(() => page.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.getAttribute("aria-label")), 20_000).toBe(`Cancel ${m.keyboard.name}`);
+    await screenshot(page, "laptop-keyboard-focus");
+    await page.keyboard.press("Enter");
+    await eventually(text(status(m.keyboard.file))).toBe("Not downloaded");
+  });
+
+  it("fits a phone's screen", async () => {
+    await open({ viewport: PHONE });
+
+    const download = row(m.long.file).getByRole("button", { name: `Download ${m.long.name}` });
+    await download.scrollIntoViewIfNeeded();
+    const box = await download.boundingBox();
+    expect(box!.x + box!.width).toBeLessThanOrEqual(PHONE.width);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    await page.evaluate(() => (globalThis as unknown as PageGlobals).scrollTo(0, 0));
+    await screenshot(page, "phone-catalog");
+    await screenshot(page, "phone-catalog-full", true);
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { shownState, staleFiles } from "../../../web/admin/shown";
+import type { LiveDownload, Model } from "../../../web/admin/types";
+
+const model = (status: Model["status"], extra: Partial<Model> = {}): Model => ({ name: "M", file: "m.safetensors", dest: "checkpoints", status, on_disk_bytes: 0, ...extra });
+const live = (status: LiveDownload["status"], extra: Partial<LiveDownload> = {}): LiveDownload => ({
+  status,
+  bytes_downloaded: 10,
+  bytes_total: 100,
+  speed: 5,
+  percent: 10,
+  ...extra,
+});
+
+describe("what a model's row shows", () => {
+  it("follows the stream while a download is queued or running", () => {
+    expect(shownState(model("not_downloaded"), live("downloading"))).toEqual({ status: "downloading", progress: live("downloading") });
+    expect(shownState(model("queued"), live("downloading"))).toMatchObject({ status: "downloading" });
+    expect(shownState(model("error", { error: "old" }), live("queued"))).toMatchObject({ status: "queued" });
+  });
+
+  it("believes the disk over a download the stream still lists", () => {
+    expect(shownState(model("present"), live("downloading"))).toEqual({ status: "present" });
+  });
+
+  it("keeps a finished download's full bar, and calls it on disk before the listing knows", () => {
+    const done = live("done", { percent: 100, bytes_downloaded: 100 });
+
+    expect(shownState(model("present"), done)).toEqual({ status: "present", progress: done });
+    expect(shownState(model("downloading"), done)).toEqual({ status: "present", progress: done });
+    // a file deleted since is not brought back by an old "done"
+    expect(shownState(model("not_downloaded"), done)).toEqual({ status: "not_downloaded" });
+  });
+
+  it("shows why a download failed, from the stream or the listing", () => {
+    expect(shownState(model("downloading"), live("error", { error: "HTTP 404" }))).toEqual({ status: "error", error: "HTTP 404" });
+    expect(shownState(model("error", { error: "checksum mismatch" }), undefined)).toEqual({ status: "error", error: "checksum mismatch" });
+    expect(shownState(model("error"), undefined)).toEqual({ status: "error", error: "The download failed" });
+  });
+
+  it("is the listing's status when the stream says nothing", () => {
+    expect(shownState(model("not_downloaded"), undefined)).toEqual({ status: "not_downloaded" });
+    expect(shownState(model("present", { on_disk_bytes: 5 }), undefined)).toEqual({ status: "present" });
+  });
+});
+
+describe("when the listing is out of date", () => {
+  it("names the models the listing has on their way that the stream says are finished, failed or gone", () => {
+    const models = [model("downloading", { file: "a" }), model("queued", { file: "b" }), model("queued", { file: "c" }), model("present", { file: "d" })];
+
+    expect(staleFiles(models, { a: live("done"), b: live("downloading"), d: live("done") })).toEqual(["a", "c"]);
+  });
+});
