@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import { modelPath } from "../catalog/paths";
+import { containedModelPath, modelPath } from "../catalog/paths";
 import { loadCatalog } from "../catalog/store";
 import { removePartial } from "../downloads/partial";
 import { isRegularFile } from "../fs/exists";
@@ -34,6 +34,8 @@ export class DownloadQueue {
   readonly #log: (line: string) => void;
   readonly #running = new Map<string, Running>();
   readonly #settled = new Set<Promise<void>>();
+  /** Why the catalog cannot be read now, once said in the log. */
+  #catalogProblem: string | undefined;
 
   constructor(config: Config, log: (line: string) => void) {
     this.#config = config;
@@ -61,7 +63,8 @@ export class DownloadQueue {
       }
       return { result: { resumed: resumed.map(([file]) => file), cancelled }, changed: active.length > 0 };
     });
-    const models = (await loadCatalog("models")).models;
+    // a catalog that does not parse must not keep the sidecar from starting (it would never run again)
+    const models = await this.#models();
     for (const file of cancelled) {
       const model = models.find((entry) => entry.file === file);
       if (model) await removePartial(modelPath(model));
@@ -83,7 +86,30 @@ export class DownloadQueue {
       .filter(([file, entry]) => entry.status === "queued" && !entry.cancel && !this.#running.has(file))
       .sort(([, a], [, b]) => a.seq - b.seq)
       .slice(0, free);
+    if (queued.length === 0) return;
+    // A catalog that does not parse is the user's to fix (it is never overwritten): what is queued waits
+    // for that instead of failing, and goes on once the file reads again.
+    const problem = await loadCatalog("models").then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    if (problem !== this.#catalogProblem) {
+      this.#log(problem === undefined ? "the catalog reads again; queued downloads go on" : `queued downloads wait until the catalog is fixed: ${problem}`);
+      this.#catalogProblem = problem;
+    }
+    if (problem !== undefined) return;
     for (const [file] of queued) await this.#claim(file);
+  }
+
+  /** The models of the catalog, or none (said in the log) when it cannot be read. */
+  async #models() {
+    return loadCatalog("models").then(
+      (catalog) => catalog.models,
+      (error: Error) => {
+        this.#log(`could not read the catalog: ${error.message}`);
+        return [];
+      },
+    );
   }
 
   async #claim(file: string): Promise<void> {
@@ -108,7 +134,8 @@ export class DownloadQueue {
     const run = async (): Promise<DownloadResult | "present"> => {
       const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
       if (!model) throw new Error(`${file} is no longer in the catalog`);
-      const target = modelPath(model);
+      // never through a folder linked out of $MODELS_DIR: the download fails with why
+      const target = await containedModelPath(model);
       if (await isRegularFile(target)) return "present";
       const source = resolveSource(model, config);
       const download = new Download({
@@ -167,7 +194,7 @@ export class DownloadQueue {
         this.#log(`${file}: stopped with the sidecar; it resumes on the next start`);
         return;
       }
-      const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
+      const model = (await this.#models()).find((entry) => entry.file === file);
       if (model) await removePartial(modelPath(model));
       await updateStatus((status) => {
         const gone = status.downloads[file] !== undefined;

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rmdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import lockfile from "proper-lockfile";
@@ -34,7 +34,9 @@ export async function acquireSidecarLock(stateDir: string, log: (line: string) =
       .catch(() => undefined);
     if (holder && holder.host === os.hostname() && holder.pid !== process.pid && !alive(holder.pid)) {
       log(`the previous sidecar (pid ${holder.pid}) is gone; taking over its lock`);
-      await lockfile.unlock(file, options).catch(() => undefined);
+      // proper-lockfile's unlock only releases a lock this process holds: the dead one's lock folder is
+      // removed by hand (rmdir: only the empty folder proper-lockfile made, never anything else)
+      await rmdir(`${file}.lock`).catch(() => undefined);
     } else {
       log(`another sidecar${holder ? ` (pid ${holder.pid} on ${holder.host})` : ""} holds ${file}; waiting up to 20 s for it to go`);
     }

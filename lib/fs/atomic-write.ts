@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 
 /**
@@ -9,7 +9,7 @@ import path from "node:path";
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const temp = path.join(dir, `${tempPrefix(file)}${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   try {
     const handle = await open(temp, "wx", mode);
     try {
@@ -24,6 +24,21 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     throw error;
   }
   await syncDir(dir);
+}
+
+const tempPrefix = (file: string): string => `.${path.basename(file)}.`;
+const TEMP_SUFFIX = /^\d+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temp files that writes of `file` left when their writer was killed before its rename. Only
+ * for a caller that holds the file's lock or is its only writer: nobody else can be writing one now.
+ */
+export async function removeStrayTemps(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const prefix = tempPrefix(file);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const strays = names.filter((name) => name.startsWith(prefix) && TEMP_SUFFIX.test(name.slice(prefix.length)));
+  await Promise.all(strays.map((name) => rm(path.join(dir, name), { force: true })));
 }
 
 async function syncDir(dir: string): Promise<void> {

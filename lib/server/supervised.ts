@@ -25,6 +25,7 @@ export class Supervised {
   #stopping = false;
   #backoffMs = 1_000;
   #restartTimer: NodeJS.Timeout | undefined;
+  #restarts = 0;
 
   constructor(options: SupervisedOptions) {
     this.#options = options;
@@ -51,6 +52,8 @@ export class Supervised {
           if (!quietUntilReady) stream.write(`${line}\n`);
           clearTimeout(timer);
           this.#backoffMs = 1_000;
+          // the new pid, for whoever watches or signals it (the first one main.ts announces)
+          if (this.#restarts > 0) console.error(`${name} is running again (pid ${child.pid})`);
           resolve();
           return;
         }
@@ -70,6 +73,7 @@ export class Supervised {
         if (this.#stopping) return;
         console.error(`${name} stopped unexpectedly (${signal ?? `code ${code}`}); restarting in ${this.#backoffMs / 1000} s`);
         this.#restartTimer = setTimeout(() => {
+          this.#restarts += 1;
           this.start(timeoutMs).catch((error: Error) => console.error(`${name}: ${error.message}`));
         }, this.#backoffMs);
         this.#backoffMs = Math.min(this.#backoffMs * 2, 10_000);

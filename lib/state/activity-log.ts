@@ -19,6 +19,8 @@ const log = new JsonState(
   () => path.join(config().stateDir, "activity-log.json"),
   z.array(ActivityEntry),
   () => [],
+  // a bad entry costs that entry, not the log
+  (json) => (Array.isArray(json) ? json.flatMap((entry) => ActivityEntry.safeParse(entry).data ?? []) : undefined),
 );
 
 /** "HH:MM:SS" in the pod's local time, as the reference shows it. */

@@ -1,4 +1,5 @@
-import { rename } from "node:fs/promises";
+import { constants } from "node:fs";
+import { copyFile } from "node:fs/promises";
 import type { z } from "zod";
 import { writeFileAtomic } from "../fs/atomic-write";
 import { withFileLock } from "../fs/lock";
@@ -7,43 +8,52 @@ import { readTextIfExists } from "../fs/read-text";
 /**
  * A JSON file in the state folder that several processes change: read without a lock (it is only ever
  * replaced whole, so a reader never sees half of it), changed under one lock, written atomically. A corrupt
- * file is moved aside (`<file>.corrupt-<time>`), logged, and started afresh: nothing else is lost.
+ * file is moved aside (`<file>.corrupt-<time>`), logged, and started afresh from what of it still makes
+ * sense (`salvage`: the entries of the expected shape, when it is JSON at all): nothing else is lost.
  */
 export interface StateChange<R> {
   readonly result: R;
   readonly changed: boolean;
 }
 
-type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+/** What can be kept of a document that is JSON but not of the expected shape; undefined for nothing. */
+export type Salvage<T> = (json: unknown) => T | undefined;
 
-function parse<T>(text: string, schema: z.ZodType<T>): Parsed<T> {
+type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string; salvaged: T | undefined };
+
+function parse<T>(text: string, schema: z.ZodType<T>, salvage: Salvage<T> | undefined): Parsed<T> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return { ok: false, reason: `not valid JSON (${(error as Error).message})` };
+    return { ok: false, reason: `not valid JSON (${(error as Error).message})`, salvaged: undefined };
   }
   const parsed = schema.safeParse(json);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, reason: `not of the expected shape (${parsed.error.message})` };
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  const more = problems.length > 3 ? `; and ${problems.length - 3} more` : "";
+  return { ok: false, reason: `not of the expected shape (${problems.slice(0, 3).join("; ")}${more})`, salvaged: salvage?.(json) };
 }
 
 export class JsonState<T> {
   readonly #file: () => string;
   readonly #schema: z.ZodType<T>;
   readonly #empty: () => T;
+  readonly #salvage: Salvage<T> | undefined;
 
-  constructor(file: () => string, schema: z.ZodType<T>, empty: () => T) {
+  constructor(file: () => string, schema: z.ZodType<T>, empty: () => T, salvage?: Salvage<T>) {
     this.#file = file;
     this.#schema = schema;
     this.#empty = empty;
+    this.#salvage = salvage;
   }
 
-  /** The state as it is now; a corrupt file reads as empty here, and the next writer moves it aside. */
+  /** The state as it is now; a corrupt file reads as what can be salvaged of it, and the next writer moves it aside. */
   async read(): Promise<T> {
     const text = await readTextIfExists(this.#file());
     if (text === undefined) return this.#empty();
-    const parsed = parse(text, this.#schema);
-    return parsed.ok ? parsed.value : this.#empty();
+    const parsed = parse(text, this.#schema, this.#salvage);
+    return parsed.ok ? parsed.value : (parsed.salvaged ?? this.#empty());
   }
 
   /** Read-modify-write under the lock: `change` mutates the state in place and says whether it did. */
@@ -54,13 +64,16 @@ export class JsonState<T> {
       let state = this.#empty();
       let repaired = false;
       if (text !== undefined) {
-        const parsed = parse(text, this.#schema);
+        const parsed = parse(text, this.#schema, this.#salvage);
         if (parsed.ok) {
           state = parsed.value;
         } else {
           const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-          await rename(file, aside);
-          console.error(`${file} was ${parsed.reason}; moved it to ${aside} and started a new one`);
+          // a copy, not a rename: until the new file replaces it, readers find the old one, never none
+          await copyFile(file, aside, constants.COPYFILE_EXCL);
+          const kept = parsed.salvaged === undefined ? "started a new one" : "started a new one with the entries that were still good";
+          console.error(`${file} was ${parsed.reason}; moved it to ${aside} and ${kept}`);
+          state = parsed.salvaged ?? state;
           repaired = true;
         }
       }

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { config } from "../config";
+import { STALE_MS as LOCK_STALE_MS } from "../fs/lock";
 import { JsonState, type StateChange } from "./json-state";
 
 /**
@@ -62,19 +63,45 @@ function emptyStatus(): Status {
   return { downloads: {}, metadata: {} };
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+function goodEntries<S extends z.ZodType>(schema: S, value: unknown): Record<string, z.infer<S>> {
+  const entries = Object.entries(isRecord(value) ? value : {}).flatMap(([key, entry]) => {
+    const parsed = schema.safeParse(entry);
+    return parsed.success ? [[key, parsed.data] as const] : [];
+  });
+  return Object.fromEntries(entries);
+}
+
+/** One bad entry (a hand edit, another version's field) costs that entry, not the whole queue. */
+function salvageStatus(json: unknown): Status | undefined {
+  if (!isRecord(json)) return undefined;
+  const status: Status = { downloads: goodEntries(DownloadEntry, json.downloads), metadata: goodEntries(MetadataEntry, json.metadata) };
+  const updates = UpdateCheck.safeParse(json.updates);
+  if (updates.success) status.updates = updates.data;
+  const daemon = DaemonInfo.safeParse(json.daemon);
+  if (daemon.success) status.daemon = daemon.data;
+  return status;
+}
+
 /** A finished download stays visible this long (SSE clients see "done"); a failed one until retried or a day. */
 export const DONE_RETENTION_MS = 30 * 60_000;
 export const ERROR_RETENTION_MS = 24 * 60 * 60_000;
-/** The sidecar beats every second; three missed beats and more mean it is not running. */
-export const HEARTBEAT_STALE_MS = 5_000;
+/**
+ * The sidecar beats twice a second. A beat can wait out the stale lock of a writer that was killed
+ * holding it (up to STALE_MS, and the second the lock was last refreshed): only a heartbeat older than
+ * that and a margin means it is not running.
+ */
+export const HEARTBEAT_STALE_MS = LOCK_STALE_MS + 3_000;
 
 export function statusPath(): string {
   return path.join(config().stateDir, "status.json");
 }
 
-const state = new JsonState(statusPath, Status, emptyStatus);
+const state = new JsonState(statusPath, Status, emptyStatus, salvageStatus);
 
-/** The status as it is now. A corrupt file reads as empty here; the next writer moves it aside. */
+/** The status as it is now. A corrupt file reads as what can be salvaged of it; the next writer moves it aside. */
 export const readStatus = (): Promise<Status> => state.read();
 
 export type StatusChange<R> = StateChange<R>;

@@ -21,7 +21,10 @@ export interface OwnStack {
   log(): Promise<string>;
   /** Markers found in its log, studio folder and models folder's small files. */
   secretsOnDisk(): Promise<MarkerHit[]>;
-  /** Stops the stack and the upstream, and removes its folders (unless KEEP_TEST_DIRS is set). */
+  /**
+   * Stops the stack and the upstream, scans its log and folders for the marker credentials, removes the
+   * folders (unless KEEP_TEST_DIRS is set), and throws when the scan found any.
+   */
   close(): Promise<void>;
 }
 
@@ -62,8 +65,11 @@ export async function startOwnStack(env: NodeJS.ProcessEnv = {}, dirs?: Awaited<
     async close() {
       await stack.stop("SIGTERM");
       await upstream.close();
+      // every scenario run on an own stack ends with a scan of what it wrote: a credential anywhere fails it
+      const hits = await markersOnDisk(stack.logFile, stack.studioDir, stack.modelsDir);
       if (process.env.KEEP_TEST_DIRS) console.log(`kept ${stack.root}`);
       else await rm(stack.root, { recursive: true, force: true });
+      if (hits.length > 0) throw new Error(`credentials written to disk: ${hits.map((hit) => hit.where).join(", ")}`);
     },
   };
 }

@@ -1,4 +1,5 @@
-import { readFile } from "node:fs/promises";
+import { readFile, rename } from "node:fs/promises";
+import path from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../../fs/atomic-write";
 
@@ -28,22 +29,41 @@ export type Control = z.infer<typeof Control>;
 export const segmentLength = (segment: Segment): number => segment.end - segment.start + 1;
 export const bytesDone = (control: Control): number => control.segments.reduce((sum, s) => sum + s.done, 0);
 
-/** The control file if it describes a download of `key` that can be continued; anything else is ignored. */
-export async function loadControl(file: string, key: string): Promise<Control | undefined> {
+/**
+ * The control file if it describes a download of `key` that can be continued. One of another download
+ * is ignored; a corrupt one (a crash mid-write cannot make one, a person or a bad disk can) is moved
+ * aside as `<file>.corrupt-<time>` and logged, and the download starts over.
+ */
+export async function loadControl(file: string, key: string, log: (line: string) => void = () => undefined): Promise<Control | undefined> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch {
     return undefined;
   }
-  try {
-    const control = Control.parse(JSON.parse(text));
-    const consistent = control.segments.every((s) => s.end >= s.start && s.done <= segmentLength(s) && s.end < control.size);
-    if (control.key === key && consistent) return control;
-  } catch {
-    // corrupt (a crash mid-write cannot do this, a person can): the download starts over
+  const problem = corruption(text);
+  if (typeof problem === "string") {
+    const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    await rename(file, aside).catch(() => undefined);
+    log(`the control file ${path.basename(file)} was ${problem}; moved it to ${path.basename(aside)} and started over`);
+    return undefined;
   }
-  return undefined;
+  return problem.key === key ? problem : undefined;
+}
+
+/** The control in `text`, or what is wrong with it. */
+function corruption(text: string): Control | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return `not valid JSON (${(error as Error).message})`;
+  }
+  const parsed = Control.safeParse(json);
+  if (!parsed.success) return "not a control file";
+  const control = parsed.data;
+  const consistent = control.segments.every((s) => s.end >= s.start && s.done <= segmentLength(s) && s.end < control.size);
+  return consistent ? control : "inconsistent (a range beyond the file, or more done than it holds)";
 }
 
 export const saveControl = (file: string, control: Control): Promise<void> =>

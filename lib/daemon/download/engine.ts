@@ -5,6 +5,8 @@ import type { IncomingMessage } from "node:http";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { controlPath, partPath, removePartial } from "../../downloads/partial";
+import { removeStrayTemps } from "../../fs/atomic-write";
+import { writeAll } from "../../fs/write-all";
 import { bytesDone, loadControl, plan, saveControl, segmentLength, type Control, type Segment } from "./control";
 import { asDownloadError, CancelledError, DownloadError } from "./errors";
 import { openDownload, type Opened } from "./http";
@@ -35,8 +37,12 @@ export interface DownloadResult {
 // Larger writes gain nothing measurable, and buffers held longer outlive V8's young generation: at
 // 2 MiB per connection the sidecar's peak memory was 60 MB higher (2 GiB over 8 connections, loopback).
 const FLUSH_BYTES = 512 * 1024;
-// what a crash can cost: at most this much progress, fetched again on resume
-const CHECKPOINT_MS = 1_000;
+// On a slow connection 512 KiB can take seconds to fill: data is written at least this often, so that a
+// checkpoint can claim it.
+const FLUSH_MS = 250;
+// What a crash can cost: the progress since the last checkpoint (and data not yet written), fetched again
+// on resume. At 1 s, a sidecar killed every second or two fetched nearly twice the file (test/fault).
+const CHECKPOINT_MS = 500;
 // Opened with O_NOFOLLOW: a link planted at `<file>.part` is refused, never written through.
 const PART_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
 
@@ -117,7 +123,9 @@ export class Download {
 
   async #attempt(): Promise<DownloadResult> {
     const job = this.#job;
-    let control = await loadControl(this.#controlFile, job.source.key);
+    // a sidecar killed while it saved progress leaves a temp file beside the control file
+    await removeStrayTemps(this.#controlFile);
+    let control = await loadControl(this.#controlFile, job.source.key, job.log);
     // a claim is only as good as the data beside it: no `.part` of the full size, nothing to continue
     const partSize = (await lstat(this.#part).catch(() => undefined))?.size;
     if (control && partSize !== control.size) control = undefined;
@@ -140,9 +148,9 @@ export class Download {
 
       if (!probe.ranges || probe.size === undefined) {
         if (control) job.log("the server does not resume (no byte ranges); starting over");
-        return await this.#whole(probe, sha256);
+        return await this.#whole(probe, sha256).catch((error: unknown) => this.#diskFull(error, false));
       }
-      return await this.#ranged(probe, control, sha256);
+      return await this.#ranged(probe, control, sha256).catch((error: unknown) => this.#diskFull(error, true));
     } finally {
       // handed on to the first range, or not needed: either way its socket is not left open
       opened.res.destroy();
@@ -153,6 +161,21 @@ export class Download {
     const fs = await statfs(path.dirname(this.#job.target));
     const have = fs.bavail * fs.bsize;
     if (have < need) throw new DownloadError(`Not enough disk space: need ${gib(need)}, have ${gib(have)}`);
+  }
+
+  /**
+   * The disk filled up on the way (the size was unknown, or something else took the room): said in words,
+   * with what became of the partial. A stream's cannot be continued and goes, so that it does not keep the
+   * disk full; ranges' are kept, and resume once there is room and the model is queued again.
+   */
+  async #diskFull(error: unknown, resumable: boolean): Promise<never> {
+    if (!isDiskFull(error)) throw error;
+    if (!resumable) await removePartial(this.#job.target);
+    const of = this.#total > 0 ? ` of ${gib(this.#total)}` : "";
+    const partial = resumable ? "the partial download is kept and resumes when there is room" : "the partial download was removed";
+    throw new DownloadError(`The disk is full: no room left in ${path.dirname(this.#job.target)} after ${gib(this.#done)}${of}; ${partial}`, {
+      cause: error,
+    });
   }
 
   /** A server without byte ranges: one stream from the start, hashed on the way in. */
@@ -218,10 +241,15 @@ export class Download {
     const stop = new AbortController();
     const signal = AbortSignal.any([job.signal, stop.signal]);
     let saving: Promise<void> = Promise.resolve();
+    let queued = 0;
     const save = () => {
+      // a slow disk: the checkpoint waiting behind the running one will take the latest progress anyway
+      if (queued > 1) return;
+      queued += 1;
       saving = saving
         .then(() => this.#checkpoint(handle, control))
-        .catch((error: Error) => job.log(`could not save progress: ${error.message}`));
+        .catch((error: Error) => job.log(`could not save progress: ${error.message}`))
+        .finally(() => (queued -= 1));
     };
     const checkpoint = setInterval(save, CHECKPOINT_MS);
     const validator = probe.etag ?? probe.lastModified;
@@ -307,13 +335,15 @@ export class Download {
     const length = segmentLength(segment);
     let pending: Buffer[] = [];
     let pendingBytes = 0;
+    let flushedAt = Date.now();
     const flush = async () => {
+      flushedAt = Date.now();
       if (pendingBytes === 0) return;
       const buffers = pending;
       const bytes = pendingBytes;
       pending = [];
       pendingBytes = 0;
-      await handle.writev(buffers, segment.start + segment.done);
+      await writeAll(handle, buffers, segment.start + segment.done);
       if (hash) for (const buffer of buffers) hash.update(buffer);
       segment.done += bytes;
       this.#done += bytes;
@@ -337,7 +367,7 @@ export class Download {
         }
         pending.push(piece);
         pendingBytes += piece.length;
-        if (pendingBytes >= FLUSH_BYTES || segment.done + pendingBytes >= length) {
+        if (pendingBytes >= FLUSH_BYTES || segment.done + pendingBytes >= length || Date.now() - flushedAt >= FLUSH_MS) {
           clearTimeout(stall);
           await flush();
           armStall();
@@ -418,6 +448,11 @@ export class Download {
     await syncDir(path.dirname(this.#job.target));
     return { bytes: size, resumedFrom, sha256: actual, verified: actual !== undefined };
   }
+}
+
+function isDiskFull(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) if ((e as NodeJS.ErrnoException).code === "ENOSPC") return true;
+  return false;
 }
 
 const changed = (control: Control, probe: Probe): boolean =>

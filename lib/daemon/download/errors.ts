@@ -53,7 +53,7 @@ export function asDownloadError(error: unknown): DownloadError | CancelledError 
   const e = error as NodeJS.ErrnoException;
   if (e?.name === "AbortError") return new CancelledError();
   const transient = TRANSIENT_CODES.has(e?.code ?? "") || /socket hang up|aborted|premature/i.test(e?.message ?? "");
-  if (e?.code === "ENOSPC") return new DownloadError("Disk full while writing the download", { cause: error });
+  if (e?.code === "ENOSPC") return new DownloadError("The disk is full: no room left to write the download", { cause: error });
   if (transient) return new DownloadError(`Network error: ${e?.code ?? e?.message}`, { retryable: true, cause: error });
   // anything else happened here (a folder not writable, a link where the partial goes, ...): say it as it is
   return new DownloadError(e?.message ?? String(error), { cause: error });

@@ -63,4 +63,17 @@ describe("the activity log", () => {
     expect(aside).toHaveLength(1);
     expect(await readFile(path.join(path.dirname(logFile()), aside[0]!), "utf8")).toBe('[{"time": "12:00:00", "message": "half');
   });
+  it("keeps the good entries of a log that one bad entry spoils, and moves the log aside", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await mkdir(path.dirname(logFile()), { recursive: true });
+    const good = { time: "12:00:00", message: "OK -- a.safetensors", level: "ok" };
+    await writeFile(logFile(), JSON.stringify([good, { time: 3, message: "bad" }, "nonsense"]));
+
+    expect(await activity.readActivity()).toEqual([good]);
+    await activity.appendActivity({ message: "after the repair", level: "info" });
+
+    expect((await activity.readActivity()).map((e) => e.message)).toEqual(["OK -- a.safetensors", "after the repair"]);
+    expect((await readdir(path.dirname(logFile()))).filter((f) => f.startsWith("activity-log.json.corrupt-"))).toHaveLength(1);
+    expect(logged).toHaveBeenCalledTimes(1);
+  });
 });

@@ -106,6 +106,15 @@ describe("updateStatus", () => {
     await expect(stat(statusFile())).rejects.toMatchObject({ code: "ENOENT" });
   });
 
+  it("removes the temp file a writer killed before its rename left", async () => {
+    await writeStatusText("{}");
+    await writeFile(path.join(stateDir(), `.status.json.999999.0badc0de.tmp`), '{"downloads": {');
+
+    await addEntry("a.safetensors");
+
+    expect(await readdir(stateDir())).toEqual(["status.json"]);
+  });
+
   describe("on a corrupt status file", () => {
     const corruptFiles = async (): Promise<string[]> =>
       (await readdir(stateDir())).filter((name) => name.startsWith("status.json.corrupt-"));
@@ -130,6 +139,46 @@ describe("updateStatus", () => {
       const rebuilt = await readStatusFile();
       expect(Object.keys(rebuilt.downloads)).toEqual(["new.safetensors"]);
       expect(rebuilt.metadata).toEqual({});
+    });
+
+    it("keeps the good entries of a file that one bad entry spoils, and moves the file aside", async () => {
+      const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+      const text = JSON.stringify({
+        downloads: { "good.safetensors": entry({ seq: 3 }), "bad.safetensors": { status: "flying" } },
+        metadata: { "m.safetensors": { status: "done" }, "n.safetensors": "nonsense" },
+        daemon: { pid: 12, heartbeat: 1, started_at: 1 },
+      });
+      await writeStatusText(text);
+
+      expect(Object.keys((await state.readStatus()).downloads)).toEqual(["good.safetensors"]);
+      await addEntry("new.safetensors");
+
+      const rebuilt = await readStatusFile();
+      expect(Object.keys(rebuilt.downloads)).toEqual(["good.safetensors", "new.safetensors"]);
+      expect(rebuilt.downloads["good.safetensors"]?.seq).toBe(3);
+      expect(rebuilt.metadata).toEqual({ "m.safetensors": { status: "done" } });
+      expect(rebuilt.daemon).toEqual({ pid: 12, heartbeat: 1, started_at: 1 });
+      const aside = await corruptFiles();
+      expect(await readFile(path.join(stateDir(), aside[0] as string), "utf8")).toBe(text);
+      expect(String(logged.mock.calls[0]?.[0])).toMatch(/downloads\.bad\.safetensors\.status: .*with the entries that were still good/);
+    });
+
+    it("never leaves the path without a file while it repairs", async () => {
+      vi.spyOn(console, "error").mockImplementation(() => undefined);
+      const missing: number[] = [];
+      for (let round = 0; round < 20; round++) {
+        await writeStatusText("{ not json");
+        let repairing = true;
+        const reader = (async () => {
+          while (repairing) await readFile(statusFile(), "utf8").catch(() => missing.push(round));
+        })();
+        await addEntry(`a${round}.safetensors`);
+        repairing = false;
+        await reader;
+      }
+
+      expect(missing).toEqual([]);
+      expect(await corruptFiles()).toHaveLength(20);
     });
 
     it("replaces a corrupt file even when the change itself changes nothing", async () => {
@@ -217,6 +266,12 @@ describe("daemonRunning", () => {
 
     expect(state.daemonRunning(withHeartbeat(beat), beat + state.HEARTBEAT_STALE_MS)).toBe(false);
     expect(state.daemonRunning(withHeartbeat(beat), beat + 60 * 60_000)).toBe(false);
+  });
+
+  it("stays true while a beat waits out the stale lock of a killed writer", () => {
+    const beat = 1_700_000_000_000;
+
+    expect(state.daemonRunning(withHeartbeat(beat), beat + 6_500)).toBe(true);
   });
 
   it("is false when no sidecar ever wrote a heartbeat", () => {

@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -114,6 +114,26 @@ describe("loadControl and saveControl", () => {
     await write('{"version": 1, "key": ');
 
     expect(await loadControl(file, KEY)).toBeUndefined();
+  });
+
+  it("moves a corrupt control file aside and says so", async () => {
+    const lines: string[] = [];
+    await write('{"version": 1, "key": ');
+
+    expect(await loadControl(file, KEY, (line) => lines.push(line))).toBeUndefined();
+
+    const aside = (await readdir(dir)).filter((f) => f.startsWith("model.safetensors.part.json.corrupt-"));
+    expect(aside).toHaveLength(1);
+    expect(await readFile(path.join(dir, aside[0]!), "utf8")).toBe('{"version": 1, "key": ');
+    expect(await readdir(dir)).not.toContain("model.safetensors.part.json");
+    expect(lines).toEqual([`the control file model.safetensors.part.json was not valid JSON (${lines[0]?.match(/\((.*)\)/)?.[1]}); moved it to ${aside[0]} and started over`]);
+  });
+
+  it("leaves the control of another download where it is", async () => {
+    await write(good());
+
+    expect(await loadControl(file, "civitai:123")).toBeUndefined();
+    expect(await readdir(dir)).toEqual(["model.safetensors.part.json"]);
   });
 
   it("gives undefined for a control of another download", async () => {

@@ -1,0 +1,172 @@
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { catalog, catalogFile, writeCatalog, type TestModel } from "../support/catalogs";
+import { uploadForm } from "../support/client";
+import { dirsWithCatalog, fileModel, isAlive, jsonPoller, seededRandom, sleep, waitFor } from "../support/fault-kit";
+import { startOwnStack, type OwnStack } from "../support/own-stack";
+
+/**
+ * SIGKILL the API process (serverless-offline, whose handlers write the catalog and the status file) in
+ * the middle of a burst of writes: the supervisor brings it back, no file is ever half written or left
+ * behind as a temp file, every write that was answered stands, and the lock the dead process held blocks
+ * the next writer for a few seconds at most: nobody gets a 503, and the sidecar's heartbeat never lapses.
+ */
+const KILLS = 1;
+
+/** Every API pid the log announced, oldest first. */
+const apiPids = (log: string): number[] =>
+  [...log.matchAll(/API \(serverless-offline\) (?:pid|is running again \(pid) (\d+)/g)].map((m) => Number(m[1]));
+
+describe("an API process killed during writes", () => {
+  let own: OwnStack;
+  let failing: TestModel[];
+  const random = seededRandom("api-kills");
+
+  beforeAll(async () => {
+    own = await startOwnStack({}, await dirsWithCatalog("models-admin-apikills-", []));
+    // downloads that fail at once upstream: every queue request is a status write, and can be made again
+    const ids = Array.from({ length: 6 }, (_, i) => `apikills/missing-${i}.bin`);
+    failing = ids.map((id, i) => fileModel(own.up, id, `missing_${i}.safetensors`));
+    for (const id of ids) await own.up.register({ id, size: 1024, mode: "status-404" });
+    await writeCatalog(own.stack.studioDir, "models", catalog([{ id: "api", name: "API", models: failing }]));
+  });
+
+  afterAll(async () => {
+    await own?.close();
+  });
+
+  /** Kills the API now serving and waits until a new one answers; how long it took. */
+  async function killApi(): Promise<{ pid: number; backAfterMs: number }> {
+    const pid = apiPids(await own.log()).at(-1)!;
+    const killedAt = Date.now();
+    process.kill(pid, "SIGKILL");
+    await waitFor(async () => apiPids(await own.log()).filter((p) => p !== pid && isAlive(p)).at(-1), "the API to be restarted", 30_000);
+    await waitFor(async () => ((await own.call("GET", "/api/admin/models")).status === 200 ? true : undefined), "the API to answer again", 30_000);
+    return { pid, backAfterMs: Date.now() - killedAt };
+  }
+
+  /** What a request got: "ok", "restarting" (the front door's 503 while the API is down), or the refusal. */
+  const outcome = ({ status, json }: { status: number; json: unknown }): string => {
+    const detail = (json as { detail?: unknown } | undefined)?.detail;
+    if (status === 200) return "ok";
+    if (status === 503 && typeof detail === "string" && /starting or restarting/.test(detail)) return "restarting";
+    return `${status} ${JSON.stringify(detail)}`;
+  };
+
+  /** Runs `write` from `workers` loops until `stop` resolves, then a few more; every answer is kept. */
+  async function burst(write: (n: number) => Promise<string>, stop: Promise<unknown>, workers = 3) {
+    const answers: { n: number; status: string; ms: number }[] = [];
+    let done = false;
+    void stop.then(() => (done = true));
+    let n = 0;
+    const worker = async () => {
+      let after = 0;
+      while (!done || after < 3) {
+        const mine = n++;
+        const started = Date.now();
+        const status = await write(mine).catch((error: Error) => `failed: ${error.message}`);
+        answers.push({ n: mine, status, ms: Date.now() - started });
+        // while the API is down the front door answers at once: no need to spin
+        if (status === "restarting") await sleep(250);
+        if (done) after += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: workers }, worker));
+    return answers;
+  }
+
+  it("is held up for a few seconds at most by the status lock a killed writer left, and never says the sidecar is down", async () => {
+    // what a writer killed while it held the lock leaves: the lock folder, fresh (proper-lockfile's is a folder)
+    const lock = `${own.statusFile}.lock`;
+    // taken the way a writer takes it: the sidecar may hold it this instant (its heartbeat, every second)
+    await waitFor(() => mkdir(lock).then(() => true), "the status lock to be free");
+    let down = 0;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const { json } = await own.call<{ stats?: { daemon_running: boolean } }>("GET", "/api/admin/models");
+        if (json.stats?.daemon_running === false) down += 1;
+        await sleep(200);
+      }
+    })();
+    const started = Date.now();
+    const queued = await own.call("POST", `/api/admin/models/download/${failing[0]!.file}`);
+    const waited = Date.now() - started;
+    // and the sidecar's own writes went on after it
+    await waitFor(async () => ((await own.readStatus()).daemon!.heartbeat > started + waited ? true : undefined), "a heartbeat after the lock");
+    watching = false;
+    await watcher;
+
+    expect(outcome(queued)).toBe("ok");
+    expect(waited).toBeLessThan(7_000);
+    expect(down).toBe(0);
+  });
+
+  it("is restarted, and leaves the catalog and the status file whole, when killed in the middle of imports and queue requests", async () => {
+    const catalogs = path.dirname(catalogFile(own.stack.studioDir, "models"));
+    const imported = (n: number) => ({ name: `imported ${n}`, file: `imported_${String(n).padStart(4, "0")}.safetensors`, dest: "loras" });
+    const pollers = [jsonPoller(catalogFile(own.stack.studioDir, "models")), jsonPoller(own.statusFile)];
+    let oldestBeat = 0;
+    let watching = true;
+    const heartbeat = (async () => {
+      while (watching) {
+        const status = await own.readStatus().catch(() => undefined);
+        if (status?.daemon) oldestBeat = Math.max(oldestBeat, Date.now() - status.daemon.heartbeat);
+        await sleep(100);
+      }
+    })();
+    const slowest: number[] = [];
+    try {
+      for (let kill = 0; kill < KILLS; kill++) {
+        const before = apiPids(await own.log()).at(-1);
+        const killing = sleep(random.between(200, 1_500)).then(killApi);
+        // catalog writes (imports) and status writes (queue requests) at once, from two workers each
+        const [imports, queues] = await Promise.all([
+          burst(async (n) => {
+            const doc = catalog([{ id: "imports", name: "Imports", models: [imported(kill * 1000 + n)] }]);
+            return outcome(await own.call("POST", "/api/admin/models/import", { body: uploadForm(JSON.stringify(doc)) }));
+          }, killing, 2),
+          burst(async (n) => outcome(await own.call("POST", `/api/admin/models/download/${failing[n % failing.length]!.file}`)), killing, 2),
+        ]);
+        const { backAfterMs } = await killing;
+        const answered = imports.filter((a) => a.status === "ok").map((a) => imported(kill * 1000 + a.n).file);
+        const document = JSON.parse(await readFile(catalogFile(own.stack.studioDir, "models"), "utf8")) as {
+          categories: { models: { file: string }[] }[];
+        };
+        const files = new Set(document.categories.flatMap((c) => c.models.map((m) => m.file)));
+
+        expect(apiPids(await own.log()).at(-1)).not.toBe(before);
+        // serverless-offline takes seconds to start, more on two busy cores
+        expect(backAfterMs).toBeLessThan(30_000);
+        // every import that was answered stands
+        expect(answered.filter((file) => !files.has(file))).toEqual([]);
+        // a write waiting for the dead process's lock waits it out: it is not refused
+        const all = [...imports, ...queues];
+        expect(all.filter((a) => a.status !== "ok" && a.status !== "restarting").map((a) => a.status)).toEqual([]);
+        slowest.push(Math.max(...all.filter((a) => a.status === "ok").map((a) => a.ms)));
+        console.log(
+          `api-kills: kill ${kill + 1}: API back after ${backAfterMs} ms; ${answered.length} imports and ${queues.filter((a) => a.status === "ok").length} queue requests answered; slowest ${slowest.at(-1)} ms`,
+        );
+      }
+    } finally {
+      watching = false;
+      await heartbeat;
+    }
+    const reads = await Promise.all(pollers.map((poller) => poller.stop()));
+
+    expect(reads.flatMap((r) => r.bad)).toEqual([]);
+    expect(Math.max(...slowest)).toBeLessThan(8_000);
+    // the API says the sidecar is down past HEARTBEAT_STALE_MS (lib/state/status.ts: 8 s)
+    console.log(`api-kills: the sidecar's heartbeat was at most ${oldestBeat} ms old`);
+    expect(oldestBeat).toBeLessThan(8_000);
+    // the next writes clear what a killed writer left
+    await own.call("POST", `/api/admin/models/download/${failing[0]!.file}`);
+    await own.call("POST", "/api/admin/models/import", { body: uploadForm(JSON.stringify(catalog([{ id: "imports", name: "Imports", models: [imported(9999)] }]))) });
+    expect((await readdir(catalogs)).filter((f) => f.endsWith(".tmp") || f.endsWith(".lock"))).toEqual([]);
+    // the sidecar takes the status lock twice a second: between two of its writes there is none
+    const leftovers = async () => (await readdir(path.dirname(own.statusFile))).filter((f) => f.endsWith(".tmp") || f === "status.json.lock");
+    expect(await waitFor(async () => ((await leftovers()).length === 0 ? [] : undefined), "a moment with no status lock or temp file", 6_000, 20)).toEqual([]);
+    expect(await own.secretsOnDisk()).toEqual([]);
+  });
+});
