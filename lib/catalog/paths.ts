@@ -1,6 +1,7 @@
-import { readdir, stat, statfs } from "node:fs/promises";
+import { lstat, readdir, realpath, stat, statfs } from "node:fs/promises";
 import path from "node:path";
 import { config } from "../config";
+import { ConflictError } from "../errors";
 
 export interface ModelLocation {
   readonly file: string;
@@ -18,19 +19,49 @@ export function modelPath(model: ModelLocation, modelsDir = config().modelsDir):
   return full;
 }
 
+const inside = (dir: string, root: string): boolean => dir === root || dir.startsWith(root + path.sep);
+
+/**
+ * modelPath, refused (409) when a link among its folders leads out of $MODELS_DIR: a download or a
+ * delete through it would write or remove a file elsewhere. Links to folders inside $MODELS_DIR are
+ * fine, and so is a link at the model's path itself: a download replaces it, a delete removes only it.
+ */
+export async function containedModelPath(model: ModelLocation, modelsDir = config().modelsDir): Promise<string> {
+  const full = modelPath(model, modelsDir);
+  const root = path.resolve(modelsDir);
+  const realRoot = await realpath(root).catch(() => root);
+  // the deepest folder of the path that exists, resolved; the folders below it are made as real folders
+  for (let dir = path.dirname(full); dir !== root && inside(dir, root); dir = path.dirname(dir)) {
+    const entry = await lstat(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
+      throw error;
+    });
+    if (!entry) continue;
+    // a dangling link has no real path: nothing may be made through it either
+    const real = await realpath(dir).catch(() => undefined);
+    if (real === undefined || !inside(real, realRoot)) {
+      throw new ConflictError(`'${model.dest}' leads outside the models folder through a link; refusing to touch '${model.file}' there`);
+    }
+    return full;
+  }
+  return full;
+}
+
 /** What is on disk: the size of every present file among `models`, keyed by its full path. */
-export async function scanPresence(
-  models: readonly ModelLocation[],
-  modelsDir = config().modelsDir,
-): Promise<Map<string, number>> {
+export function scanPresence(models: readonly ModelLocation[], modelsDir = config().modelsDir): Promise<Map<string, number>> {
+  return presentSizes(models.map((model) => modelPath(model, modelsDir)));
+}
+
+/** What is on disk: the size of every present file among `targets` (full paths, as modelPath gives them). */
+export async function presentSizes(targets: readonly string[]): Promise<Map<string, number>> {
   // One readdir per folder instead of one stat per model: on EFS every call is a network round trip,
   // and most catalog entries are not downloaded.
   const byDir = new Map<string, Set<string>>();
-  for (const model of models) {
-    const dir = path.dirname(modelPath(model, modelsDir));
+  for (const target of targets) {
+    const dir = path.dirname(target);
     let files = byDir.get(dir);
     if (!files) byDir.set(dir, (files = new Set()));
-    files.add(model.file);
+    files.add(path.basename(target));
   }
   const candidates: string[] = [];
   await Promise.all(

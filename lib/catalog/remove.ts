@@ -2,7 +2,7 @@ import { ConflictError, modelNotFound } from "../errors";
 import { removePartial } from "../downloads/partial";
 import { entryExists } from "../fs/exists";
 import { isActive, readStatus } from "../state/status";
-import { modelPath } from "./paths";
+import { containedModelPath, modelPath } from "./paths";
 import { usableEntry } from "./schema";
 import { changeCatalog } from "./store";
 
@@ -28,7 +28,11 @@ export async function removeFromCatalog(file: string): Promise<{ status: "remove
     const isRemoved = (entry: unknown): boolean => usableEntry(entry).model?.file === file;
     for (const { category } of catalog.categories) category.models = category.models.filter((e) => !isRemoved(e));
     // a failed download's partial would be left with nothing to name it
-    for (const entry of entries) await removePartial(modelPath(entry));
+    for (const entry of entries) {
+      // never through a folder that links out of $MODELS_DIR: what is there is not ours
+      const target = await containedModelPath(entry).catch(() => undefined);
+      if (target !== undefined) await removePartial(target);
+    }
     return { result: { status: "removed", file }, changed: true };
   });
 }

@@ -9,7 +9,8 @@ const digest = (value: string): Buffer => createHash("sha256").update(value, "ut
 
 export function keyMatches(given: string | undefined, expected: Secret): boolean {
   const matches = timingSafeEqual(digest(given ?? ""), digest(expected.reveal()));
-  return matches && given !== undefined;
+  // compared first, whatever was given; and an empty key is never a key, even against an empty one
+  return matches && given !== undefined && given !== "";
 }
 
 interface AuthOptions {

@@ -1,12 +1,15 @@
 import http from "node:http";
+import type { Duplex } from "node:stream";
 import { MAX_BODY_BYTES } from "../http/body";
 import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed } from "../http/cors";
+import { redactSecrets } from "../redact";
 
 /**
  * The service's front door under `npm start`: it listens on $PORT and hands each request to
  * serverless-offline on a loopback port. It answers itself what must look the same as in the cloud
  * but that serverless-offline gets wrong: CORS preflight (it approves any origin), bodies over 10 MB
- * and unknown routes (its errors are not {"detail": ...}).
+ * and unknown routes (its errors are not {"detail": ...}), and what Node's HTTP server refuses before any
+ * handler runs (a request it cannot parse, headers over 16 KB, no Host, an odd Expect, CONNECT).
  */
 export interface FrontOptions {
   readonly upstreamPort: number;
@@ -57,31 +60,150 @@ function preflight(req: http.IncomingMessage, res: http.ServerResponse, corsOrig
 
 /** Rewrites serverless-offline's own error bodies into the API's {"detail": ...} shape. */
 function upstreamErrorDetail(status: number, body: Buffer): string | undefined {
-  let parsed: { detail?: unknown; message?: unknown; error?: unknown };
+  let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString("utf8"));
   } catch {
-    return status >= 500 ? "Internal error" : undefined;
+    parsed = undefined;
   }
-  if (parsed.detail !== undefined) return undefined;
+  const fields = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { detail?: unknown; message?: unknown; error?: unknown };
+  if (fields.detail !== undefined) return undefined;
   if (status === 404) return "Not Found";
   if (status === 413) return "Request body is larger than 10 MB";
   if (status >= 500) return "Internal error";
-  return typeof parsed.message === "string" ? parsed.message : typeof parsed.error === "string" ? parsed.error : undefined;
+  if (typeof fields.message === "string") return fields.message;
+  if (typeof fields.error === "string") return fields.error;
+  // hapi's own refusals can be empty or text: a client of this API only ever parses JSON
+  return http.STATUS_CODES[status] ?? "Bad Request";
 }
 
+/**
+ * The route a request names as serverless-offline (hapi) matches it: the method in capitals, unreserved
+ * characters decoded, dot segments resolved, no trailing slash, an absolute-form target reduced to its
+ * path. A streamed route that hapi would match but this did not would reach serverless-offline, which
+ * cannot stream (a 502).
+ */
+export function routeKey(method: string | undefined, url: string | undefined): string {
+  // hapi decodes what never needed encoding (`%73tatus` is `status`), as RFC 3986 allows
+  const target = (url ?? "/").replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(char) ? char : escape;
+  });
+  let pathname: string;
+  try {
+    // prefixed, so that `//x/y` stays a path and is not read as the host `x`
+    pathname = new URL(target.startsWith("/") ? `http://localhost${target}` : target).pathname;
+  } catch {
+    pathname = target.replace(/[?#].*$/s, "");
+  }
+  return `${(method ?? "GET").toUpperCase()} ${pathname.replace(/(.)\/+$/, "$1")}`;
+}
+
+/**
+ * The request's headers for serverless-offline, less a byte range: hapi would answer it with a 206 of a
+ * few bytes of the JSON, or a 416, where API Gateway (and every client of this API) wants the whole answer.
+ */
+function forwardedHeaders(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
+  const { range: _range, "if-range": _ifRange, ...rest } = headers;
+  return rest;
+}
+
+/**
+ * A body sent compressed. serverless-offline's hapi inflates it itself, and a body that does not inflate
+ * ("Invalid compressed payload") is an exception that kills the whole serverless-offline process: refused
+ * here instead, with a 415 saying what to do.
+ */
+function compressedBody(headers: http.IncomingHttpHeaders, length: number): boolean {
+  const encoding = headers["content-encoding"];
+  const hasBody = length > 0 || headers["transfer-encoding"] !== undefined;
+  return hasBody && encoding !== undefined && !/^\s*(identity)?\s*$/i.test(encoding);
+}
+
+/** How much of a refused body is read and dropped before the 413, beyond the 10 MB that were allowed. */
+const DISCARD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Answers 413 to a body over the limit. Many clients (node:http among them) read no answer before they
+ * have sent their whole body, and a connection closed under them is an EPIPE, not a 413: so the rest is
+ * read and dropped first, up to DISCARD_BYTES; a client that sends more is cut off. The connection is
+ * closed after the answer, never reused with the body half read.
+ */
+function refuseTooLarge(req: http.IncomingMessage, res: http.ServerResponse, cors: http.OutgoingHttpHeaders, received: number) {
+  const answer = () => {
+    if (!res.headersSent) send(res, 413, "Request body is larger than 10 MB", { ...cors, connection: "close" });
+  };
+  // a declared length past what would be read: no point waiting for it
+  if (req.complete || received > DISCARD_BYTES || Number(req.headers["content-length"] ?? 0) > DISCARD_BYTES) {
+    answer();
+    return;
+  }
+  let discarded = received;
+  req.on("data", (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_BYTES) answer();
+  });
+  req.on("end", answer);
+  req.resume();
+}
+
+/** A raw `{"detail"}` answer on a socket that has no response object (the request never parsed). */
+function sendRaw(socket: Duplex, status: number, detail: string): void {
+  const body = JSON.stringify({ detail });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}\r\n` +
+      "content-type: application/json; charset=utf-8\r\ncache-control: no-store\r\nconnection: close\r\n" +
+      `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** Why Node's parser refused a request, as the status and detail the client gets. */
+function clientErrorReply(error: NodeJS.ErrnoException): [number, string] {
+  if (error.code === "HPE_HEADER_OVERFLOW") return [431, "Request line and headers are larger than 16 KB"];
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request timed out"];
+  if (error.code === "HPE_INVALID_METHOD") return [400, "Bad Request: unknown method"];
+  return [400, "Bad Request: malformed HTTP request"];
+}
+
+/**
+ * What Node's HTTP server would answer itself with an empty, non-JSON body: a request it cannot parse,
+ * one without a Host, an Expect it does not know, a CONNECT. Answered here in the API's shape instead.
+ */
+function refuseOutsideRoutes(server: http.Server): void {
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // a response already under way (or a client gone) is not ours to answer any more
+    const inFlight = (socket as Duplex & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    if (error.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    sendRaw(socket, ...clientErrorReply(error));
+  });
+  server.on("checkExpectation", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.resume();
+    send(res, 417, `Expectation Failed: only 'Expect: 100-continue' is understood`, { connection: "close" });
+  });
+  server.on("connect", (_req: http.IncomingMessage, socket: Duplex) => sendRaw(socket, 405, "Method Not Allowed"));
+}
+
+const UPSTREAM_CONCURRENCY = 16;
+
 export function createFront({ upstreamPort, corsOrigins, streamed = {} }: FrontOptions): http.Server {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const server = http.createServer((req, res) => {
+  // serverless-offline starts one worker thread per request in flight: 200 at once on two cores starve
+  // each other, and their lock waits run out (503). Past this many, requests wait here, in order.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: UPSTREAM_CONCURRENCY });
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (req.headers.host === undefined && req.httpVersion === "1.1") {
+      req.resume();
+      send(res, 400, "Bad Request: missing Host header", { connection: "close" });
+      return;
+    }
     if (req.method === "OPTIONS") {
       req.resume();
       preflight(req, res, corsOrigins);
       return;
     }
     const cors = withCors({}, req.headers.origin, corsOrigins);
-    // a trailing slash names the same route, as it does for serverless-offline's
-    const pathname = new URL(req.url ?? "/", "http://localhost").pathname.replace(/(.)\/+$/, "$1");
-    const route = streamed[`${req.method === "HEAD" ? "GET" : req.method} ${pathname}`];
+    const route = streamed[routeKey(req.method === "HEAD" ? "GET" : req.method, req.url)];
     if (route && req.method === "HEAD") {
       req.resume();
       send(res, 405, "Method Not Allowed: use GET for an event stream", { ...cors, allow: "GET" });
@@ -92,15 +214,18 @@ export function createFront({ upstreamPort, corsOrigins, streamed = {} }: FrontO
       return;
     }
     const length = Number(req.headers["content-length"] ?? 0);
-    if (length > MAX_BODY_BYTES) {
-      // Read the body to its end rather than hang up: most clients only read the answer once they
-      // have sent everything, and a reset would leave them with EPIPE instead of this 413.
+    if (compressedBody(req.headers, length)) {
       req.resume();
-      send(res, 413, "Request body is larger than 10 MB", cors);
+      const encoding = String(req.headers["content-encoding"]).slice(0, 100);
+      send(res, 415, `Content-Encoding '${encoding}' is not supported: send the body uncompressed`, { ...cors, connection: "close" });
+      return;
+    }
+    if (length > MAX_BODY_BYTES) {
+      refuseTooLarge(req, res, cors, 0);
       return;
     }
     const upstream = http.request(
-      { host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent },
+      { host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers: forwardedHeaders(req.headers), agent },
       (up) => {
         const status = up.statusCode ?? 502;
         const headers = withCors(up.headers, req.headers.origin, corsOrigins);
@@ -132,7 +257,7 @@ export function createFront({ upstreamPort, corsOrigins, streamed = {} }: FrontO
         tooLarge = true;
         req.unpipe(upstream);
         upstream.destroy();
-        if (!res.headersSent) send(res, 413, "Request body is larger than 10 MB", cors);
+        refuseTooLarge(req, res, cors, received);
       }
     });
     upstream.on("error", () => {
@@ -141,11 +266,29 @@ export function createFront({ upstreamPort, corsOrigins, streamed = {} }: FrontO
       else res.destroy();
     });
     req.on("aborted", () => upstream.destroy());
+    // A client gone before its answer is whole frees the upstream connection at once: a response left
+    // half read holds one of the agent's sockets for good, and once all are held every request waits.
+    res.on("close", () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
     req.pipe(upstream);
+  };
+  // a request without Host reaches the handler, so that its 400 is {"detail"} too
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => {
+    try {
+      handle(req, res);
+    } catch (error) {
+      // one odd request must never take the whole service down with it
+      console.error(redactSecrets(`front door: ${req.method} ${(req.url ?? "").slice(0, 200)}: ${(error as Error).message}`));
+      req.resume();
+      if (!res.headersSent) send(res, 500, "Internal error", { connection: "close" });
+      else res.destroy();
+    }
   });
   // Idle connections outlive the clients' own idle timeouts (browsers, undici, load balancers: 4-60 s),
   // so a client never sends a request on a connection this server is closing at that moment.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  refuseOutsideRoutes(server);
   return server;
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Writable } from "node:stream";
 import type { Context } from "aws-lambda";
+import { redactSecrets } from "../redact";
 
 /**
  * serverless-offline cannot run a streamed handler (it calls it with a callback; middy fails with a
@@ -104,7 +105,7 @@ export async function serveStreamed(handler: StreamedHandler, req: IncomingMessa
   } catch (error) {
     // a client that went away mid-stream is the normal end of SSE, not a failure
     if (!res.destroyed) {
-      console.error(`streamed ${req.url}: ${(error as Error).message}`);
+      console.error(redactSecrets(`streamed ${req.url}: ${(error as Error).message}`));
       if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
       res.end(JSON.stringify({ detail: "Internal error" }));
     }

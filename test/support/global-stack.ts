@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import type { TestProject } from "vitest/node";
 import { startStack, tempDirs } from "./stack";
 import { createCatalogRemote } from "./git-remote";
-import { CIVITAI_API_KEY, HF_TOKEN } from "./secrets";
+import { CIVITAI_API_KEY, HF_TOKEN, markersOnDisk } from "./secrets";
 import { startUpstream } from "./upstream";
 
 export const TEST_API_KEY = "test-key-5b7f0c1e9a";
@@ -57,8 +57,16 @@ export default async function setup(project: TestProject) {
   return async () => {
     await stack.stop("SIGTERM");
     await upstream.close();
+    // every scenario of every integration file has run with the marker credentials: none may be in the
+    // stack's log, its status and state files, the catalogs or the models folder's small files
+    const hits = await markersOnDisk(stack.logFile, stack.studioDir, stack.modelsDir);
     // KEEP_TEST_DIRS=1 keeps the studio, the models and the stack's log for a look after a failure
-    if (process.env.KEEP_TEST_DIRS) console.log(`kept ${dirs.root}`);
+    if (process.env.KEEP_TEST_DIRS || hits.length > 0) console.log(`kept ${dirs.root}`);
     else await rm(dirs.root, { recursive: true, force: true });
+    if (hits.length > 0) {
+      // vitest only prints an error thrown here ("error during close") and still exits 0: set the code too
+      process.exitCode = 1;
+      throw new Error(`A marker credential was written to disk by the shared stack:\n${hits.map((hit) => `${hit.where}: ${hit.marker === HF_TOKEN ? "HF_TOKEN" : "CIVITAI_API_KEY"}`).join("\n")}`);
+    }
   };
 }

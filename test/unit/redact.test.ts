@@ -19,4 +19,16 @@ describe("redactSecrets", () => {
 
     expect(line).toBe("redirect to https://civitai.com/api/download/models/1?type=Model&token=[redacted] failed");
   });
+
+  it("hides a credential in its URL-encoded form too", () => {
+    const line = redactSecrets("GET https://example.test/x?key=ab%2Bcd%2F12%3D failed", [new Secret("ab+cd/12=")]);
+
+    expect(line).toBe("GET https://example.test/x?key=[redacted] failed");
+  });
+
+  it("hides any bearer token, known or not", () => {
+    const line = redactSecrets('request had "Authorization: Bearer hf_unknown123", then failed', []);
+
+    expect(line).toBe('request had "Authorization: Bearer [redacted]", then failed');
+  });
 });

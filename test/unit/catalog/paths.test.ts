@@ -146,3 +146,52 @@ describe("freeBytes", () => {
     expect(Math.abs(free - statfsFree(studio().root))).toBeLessThan(256 * 1024 * 1024);
   });
 });
+
+describe("containedModelPath", () => {
+  const outside = () => path.join(studio().root, "outside");
+
+  beforeEach(async () => {
+    await mkdir(outside(), { recursive: true });
+    await mkdir(studio().modelsDir, { recursive: true });
+  });
+
+  it("gives the model's path when its folders are real, or not made yet", async () => {
+    await mkdir(path.join(studio().modelsDir, "checkpoints"), { recursive: true });
+
+    const present = await paths.containedModelPath({ file: "a.pt", dest: "checkpoints" });
+    const later = await paths.containedModelPath({ file: "b.pt", dest: "loras/new/deep" });
+
+    expect(present).toBe(path.join(studio().modelsDir, "checkpoints", "a.pt"));
+    expect(later).toBe(path.join(studio().modelsDir, "loras", "new", "deep", "b.pt"));
+  });
+
+  it("accepts a link at the model's path itself, and a folder linked inside the models folder", async () => {
+    await mkdir(path.join(studio().modelsDir, "real"), { recursive: true });
+    await symlink(path.join(studio().modelsDir, "real"), path.join(studio().modelsDir, "alias"));
+    await symlink(path.join(outside(), "x.pt"), path.join(studio().modelsDir, "real", "x.pt"));
+
+    await expect(paths.containedModelPath({ file: "x.pt", dest: "alias" })).resolves.toBe(path.join(studio().modelsDir, "alias", "x.pt"));
+  });
+
+  it.each([
+    ["a folder linked outside", "linked", "linked"],
+    ["a folder below one linked outside", "linked", "linked/sub/deeper"],
+    ["a dangling folder link", "dangling", "dangling"],
+  ])("refuses %s with a 409", async (_what, link, dest) => {
+    const target = link === "dangling" ? path.join(outside(), "gone") : outside();
+    await symlink(target, path.join(studio().modelsDir, link));
+
+    const refused = await paths.containedModelPath({ file: "x.pt", dest }).catch((error: unknown) => error);
+
+    expect(refused).toMatchObject({ statusCode: 409, detail: `'${dest}' leads outside the models folder through a link; refusing to touch 'x.pt' there` });
+  });
+
+  it("follows a models folder that is itself a link", async () => {
+    const realModels = path.join(studio().root, "real-models");
+    await mkdir(path.join(realModels, "vae"), { recursive: true });
+    const linkedModels = path.join(studio().root, "linked-models");
+    await symlink(realModels, linkedModels);
+
+    await expect(paths.containedModelPath({ file: "v.pt", dest: "vae" }, linkedModels)).resolves.toBe(path.join(linkedModels, "vae", "v.pt"));
+  });
+});

@@ -338,6 +338,30 @@ describe("api(): multipart uploads", () => {
     expect(fn).not.toHaveBeenCalled();
   });
 
+  it.each([
+    ["inside a file part", (form: string) => form.slice(0, form.indexOf(`--${boundary}--`) - 10)],
+    ["right after a file part's headers", (form: string) => form.slice(0, form.indexOf("\r\n\r\n") + 4)],
+    ["without its closing boundary", (form: string) => form.replace(`--${boundary}--`, `--${boundary}`)],
+  ])("answers 400 for an upload cut off %s, and the process lives on", async (_what, cut) => {
+    // busboy used to throw on the part's stream, where nobody listened: the whole process died
+    const uncaught = vi.fn();
+    process.on("uncaughtException", uncaught);
+    const fn = vi.fn(async () => ({}));
+
+    const reply = await invoke(api(fn, { multipart: true }), {
+      method: "POST",
+      headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+      body: cut(multipart("file", "models.json", JSON.stringify({ categories: [] }))),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    process.off("uncaughtException", uncaught);
+
+    expect(reply.status).toBe(400);
+    expect(reply.json).toEqual({ detail: `The multipart upload ends before its closing boundary '--${boundary}--': send the whole form` });
+    expect(uncaught).not.toHaveBeenCalled();
+    expect(fn).not.toHaveBeenCalled();
+  });
+
   it("answers 400 naming the field when the upload has no file under it", async () => {
     const handler = api(async ({ body: form }) => ({ size: body.formFile(form, "file").length }), { multipart: true });
 

@@ -1,8 +1,15 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
+import { timingSafeEqual } from "node:crypto";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { ApiEvent, ApiResult } from "../../../lib/http/types";
 import { lambdaContext, restEvent, useStudio } from "../helpers";
+
+// timingSafeEqual itself, watched: the comparison must go through it, with buffers of one length
+vi.mock("node:crypto", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("node:crypto")>();
+  return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
+});
 
 // No API_KEY in the environment: the state of a Lambda deployed without one.
 useStudio({ API_KEY: undefined });
@@ -52,6 +59,27 @@ describe("keyMatches", () => {
   it("never matches when no key was given, even against an empty expected key", () => {
     expect(auth.keyMatches(undefined, new Secret("k3y-Value_123"))).toBe(false);
     expect(auth.keyMatches(undefined, new Secret(""))).toBe(false);
+  });
+
+  it("never matches an empty key, even against an empty expected key", () => {
+    expect(auth.keyMatches("", new Secret(""))).toBe(false);
+  });
+
+  it.each([
+    ["the right key", "k3y-Value_123"],
+    ["a shorter key", "k"],
+    ["a 1 MB key", "k".repeat(1024 * 1024)],
+    ["an empty key", ""],
+    ["no key", undefined],
+  ])("compares %s in constant time: timingSafeEqual over two 32-byte digests, never skipped", (_what, given) => {
+    const compare = vi.mocked(timingSafeEqual);
+    compare.mockClear();
+
+    auth.keyMatches(given, new Secret("k3y-Value_123"));
+
+    expect(compare).toHaveBeenCalledTimes(1);
+    const [a, b] = compare.mock.calls[0]! as [Buffer, Buffer];
+    expect([a.length, b.length]).toEqual([32, 32]);
   });
 });
 

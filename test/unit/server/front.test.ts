@@ -1,0 +1,219 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import net from "node:net";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createFront, routeKey } from "../../../lib/server/front";
+
+/** The front door in front of a stand-in for serverless-offline that answers what each test sets. */
+let upstream: http.Server;
+let front: http.Server;
+let port: number;
+let answer: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+let streamedCalls: string[];
+
+const listen = (server: http.Server) =>
+  new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
+
+beforeEach(async () => {
+  answer = (_req, res) => res.end("{}");
+  streamedCalls = [];
+  // like serverless-offline, it reads the whole body before it answers
+  upstream = http.createServer((req, res) => {
+    req.on("end", () => answer(req, res));
+    req.resume();
+  });
+  const upstreamPort = await listen(upstream);
+  front = createFront({
+    upstreamPort,
+    corsOrigins: [],
+    streamed: {
+      "GET /api/admin/models/status": async (req, res) => {
+        streamedCalls.push(req.url ?? "");
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.end("data: {}\n\n");
+      },
+    },
+  });
+  port = await listen(front);
+});
+
+afterEach(async () => {
+  front.closeAllConnections();
+  upstream.closeAllConnections();
+  await Promise.all([new Promise((resolve) => front.close(resolve)), new Promise((resolve) => upstream.close(resolve))]);
+});
+
+/** Bytes as they are, on a connection of their own; the whole answer. */
+const raw = (bytes: string) =>
+  new Promise<{ status: number; head: string; body: string }>((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(bytes));
+    let text = "";
+    socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      const end = text.indexOf("\r\n\r\n");
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0), head: text.slice(0, end).toLowerCase(), body: text.slice(end + 4) });
+    });
+    setTimeout(() => socket.destroy(), 2_000);
+  });
+
+const request = (options: http.RequestOptions, body?: Buffer, chunked = false) =>
+  new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, agent: false, ...options }, (res) => {
+      let text = "";
+      res.on("data", (chunk: Buffer) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on("error", reject);
+    if (body && chunked) {
+      for (let offset = 0; offset < body.length; offset += 1024 * 1024) req.write(body.subarray(offset, offset + 1024 * 1024));
+      req.end();
+    } else {
+      req.end(body);
+    }
+  });
+
+describe("routeKey", () => {
+  it.each([
+    ["GET", "/api/admin/models/status", "GET /api/admin/models/status"],
+    ["get", "/api/admin/models/status/", "GET /api/admin/models/status"],
+    ["GET", "/api/admin/models/status/.", "GET /api/admin/models/status"],
+    ["GET", "/api/admin/models/x/../status?max_seconds=1", "GET /api/admin/models/status"],
+    ["GET", "/api/admin/models/%73tatus", "GET /api/admin/models/status"],
+    ["GET", "/api/admin/models/%2e/status", "GET /api/admin/models/status"],
+    ["GET", "http://elsewhere/api/admin/models/status", "GET /api/admin/models/status"],
+    ["GET", "/api/admin/models/status%2f", "GET /api/admin/models/status%2f"],
+    ["DELETE", "/api/admin/models/a%20b", "DELETE /api/admin/models/a%20b"],
+  ])("names %s %s as hapi matches it", (method, url, key) => {
+    expect(routeKey(method, url)).toBe(key);
+  });
+
+  it("never throws, whatever the target", () => {
+    for (const url of ["//%F3%8A%B4%BB/q", "*", "http://%zz/", "//", "", "%", "http://[::1"]) {
+      expect(() => routeKey("GET", url)).not.toThrow();
+    }
+  });
+});
+
+describe("the front door", () => {
+  it("survives a path that URL takes for an invalid host, and answers it", async () => {
+    const reply = await raw("GET //%F3%8A%B4%BB/q/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const after = await raw("GET /api/admin/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+    expect(reply.status).toBe(200);
+    expect(after.status).toBe(200);
+  });
+
+  it("serves the streamed route itself under every spelling hapi would also match", async () => {
+    for (const target of ["/api/admin/models/status/.", "/api/admin/models/%73tatus", "/api/admin/models/x/../status"]) {
+      const reply = await raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(reply.status, target).toBe(200);
+    }
+    expect(streamedCalls).toHaveLength(3);
+  });
+
+  it.each([
+    ["an unknown method", "FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 400],
+    ["a header without a colon", "GET / HTTP/1.1\r\nHost: x\r\nBad\r\n\r\n", 400],
+    ["no Host", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 400],
+    ["headers over 16 KB", `GET / HTTP/1.1\r\nHost: x\r\nX-API-Key: ${"k".repeat(20_000)}\r\n\r\n`, 431],
+    ["an unknown Expect", "POST / HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\nContent-Length: 0\r\n\r\n", 417],
+    ["CONNECT", "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n", 405],
+  ])("answers %s with a JSON {detail}", async (_what, bytes, status) => {
+    const reply = await raw(bytes);
+
+    expect(reply.status).toBe(status);
+    expect(reply.head).toContain("content-type: application/json");
+    expect(JSON.parse(reply.body)).toHaveProperty("detail");
+  });
+
+  it.each([
+    ["an empty body", ""],
+    ["text", "Range Not Satisfiable"],
+    ["JSON that is not an object", '"nope"'],
+  ])("turns serverless-offline's 4xx with %s into a JSON {detail}", async (_what, text) => {
+    answer = (_req, res) => {
+      res.writeHead(416, { "content-type": "text/plain" });
+      res.end(text);
+    };
+
+    const reply = await request({ method: "GET", path: "/api/admin/models" });
+
+    expect(reply.status).toBe(416);
+    expect(reply.headers["content-type"]).toMatch(/^application\/json/);
+    expect(JSON.parse(reply.body)).toEqual({ detail: "Range Not Satisfiable" });
+  });
+
+  it.each([
+    ["with a length", false],
+    ["chunked", true],
+  ])("answers a body over 10 MB sent %s with 413 to a client that reads only once it has sent all, and closes", async (_what, chunked) => {
+    const body = Buffer.alloc(11 * 1024 * 1024, 0x20);
+
+    const reply = await request({ method: "POST", path: "/api/admin/models/download-batch", headers: chunked ? {} : { "content-length": body.length } }, body, chunked);
+
+    expect(reply.status).toBe(413);
+    expect(JSON.parse(reply.body)).toEqual({ detail: "Request body is larger than 10 MB" });
+    expect(reply.headers.connection).toBe("close");
+  });
+
+  it("never leaves a keep-alive client waiting on the connection that was refused a body", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const body = Buffer.alloc(11 * 1024 * 1024, 0x20);
+
+    const refused = await request({ method: "POST", path: "/api/admin/models/download-batch", agent, headers: { "content-length": body.length } }, body);
+    const next = await Promise.race([
+      request({ method: "GET", path: "/api/admin/models", agent }),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3_000)),
+    ]);
+    agent.destroy();
+
+    expect(refused.status).toBe(413);
+    expect(next?.status).toBe(200);
+  });
+});
+
+describe("clients that hang up before their answer is whole", () => {
+  it("leave the front door answering the next request, however many hung up", async () => {
+    // the upstream starts a long answer and never ends it, as a 3 MB listing is still on its way
+    answer = (req, res) => {
+      if (req.url !== "/big") return void res.end("{}");
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write(Buffer.alloc(64 * 1024, 32));
+    };
+    for (let i = 0; i < 40; i++) {
+      await new Promise<void>((resolve) => {
+        const req = http.get({ host: "127.0.0.1", port, path: "/big", agent: false }, (res) => {
+          res.once("data", () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on("error", () => undefined);
+      });
+    }
+
+    const next = await Promise.race([
+      request({ path: "/api/admin/activity-log" }),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3_000)),
+    ]);
+
+    expect(next?.status).toBe(200);
+  });
+
+  it("refuses a compressed body with 415 and never hands it on (hapi dies of one that does not inflate)", async () => {
+    let forwarded = 0;
+    answer = (_req, res) => {
+      forwarded += 1;
+      res.end("{}");
+    };
+
+    const reply = await request({ method: "POST", path: "/api/admin/models/download-batch", headers: { "content-encoding": "gzip" } }, Buffer.from("junk"));
+    const bodiless = await request({ method: "GET", path: "/api/admin/models", headers: { "content-encoding": "gzip" } });
+
+    expect(reply.status).toBe(415);
+    expect(JSON.parse(reply.body)).toEqual({ detail: "Content-Encoding 'gzip' is not supported: send the body uncompressed" });
+    expect(bodiless.status).toBe(200);
+    expect(forwarded).toBe(1);
+  });
+});
