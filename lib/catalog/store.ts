@@ -111,6 +111,15 @@ export async function changeCatalog<R>(
   });
 }
 
+/**
+ * Runs `work` holding the catalog's lock without changing the catalog: what `work` reads of it stays
+ * true until it is done, so a decision taken from the catalog (the model exists: queue it) cannot be
+ * overtaken by a removal. Lock order: a catalog's lock first, then the status file's, never the reverse.
+ */
+export async function whileCatalogSteady<R>(name: CatalogName, work: () => Promise<R>): Promise<R> {
+  return withFileLock(catalogPath(name), work);
+}
+
 /** The models catalog's entry for `file`, matched exactly, or a 404 in the reference's words. */
 export async function findModel(file: string): Promise<CatalogModel> {
   const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);

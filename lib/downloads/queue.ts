@@ -1,10 +1,10 @@
 import { unlink } from "node:fs/promises";
 import { NotFoundError, ServiceUnavailableError } from "../errors";
 import { entryExists, isRegularFile } from "../fs/exists";
-import { modelPath } from "../catalog/paths";
+import { containedModelPath, modelPath, scanPresence } from "../catalog/paths";
 import type { CatalogModel } from "../catalog/schema";
-import { findModel, loadCatalog } from "../catalog/store";
-import { daemonRunning, isActive, readStatus, updateStatus, type Status } from "../state/status";
+import { findModel, loadCatalog, whileCatalogSteady } from "../catalog/store";
+import { daemonRunning, isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
 import { partPath, removePartial } from "./partial";
 
 /** The API side of downloads: handlers only write intent into the status file; the sidecar does the rest. */
@@ -21,33 +21,43 @@ function enqueue(status: Status, files: readonly string[], now: number): void {
 
 export type QueueAnswer = { status: "queued" | "downloading" | "present"; file: string };
 
-/** POST /api/admin/models/download/{filename}. */
-export async function queueDownload(file: string): Promise<QueueAnswer> {
-  const model = await findModel(file);
-  if (await isRegularFile(modelPath(model))) return { status: "present", file };
-  return updateStatus<QueueAnswer>((status, now) => {
-    if (isActive(status.downloads[file])) return { result: { status: "downloading", file }, changed: false };
-    enqueue(status, [file], now);
-    return { result: { status: "queued", file }, changed: true };
+/**
+ * POST /api/admin/models/download/{filename}. The catalog stays as it was looked up until the model is
+ * queued: a removal from the catalog meanwhile would leave a queued download of a model nobody lists.
+ */
+export function queueDownload(file: string): Promise<QueueAnswer> {
+  return whileCatalogSteady("models", async () => {
+    const model = await findModel(file);
+    if (await isRegularFile(modelPath(model))) return { status: "present", file };
+    return updateStatus<QueueAnswer>((status, now) => {
+      if (isActive(status.downloads[file])) return { result: { status: "downloading", file }, changed: false };
+      enqueue(status, [file], now);
+      return { result: { status: "queued", file }, changed: true };
+    });
   });
 }
 
 /** POST /api/admin/models/download-batch: skipped are the unknown, present, queued and downloading ones. */
-export async function queueBatch(filenames: readonly string[]): Promise<{ queued: string[]; skipped: string[] }> {
-  const models = new Map((await loadCatalog("models")).models.map((model) => [model.file, model]));
-  const wanted: string[] = [];
-  const skipped: string[] = [];
-  for (const file of new Set(filenames)) {
-    const model = models.get(file);
-    if (model && !(await isRegularFile(modelPath(model)))) wanted.push(file);
-    else skipped.push(file);
-  }
-  const queued = await updateStatus((status, now) => {
-    const added = wanted.filter((file) => !isActive(status.downloads[file]));
-    enqueue(status, added, now);
-    return { result: added, changed: added.length > 0 };
+export function queueBatch(filenames: readonly string[]): Promise<{ queued: string[]; skipped: string[] }> {
+  return whileCatalogSteady("models", async () => {
+    const models = new Map((await loadCatalog("models")).models.map((model) => [model.file, model]));
+    const named = [...new Set(filenames)];
+    // one readdir a folder, not one stat a file: the catalog's lock is held meanwhile
+    const present = await scanPresence(named.flatMap((file) => models.get(file) ?? []));
+    const wanted: string[] = [];
+    const skipped: string[] = [];
+    for (const file of named) {
+      const model = models.get(file);
+      if (model && !present.has(modelPath(model))) wanted.push(file);
+      else skipped.push(file);
+    }
+    const queued = await updateStatus((status, now) => {
+      const added = wanted.filter((file) => !isActive(status.downloads[file]));
+      enqueue(status, added, now);
+      return { result: added, changed: added.length > 0 };
+    });
+    return { queued, skipped: [...skipped, ...wanted.filter((file) => !queued.includes(file))] };
   });
-  return { queued, skipped: [...skipped, ...wanted.filter((file) => !queued.includes(file))] };
 }
 
 const CANCEL_WAIT_MS = 5_000;
@@ -59,26 +69,32 @@ const CANCEL_WAIT_MS = 5_000;
  */
 async function cancelDownload(model: CatalogModel): Promise<boolean> {
   const { file } = model;
-  const state = await updateStatus((status, now) => {
+  const { state, seq } = await updateStatus<{ state: "idle" | "removed" | "asked" | "joined"; seq: number }>((status, now) => {
     const entry = status.downloads[file];
-    if (!isActive(entry)) return { result: "idle" as const, changed: false };
+    if (!isActive(entry)) return { result: { state: "idle", seq: 0 }, changed: false };
     if (entry!.status === "queued" || !daemonRunning(status, now)) {
       delete status.downloads[file];
-      return { result: "removed" as const, changed: true };
+      return { result: { state: "removed", seq: 0 }, changed: true };
     }
+    // A cancel already asked for is the asking request's: this one waits for it and then finds the file
+    // gone, as it would had it come second (two "deleted" for one download is no serial order's answer).
+    const joined = entry!.cancel === true;
     entry!.cancel = true;
-    return { result: "asked" as const, changed: true };
+    return { result: { state: joined ? "joined" : "asked", seq: entry!.seq }, changed: !joined };
   });
   if (state === "idle") return false;
-  if (state === "asked") {
+  if (state !== "removed") {
     const deadline = Date.now() + CANCEL_WAIT_MS;
-    while (isActive((await readStatus()).downloads[file])) {
+    // the download asked to stop, not one queued again meanwhile: that one is not this request's
+    const stopping = (entry: DownloadEntry | undefined) => isActive(entry) && entry!.seq === seq;
+    while (stopping((await readStatus()).downloads[file])) {
       // the sidecar still holds the file: removing it now could race its last write or its rename
       if (Date.now() > deadline) {
         throw new ServiceUnavailableError(`The download of '${file}' is still stopping; try again in a few seconds`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    if (state === "joined") return false;
   }
   await removePartial(modelPath(model));
   return true;
@@ -87,8 +103,9 @@ async function cancelDownload(model: CatalogModel): Promise<boolean> {
 /** DELETE /api/admin/models/{filename}: cancels a download in progress, then deletes the file itself. */
 export async function deleteModel(file: string): Promise<{ status: "deleted"; file: string }> {
   const model = await findModel(file);
+  // before anything is removed: a folder linked out of $MODELS_DIR is refused, not deleted through
+  const target = await containedModelPath(model);
   const cancelled = await cancelDownload(model);
-  const target = modelPath(model);
   // what a failed download left to resume from goes too
   const partial = await entryExists(partPath(target));
   if (partial) await removePartial(target);
