@@ -10,12 +10,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomFillSync } from "node:crypto";
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { appendFile, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
+import { clearInterval, setInterval } from "node:timers";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { freePort, lifecycle, stopGroup } from "./script-kit.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BENCH_DIR = "/tmp/models-admin-bench";
@@ -102,17 +102,6 @@ async function readAll(file) {
   for await (const chunk of createReadStream(file, { highWaterMark: 8 * 1024 * 1024 })) void chunk;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitFor(what, check, timeoutMs, everyMs = 100) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -133,54 +122,7 @@ function procStatus(pid, field) {
   }
 }
 
-/** Group-kills a detached child: SIGTERM, then SIGKILL after `graceMs`. */
-async function stopGroup(child, graceMs = 10_000) {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const kill = (signal) => {
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // already gone
-    }
-  };
-  kill("SIGTERM");
-  const timer = setTimeout(() => kill("SIGKILL"), graceMs);
-  await exited;
-  clearTimeout(timer);
-  kill("SIGKILL"); // leftovers of the group
-}
-
-// Processes to stop whatever happens (Ctrl-C, an exception, a normal end).
-const owned = new Set();
-const cleanups = [];
-let cleaning;
-let interrupted = false;
-
-function cleanup() {
-  cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) await step().catch((error) => log(`cleanup: ${error.message}`));
-  })();
-  return cleaning;
-}
-
-process.on("exit", () => {
-  // last resort, synchronous: nothing we started survives us
-  for (const child of owned) {
-    try {
-      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
-});
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => {
-    interrupted = true;
-    log(`${signal}: stopping`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const life = lifecycle(log);
 
 // ---------------------------------------------------------------------------------------------------
 // 1. tools
@@ -298,13 +240,9 @@ http {
     detached: true,
     stdio: ["ignore", "ignore", "pipe"],
   });
-  owned.add(child);
+  life.own(child, 5_000);
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
-  cleanups.push(async () => {
-    await stopGroup(child, 5_000);
-    owned.delete(child);
-  });
   const urls = { fast: `http://127.0.0.1:${fast}/bench.bin`, slow: `http://127.0.0.1:${slow}/bench.bin` };
   await waitFor(
     "nginx start",
@@ -414,8 +352,8 @@ class Stack {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
-    owned.add(child);
-    cleanups.push(() => this.stop());
+    life.own(child);
+    life.onCleanup(() => this.stop());
     let ready = false;
     const onLine = (stream) => (line) => {
       void appendFile(STACK_LOG, `${stream} ${line}\n`);
@@ -556,7 +494,6 @@ class Stack {
   async stop() {
     if (!this.child) return;
     await stopGroup(this.child);
-    owned.delete(this.child);
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
     this.dir = undefined;
   }
@@ -607,7 +544,7 @@ async function main() {
   ensureTools();
   const sha = await ensureSource();
   await mkdir(OUT_DIR, { recursive: true });
-  cleanups.push(() => rm(OUT_DIR, { recursive: true, force: true }));
+  life.onCleanup(() => rm(OUT_DIR, { recursive: true, force: true }));
   await writeFile(STACK_LOG, `stack output of scripts/bench.mjs, ${new Date().toISOString()}\n`);
 
   const urls = await startNginx();
@@ -694,9 +631,9 @@ async function main() {
 
 try {
   await main();
-  await cleanup();
+  await life.cleanup();
 } catch (error) {
-  if (!interrupted) console.error(`[bench] could not run: ${error instanceof BenchError ? error.message : (error?.stack ?? error)}`);
-  await cleanup();
+  if (!life.interrupted()) console.error(`[bench] could not run: ${error instanceof BenchError ? error.message : (error?.stack ?? error)}`);
+  await life.cleanup();
   process.exitCode = 1;
 }

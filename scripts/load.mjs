@@ -12,12 +12,12 @@
 import { spawn } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { freePort, lifecycle } from "./script-kit.mjs";
 import { connectSseClients, listOnce, loadList, sseReport, TARGETS, verdict, warmList, writeLoadCatalog } from "./load-kit.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -57,64 +57,7 @@ function parseArgs(argv) {
 const log = (line) => console.log(`[load] ${line}`);
 const fmt = (value, digits = 1) => (value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Group-kills a detached child: SIGTERM, then SIGKILL after `graceMs`. */
-async function stopGroup(child, graceMs = 15_000) {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const kill = (signal) => {
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // already gone
-    }
-  };
-  kill("SIGTERM");
-  const timer = setTimeout(() => kill("SIGKILL"), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-// What to undo whatever happens (Ctrl-C, an exception, a normal end), last first.
-const cleanups = [];
-let stack;
-let cleaning;
-let interrupted = false;
-
-function cleanup() {
-  cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) await step().catch((error) => log(`cleanup: ${error.message}`));
-  })();
-  return cleaning;
-}
-
-process.on("exit", () => {
-  // last resort, synchronous: nothing we started survives us
-  if (stack?.child?.pid && stack.child.exitCode === null && stack.child.signalCode === null) {
-    try {
-      process.kill(-stack.child.pid, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
-});
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => {
-    interrupted = true;
-    log(`${signal}: stopping`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const life = lifecycle(log);
 
 // ---------------------------------------------------------------------------------------------------
 // the stack: `node scripts/run.mjs server`, as `npm start` runs it, in folders of its own
@@ -132,8 +75,7 @@ async function startStack(root) {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, STUDIO_DIR: studioDir, COMFYUI_DIR: comfyuiDir, PORT: String(port), HOST: "127.0.0.1", API_KEY },
   });
   const running = { child, port, baseUrl: `http://127.0.0.1:${port}`, studioDir, modelsDir: path.join(comfyuiDir, "models"), logFile };
-  stack = running;
-  cleanups.push(() => stopGroup(child));
+  life.own(child, 15_000);
   const tail = [];
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new LoadError(`the stack was not ready within ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`)), READY_TIMEOUT_MS);
@@ -178,7 +120,7 @@ async function main() {
   const options = parseArgs(process.argv.slice(2));
   if (!existsSync(path.join(ROOT, "node_modules", ".bin", "sls"))) throw new LoadError("node_modules is missing: run npm ci first");
   const root = await mkdtemp(path.join(os.tmpdir(), "models-admin-load-"));
-  cleanups.push(async () => {
+  life.onCleanup(async () => {
     if (options.keep) log(`kept ${root}`);
     else await rm(root, { recursive: true, force: true });
   });
@@ -194,7 +136,7 @@ async function main() {
     throw new LoadError(`GET /api/admin/models answered ${first.status} with ${first.total} models, ${first.present} present (expected ${catalog.models}, ${catalog.present})`);
   }
   const sse = connectSseClients({ baseUrl, apiKey: API_KEY, count: options.sse });
-  cleanups.push(async () => sse.stop());
+  life.onCleanup(async () => sse.stop());
   await sse.ready();
   log(`${options.sse} SSE clients connected and reading`);
 
@@ -212,9 +154,9 @@ async function main() {
 
 try {
   await main();
-  await cleanup();
+  await life.cleanup();
 } catch (error) {
-  if (!interrupted) console.error(`[load] could not run: ${error instanceof LoadError ? error.message : (error?.stack ?? error)}`);
-  await cleanup();
+  if (!life.interrupted()) console.error(`[load] could not run: ${error instanceof LoadError ? error.message : (error?.stack ?? error)}`);
+  await life.cleanup();
   process.exitCode = 2;
 }

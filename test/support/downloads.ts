@@ -4,6 +4,7 @@ import { inject } from "vitest";
 import { catalog, writeCatalog, type TestModel } from "./catalogs";
 import { call } from "./client";
 import { upstreamClient } from "./upstream";
+import { waitUntil } from "./wait";
 
 export interface StatusEntry {
   status: "queued" | "downloading" | "done" | "error";
@@ -28,20 +29,7 @@ export async function readStatusFile(): Promise<StatusFile> {
   return JSON.parse(await readFile(file, "utf8")) as StatusFile;
 }
 
-export async function waitUntil<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 20_000,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
+export { waitUntil } from "./wait";
 
 /** Waits until the sidecar has finished with `file`, one way or the other. */
 export const settled = (file: string, timeoutMs?: number): Promise<StatusEntry> =>

@@ -28,15 +28,8 @@ export function seededRandom(what: string): { seed: number; next: () => number; 
   return { seed, next, between: (low, high) => low + (high - low) * next() };
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
+/** The fault files' name for the shared poller. */
+export { waitUntil as waitFor } from "./wait";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

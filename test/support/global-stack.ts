@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import type { TestProject } from "vitest/node";
-import { startStack, tempDirs } from "./stack";
+import { startStack, tempDirs, testStackEnv } from "./stack";
 import { createCatalogRemote } from "./git-remote";
 import { CIVITAI_API_KEY, HF_TOKEN, markersOnDisk } from "./secrets";
 import { startUpstream } from "./upstream";
@@ -34,16 +34,7 @@ export default async function setup(project: TestProject) {
   const stack = await startStack(dirs, {
     CATALOG_REPO_URL: catalogRemote.url,
     API_KEY: TEST_API_KEY,
-    HF_ENDPOINT: upstream.url,
-    CIVITAI_BASE_URL: upstream.url,
-    HF_TOKEN,
-    CIVITAI_API_KEY,
-    DOWNLOAD_CONNECTIONS: "4",
-    MAX_CONCURRENT_DOWNLOADS: "3",
-    DOWNLOAD_STALL_SECONDS: "2",
-    DOWNLOAD_RETRY_BASE_MS: "100",
-    DOWNLOAD_MAX_ATTEMPTS: "4",
-    METADATA_TIMEOUT_SECONDS: "2",
+    ...testStackEnv(upstream.url),
   });
   project.provide("stack", {
     baseUrl: stack.baseUrl,

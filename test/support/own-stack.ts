@@ -1,14 +1,14 @@
 import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { callAt, type ApiReply, type CallOptions } from "./client";
-import { CIVITAI_API_KEY, HF_TOKEN, markersOnDisk, type MarkerHit } from "./secrets";
-import { startStack, tempDirs, type RunningStack } from "./stack";
+import { markersOnDisk, type MarkerHit } from "./secrets";
+import { startStack, tempDirs, testStackEnv, type RunningStack } from "./stack";
 import { startUpstream, upstreamClient, type Upstream, type UpstreamClient } from "./upstream";
 
 /**
  * A stack of a test file's own (npm start, its own studio and models folders, its own upstream stand-in),
  * for tests that kill its processes, fill its disk or flood it: they must not disturb the shared
- * integration stack. It runs with the marker credentials and the same short retries as that one.
+ * integration stack. It runs with the same test environment as that one (testStackEnv).
  */
 export interface OwnStack {
   readonly stack: RunningStack;
@@ -35,16 +35,7 @@ export async function startOwnStack(env: NodeJS.ProcessEnv = {}, dirs?: Awaited<
   const folders = dirs ?? (await tempDirs("models-admin-own-"));
   const stack = await startStack(folders, {
     API_KEY: OWN_API_KEY,
-    HF_ENDPOINT: upstream.url,
-    CIVITAI_BASE_URL: upstream.url,
-    HF_TOKEN,
-    CIVITAI_API_KEY,
-    DOWNLOAD_CONNECTIONS: "4",
-    MAX_CONCURRENT_DOWNLOADS: "3",
-    DOWNLOAD_STALL_SECONDS: "2",
-    DOWNLOAD_RETRY_BASE_MS: "100",
-    DOWNLOAD_MAX_ATTEMPTS: "4",
-    METADATA_TIMEOUT_SECONDS: "2",
+    ...testStackEnv(upstream.url),
     ...env,
   }).catch(async (error: unknown) => {
     await upstream.close();

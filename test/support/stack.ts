@@ -5,8 +5,29 @@ import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { CIVITAI_API_KEY, HF_TOKEN } from "./secrets";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+
+/**
+ * What every test stack runs with: the local stand-in for CivitAI and Hugging Face at `upstreamUrl`, the
+ * marker credentials (which must never show anywhere), and retries and stall detection shortened so that
+ * fault tests take seconds.
+ */
+export function testStackEnv(upstreamUrl: string): NodeJS.ProcessEnv {
+  return {
+    HF_ENDPOINT: upstreamUrl,
+    CIVITAI_BASE_URL: upstreamUrl,
+    HF_TOKEN,
+    CIVITAI_API_KEY,
+    DOWNLOAD_CONNECTIONS: "4",
+    MAX_CONCURRENT_DOWNLOADS: "3",
+    DOWNLOAD_STALL_SECONDS: "2",
+    DOWNLOAD_RETRY_BASE_MS: "100",
+    DOWNLOAD_MAX_ATTEMPTS: "4",
+    METADATA_TIMEOUT_SECONDS: "2",
+  };
+}
 
 export interface StackDirs {
   readonly root: string;
