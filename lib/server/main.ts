@@ -33,6 +33,8 @@ async function main(projectDir: string): Promise<void> {
     // beside .esbuild, not inside: `sls package` removes its whole .esbuild folder when it is done
     ESBUILD_WORK_FOLDER: `.esbuild-port-${config.port}`,
   };
+  // neither child may outlive this process, however it ends
+  const parentWatch = path.join(projectDir, "lib", "server", "parent-watch.cjs");
   const api = new Supervised({
     name: "API (serverless-offline)",
     command: path.join(projectDir, "node_modules", ".bin", "sls"),
@@ -42,6 +44,7 @@ async function main(projectDir: string): Promise<void> {
     env,
     readyLine: /Server ready:/,
     quietUntilReady: true,
+    preload: parentWatch,
   });
   const sidecar = new Supervised({
     name: "sidecar",
@@ -51,6 +54,7 @@ async function main(projectDir: string): Promise<void> {
     // every connection's writes, the checkpoints' syncs and the hashing share libuv's pool: 4 is too few
     env: { UV_THREADPOOL_SIZE: "16", ...env },
     readyLine: /sidecar started/,
+    preload: parentWatch,
   });
 
   // the streamed route runs in this process, with the same environment as the functions

@@ -11,6 +11,8 @@ export interface SupervisedOptions {
   readonly readyLine?: RegExp;
   /** Lines printed before ready are held back (they describe internal ports) unless start-up fails. */
   readonly quietUntilReady?: boolean;
+  /** A script the child's Node preloads (lib/server/parent-watch.cjs: it stops when this process is gone). */
+  readonly preload?: string;
 }
 
 const STOP_GRACE_MS = 5_000;
@@ -33,7 +35,8 @@ export class Supervised {
 
   /** Starts the child and resolves once it printed its ready line (or at once without one). */
   start(timeoutMs = 60_000): Promise<void> {
-    const { name, command, args, cwd, env, readyLine, quietUntilReady } = this.#options;
+    const { name, command, args, cwd, readyLine, quietUntilReady, preload } = this.#options;
+    const env = preload ? { ...this.#options.env, NODE_OPTIONS: withPreload(this.#options.env.NODE_OPTIONS, preload) } : this.#options.env;
     const child = spawn(command, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     this.#child = child;
     const held: string[] = [];
@@ -98,6 +101,11 @@ export class Supervised {
     // serverless-offline's workers may outlive their parent for a moment
     killGroup(child.pid, "SIGKILL");
   }
+}
+
+/** NODE_OPTIONS with `--require <file>` added (quoted: the path may hold spaces). */
+export function withPreload(nodeOptions: string | undefined, file: string): string {
+  return [nodeOptions, `--require ${JSON.stringify(file)}`].filter(Boolean).join(" ");
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

@@ -17,9 +17,9 @@ const groupAlive = (pid: number): boolean => {
   }
 };
 
-/** True once no process of the group is left, within a few seconds. */
-async function groupEnds(pid: number): Promise<boolean> {
-  for (let waited = 0; waited < 5_000; waited += 100) {
+/** True once no process of the group is left, within `withinMs`. */
+async function groupEnds(pid: number, withinMs = 5_000): Promise<boolean> {
+  for (let waited = 0; waited < withinMs; waited += 100) {
     if (!groupAlive(pid)) return true;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -71,6 +71,21 @@ describe("npm start on a fresh machine", () => {
     expect(second.output.join("\n")).not.toContain(key);
     expect(second.output.join("\n")).toContain("Using the API key stored in");
     expect(await readFile(catalogFile(dirs.studioDir, "models"), "utf8")).toBe(mine);
+  });
+
+  it("leaves no API or sidecar running when npm start itself is killed", async () => {
+    const stack = await startStack(dirs);
+    const output = stack.output.join("\n");
+    const apiPid = Number(/API \(serverless-offline\) pid (\d+)/.exec(output)?.[1]);
+    const sidecarPid = Number(/sidecar pid (\d+)/.exec(output)?.[1]);
+
+    process.kill(stack.process.pid!, "SIGKILL");
+
+    expect(apiPid).toBeGreaterThan(0);
+    expect(sidecarPid).toBeGreaterThan(0);
+    // they notice within a second or two that their supervisor is gone, and stop as on SIGTERM
+    expect(await groupEnds(apiPid, 15_000)).toBe(true);
+    expect(await groupEnds(sidecarPid, 15_000)).toBe(true);
   });
 
   it("fails at once on a port in use and leaves no API or sidecar behind", async () => {
