@@ -175,9 +175,9 @@ describe("links planted in the models folder", () => {
     await own.call("POST", `/api/admin/models/download/${partLink.file}`);
     const settled = await waitForDownload(partLink.file);
 
-    // refusing (an error naming the link) or replacing it are both fine; writing through it is not
-    console.log(`a link where the partial goes: ${settled.status}${settled.error === undefined ? "" : ` (${settled.error})`}`);
-    expect(["done", "error"]).toContain(settled.status);
+    // refused in words, never written through
+    expect(settled.status).toBe("error");
+    expect(settled.error).toMatch(/^A link sits where the download is written \(.*part_link\.safetensors\.part\); it is never written through/);
     expect(await readFile(outsideFile, "utf8")).toBe(PRECIOUS);
     expect(await outsideState()).toEqual(outsideBefore);
   });

@@ -55,6 +55,11 @@ export function asDownloadError(error: unknown): DownloadError | CancelledError 
   const transient = TRANSIENT_CODES.has(e?.code ?? "") || /socket hang up|aborted|premature/i.test(e?.message ?? "");
   if (e?.code === "ENOSPC") return new DownloadError("The disk is full: no room left to write the download", { cause: error });
   if (transient) return new DownloadError(`Network error: ${e?.code ?? e?.message}`, { retryable: true, cause: error });
-  // anything else happened here (a folder not writable, a link where the partial goes, ...): say it as it is
+  // the partial is opened with O_NOFOLLOW: a link planted there is refused, and said so in words
+  if (e?.code === "ELOOP") {
+    const where = e.path === undefined ? "" : ` (${e.path})`;
+    return new DownloadError(`A link sits where the download is written${where}; it is never written through: remove it, or DELETE the model`, { cause: error });
+  }
+  // anything else happened here (a folder not writable, ...): say it as it is
   return new DownloadError(e?.message ?? String(error), { cause: error });
 }
