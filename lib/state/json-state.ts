@@ -1,6 +1,7 @@
 import { constants } from "node:fs";
 import { copyFile } from "node:fs/promises";
 import type { z } from "zod";
+import { corruptAside } from "../fs/corrupt-aside";
 import { writeFileAtomic } from "../fs/atomic-write";
 import { withFileLock } from "../fs/lock";
 import { readTextIfExists } from "../fs/read-text";
@@ -68,7 +69,7 @@ export class JsonState<T> {
         if (parsed.ok) {
           state = parsed.value;
         } else {
-          const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+          const aside = corruptAside(file);
           // a copy, not a rename: until the new file replaces it, readers find the old one, never none
           await copyFile(file, aside, constants.COPYFILE_EXCL);
           const kept = parsed.salvaged === undefined ? "started a new one" : "started a new one with the entries that were still good";

@@ -1,6 +1,7 @@
 import { readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { corruptAside } from "../../fs/corrupt-aside";
 import { writeFileAtomic } from "../../fs/atomic-write";
 
 /**
@@ -43,7 +44,7 @@ export async function loadControl(file: string, key: string, log: (line: string)
   }
   const problem = corruption(text);
   if (typeof problem === "string") {
-    const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    const aside = corruptAside(file);
     await rename(file, aside).catch(() => undefined);
     log(`the control file ${path.basename(file)} was ${problem}; moved it to ${path.basename(aside)} and started over`);
     return undefined;
