@@ -1,9 +1,8 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRawAnswer, rawRequest, rawSocket } from "../support/hostile-http";
+import { declaredRoutes, parseRawAnswer, rawRequest, rawSocket, type Route } from "../support/hostile-http";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
-import { PROJECT_DIR } from "../support/stack";
 
 /**
  * The API key over real HTTP, on every route the key guards: what the unit tests of lib/http/auth.ts
@@ -13,11 +12,11 @@ import { PROJECT_DIR } from "../support/stack";
 const KEY = "api-key-test-6f1d2c9e0b";
 const UNAUTHORIZED = { detail: "Invalid or missing API key" };
 
-async function guardedRoutes(): Promise<{ method: string; path: string }[]> {
-  const yml = await readFile(path.join(PROJECT_DIR, "serverless.yml"), "utf8");
-  return [...yml.matchAll(/-\s+http:\s*\n\s+path:\s*(\S+)\s*\n\s+method:\s*(\w+)/g)]
-    .map((m) => ({ path: `/${m[1]!.replace("{filename}", "not_in_catalog.safetensors")}`, method: m[2]!.toUpperCase() }))
-    .filter((route) => route.path !== "/admin");
+/** Every route but the page, with a filename the catalog lacks: each must refuse a request without the key. */
+async function guardedRoutes(): Promise<Route[]> {
+  return (await declaredRoutes())
+    .filter((route) => route.path !== "/admin")
+    .map((route) => ({ ...route, path: route.path.replace("{filename}", "not_in_catalog.safetensors") }));
 }
 
 describe("the API key", () => {

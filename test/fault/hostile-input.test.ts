@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog, placeModel, writeCatalog, type TestModel } from "../support/catalogs";
 import {
   answerProblems,
+  declaredRoutes,
   encodeBytes,
   encodeText,
   parseRawAnswer,
@@ -17,9 +18,10 @@ import {
   stateSnapshot,
   type RawReply,
   type RawRequest,
+  type Route,
 } from "../support/hostile-http";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
-import { PROJECT_DIR, tempDirs } from "../support/stack";
+import { tempDirs } from "../support/stack";
 
 /**
  * Hostile input against the running stack (npm start: front door, serverless-offline, sidecar), over real
@@ -32,21 +34,6 @@ const SEED = Number(process.env.FC_SEED ?? 7_2026);
 const RUNS = Number(process.env.FC_RUNS ?? 200);
 const KEY = "hostile-key-0c5e9b27d4";
 const PRESENT = "present_model.safetensors";
-
-interface Route {
-  readonly method: string;
-  readonly path: string;
-}
-
-/** The routes as serverless.yml declares them, so that a route added later is attacked too. */
-async function declaredRoutes(): Promise<Route[]> {
-  const yml = await readFile(path.join(PROJECT_DIR, "serverless.yml"), "utf8");
-  const routes: Route[] = [];
-  for (const match of yml.matchAll(/-\s+http:\s*\n\s+path:\s*(\S+)\s*\n\s+method:\s*(\w+)/g)) {
-    routes.push({ path: `/${match[1]!}`, method: match[2]!.toUpperCase() });
-  }
-  return routes;
-}
 
 const isPage = (route: Route): boolean => route.path === "/admin";
 

@@ -5,6 +5,22 @@ import zlib from "node:zlib";
 import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import path from "node:path";
 import { markersIn, type MarkerHit } from "./secrets";
+import { PROJECT_DIR } from "./stack";
+
+export interface Route {
+  readonly method: string;
+  readonly path: string;
+}
+
+/** The routes as serverless.yml declares them, so that a route added later is attacked too. */
+export async function declaredRoutes(): Promise<Route[]> {
+  const yml = await readFile(path.join(PROJECT_DIR, "serverless.yml"), "utf8");
+  const routes: Route[] = [];
+  for (const match of yml.matchAll(/-\s+http:\s*\n\s+path:\s*(\S+)\s*\n\s+method:\s*(\w+)/g)) {
+    routes.push({ path: `/${match[1]!}`, method: match[2]!.toUpperCase() });
+  }
+  return routes;
+}
 
 /**
  * Raw HTTP for the hostile-input suite: node:http sends the path exactly as given (no URL parsing, no dot
