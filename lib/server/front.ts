@@ -69,13 +69,23 @@ export function routeKey(method: string | undefined, url: string | undefined): s
   return `${(method ?? "GET").toUpperCase()} ${pathname.replace(/(.)\/+$/, "$1")}`;
 }
 
+// Hop-by-hop headers (RFC 9110 7.6.1) are the client's connection's business, not the upstream one's.
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]);
+
 /**
- * The request's headers for serverless-offline, less a byte range: hapi would answer it with a 206 of a
- * few bytes of the JSON, or a 416, where API Gateway (and every client of this API) wants the whole answer.
+ * The request's headers for serverless-offline, less the hop-by-hop ones and a byte range: hapi would
+ * answer a range with a 206 of a few bytes of the JSON, or a 416, where API Gateway (and every client of
+ * this API) wants the whole answer.
  */
 function forwardedHeaders(headers: http.IncomingHttpHeaders): http.IncomingHttpHeaders {
-  const { range: _range, "if-range": _ifRange, ...rest } = headers;
-  return rest;
+  const named = String(headers.connection ?? "")
+    .split(",")
+    .map((name) => name.trim().toLowerCase());
+  const forwarded: http.IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HOP_BY_HOP.has(name) && !named.includes(name) && name !== "range" && name !== "if-range") forwarded[name] = value;
+  }
+  return forwarded;
 }
 
 const UPSTREAM_CONCURRENCY = 16;
@@ -83,7 +93,10 @@ const UPSTREAM_CONCURRENCY = 16;
 export function createFront({ upstreamPort, corsOrigins, streamed = {} }: FrontOptions): http.Server {
   // serverless-offline starts one worker thread per request in flight: 200 at once on two cores starve
   // each other, and their lock waits run out (503). Past this many, requests wait here, in order.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: UPSTREAM_CONCURRENCY });
+  // A connection is handed on only to a request already waiting for one, never kept idle: hapi closes an
+  // idle connection after 6 s, and a request written onto it at that moment was reset (a 503 for one
+  // request in ten of a burst that came 6 s after the last one). A new loopback connection costs ~0.1 ms.
+  const agent = new http.Agent({ keepAlive: false, maxSockets: UPSTREAM_CONCURRENCY });
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (req.headers.host === undefined && req.httpVersion === "1.1") {
       req.resume();
