@@ -19,6 +19,7 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts"],
           // one real stack (npm start) for every file; files share its studio folder, so one at a time
           globalSetup: ["test/support/global-stack.ts"],
+          setupFiles: ["test/support/log-on-failure.ts"],
           fileParallelism: false,
           testTimeout: 30_000,
           hookTimeout: 90_000,
