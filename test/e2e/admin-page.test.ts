@@ -1,7 +1,9 @@
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { catalog, placeModel, writeCatalog, type TestModel } from "../support/catalogs";
+import { createCatalogRemote, publish } from "../support/git-remote";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
+import { tempDirs } from "../support/stack";
 import { chromiumAvailable, launchChromium, LAPTOP, PHONE, screenshot, type Browser, type PageGlobals } from "./browser";
 
 /**
@@ -33,6 +35,34 @@ function models(stack: OwnStack) {
     // catalog text is data, never markup
     hostile: fileEntry(stack, "e2e/hostile", "hostile.safetensors", { name: '<img src=x onerror="window.pwned=1"> Hostile', dest: "vae", tags: ["<b>tag</b>"] }),
   };
+}
+
+interface OpenOptions {
+  key?: string | null;
+  viewport?: { width: number; height: number };
+}
+
+/**
+ * Opens the page on a fresh tab with `key` in localStorage (none for null), and waits for the catalog.
+ * A page error, or a script or style the CSP refused, goes into `problems`.
+ */
+async function openPage(browser: Browser, stack: OwnStack, problems: string[], options: OpenOptions = {}): Promise<Page> {
+  const page = await browser.context.newPage();
+  await page.setViewportSize(options.viewport ?? LAPTOP);
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (/Content Security Policy|Uncaught/i.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  await page.goto(`${stack.stack.baseUrl}/admin`);
+  const key = options.key === undefined ? stack.apiKey : options.key;
+  await page.evaluate((value) => {
+    const { localStorage } = globalThis as unknown as PageGlobals;
+    if (value === null) localStorage.clear();
+    else localStorage.setItem("models-admin.api-key", value);
+  }, key);
+  await page.reload();
+  if (key !== null) await page.locator(".category > h3").first().waitFor();
+  return page;
 }
 
 describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
@@ -79,24 +109,7 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
     problems.length = 0;
   });
 
-  async function open(options: { key?: string | null; viewport?: { width: number; height: number } } = {}): Promise<Page> {
-    page = await browser.context.newPage();
-    await page.setViewportSize(options.viewport ?? LAPTOP);
-    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    page.on("console", (message) => {
-      if (/Content Security Policy|Uncaught/i.test(message.text())) problems.push(`console: ${message.text()}`);
-    });
-    await page.goto(`${stack.stack.baseUrl}/admin`);
-    const key = options.key === undefined ? stack.apiKey : options.key;
-    await page.evaluate((value) => {
-      const { localStorage } = globalThis as unknown as PageGlobals;
-      if (value === null) localStorage.clear();
-      else localStorage.setItem("models-admin.api-key", value);
-    }, key);
-    await page.reload();
-    if (key !== null) await page.getByRole("heading", { name: /^Checkpoints/ }).waitFor();
-    return page;
-  }
+  const open = async (options: OpenOptions = {}): Promise<Page> => (page = await openPage(browser, stack, problems, options));
 
   const row = (file: string) => page.locator(`tr[data-file="${file}"]`);
   const status = (file: string) => row(file).locator(".badge");
@@ -310,5 +323,57 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
     await page.evaluate(() => (globalThis as unknown as PageGlobals).scrollTo(0, 0));
     await screenshot(page, "phone-catalog");
     await screenshot(page, "phone-catalog-full", true);
+  });
+});
+
+describe.skipIf(!chromiumAvailable())("catalog updates from the admin page", () => {
+  let stack: OwnStack;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+  const known: TestModel = { name: "Known SDXL", file: "known_sdxl.safetensors", dest: "checkpoints", source: "url", url: "http://127.0.0.1:9/known" };
+  const added: TestModel = { name: "Added Flux", file: "added_flux.safetensors", dest: "checkpoints", source: "url", url: "http://127.0.0.1:9/added", tags: ["flux"] };
+
+  beforeAll(async () => {
+    // a git remote on the local disk, as CATALOG_REPO_URL points at one on GitHub
+    const dirs = await tempDirs("models-admin-e2e-updates-");
+    const remote = createCatalogRemote(dirs.root);
+    publish(remote, catalog([{ id: "checkpoints", name: "Checkpoints", models: [known, added] }], 2, "2026-12-01 10:00"), "version 2");
+    stack = await startOwnStack({ CATALOG_REPO_URL: remote.url }, dirs);
+    await writeCatalog(stack.stack.studioDir, "models", catalog([{ id: "checkpoints", name: "Checkpoints", models: [known] }], 1, "2026-11-01 10:00"));
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  afterEach(async () => {
+    await page?.close();
+    expect(problems).toEqual([]);
+  });
+
+  it("finds a new version, syncs it, and shows its models without a reload", async () => {
+    page = await openPage(browser, stack, problems);
+    const updates = page.locator("#updates-status");
+    await expect.poll(() => updates.textContent(), { timeout: 15_000 }).toBe("Not checked yet. Local catalog: version 1.");
+    expect(await page.locator("tr[data-file]").count()).toBe(1);
+    expect(await page.locator("#catalog-count").textContent()).toBe("1 model");
+
+    await page.getByRole("button", { name: "Check for updates" }).click();
+    await expect.poll(() => updates.textContent(), { timeout: 30_000 }).toBe("Version 2 is available (this pod has 1): Sync to take it.");
+    await screenshot(page, "laptop-update-available");
+    await page.getByRole("button", { name: "Sync" }).click();
+
+    await page.locator(".notice-text").filter({ hasText: "Catalog updated from version 1 to 2 (2026-12-01 10:00)" }).waitFor();
+    await page.locator(`tr[data-file="${added.file}"]`).waitFor();
+    expect(await page.locator(`tr[data-file="${added.file}"] .model-name`).textContent()).toBe("Added Flux");
+    expect(await page.locator("#catalog-count").textContent()).toBe("2 models");
+    await expect.poll(() => updates.textContent(), { timeout: 15_000 }).toBe("Up to date: version 2 (remote 2).");
+    await screenshot(page, "laptop-synced");
+
+    await page.getByRole("button", { name: "Sync" }).click();
+    await page.locator(".notice-text").filter({ hasText: "The catalog is up to date (version 2)" }).waitFor();
   });
 });
