@@ -1,5 +1,5 @@
 import { ApiError, type Api } from "./api";
-import { formatBytes } from "./format";
+import { countOf, formatBytes } from "./format";
 import { notices } from "./notices";
 import type { ImportResult, Model, SyncResult } from "./types";
 
@@ -99,7 +99,7 @@ export function catalogActions({ api, refresh }: ActionContext) {
 
     async fetchMetadata() {
       const { queued } = await api.call<{ queued: number }>("POST", "api/admin/models/fetch-metadata");
-      notices.info(queued > 0 ? `Fetching metadata for ${queued} models` : "Every model with a CivitAI or Hugging Face source is already being fetched");
+      notices.info(queued > 0 ? `Fetching metadata for ${countOf(queued, "model")}` : "Every model with a CivitAI or Hugging Face source is already being fetched");
     },
 
     async clearLog() {

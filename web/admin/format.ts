@@ -59,3 +59,6 @@ export function progressText(download: { bytes_downloaded: number; bytes_total: 
   if (eta !== undefined) parts.push(`${formatDuration(eta)} left`);
   return parts.join(" · ");
 }
+
+/** "1 model", "2 models": a count with its noun. */
+export const countOf = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`;

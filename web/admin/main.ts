@@ -2,7 +2,7 @@ import { run, catalogActions, downloadActions } from "./actions";
 import { Api } from "./api";
 import { apiBase } from "./base";
 import { byId } from "./dom";
-import { formatSpeed } from "./format";
+import { countOf, formatSpeed } from "./format";
 import { filterCatalog, isFiltered } from "./filter";
 import { askForKey } from "./key-dialog";
 import { forgetKey, loadKey, saveKey } from "./key-store";
@@ -73,7 +73,7 @@ function renderCatalog(): void {
   const empty = isFiltered(filters) ? "No model matches these filters." : "The catalog is empty: import a JSON file to add models.";
   view.render(shown, state.live, state.selected, empty);
   const count = shown.reduce((sum, category) => sum + category.models.length, 0);
-  byId("catalog-count").textContent = isFiltered(filters) ? `${count} of ${listing.stats.total_count} models match` : `${listing.stats.total_count} models`;
+  byId("catalog-count").textContent = isFiltered(filters) ? `${count} of ${countOf(listing.stats.total_count, "model")} match` : countOf(listing.stats.total_count, "model");
   renderSelection();
 }
 

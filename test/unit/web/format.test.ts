@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { etaSeconds, formatBytes, formatDuration, formatPercent, formatSizeGb, formatSpeed, progressText } from "../../../web/admin/format";
+import { countOf, etaSeconds, formatBytes, formatDuration, formatPercent, formatSizeGb, formatSpeed, progressText } from "../../../web/admin/format";
 
 describe("sizes, speeds and times on the admin page", () => {
   it("shows sizes in binary units with three significant figures", () => {
@@ -57,5 +57,16 @@ describe("sizes, speeds and times on the admin page", () => {
       "25.0% · 1.5 GiB of 6.0 GiB · 50.0 MiB/s · 1 min 33 s left",
     );
     expect(progressText({ bytes_downloaded: 0, bytes_total: 0, speed: 0, percent: 0 })).toBe("0% · 0 B");
+  });
+});
+
+describe("counts on the admin page", () => {
+  it.each([
+    [0, "0 models"],
+    [1, "1 model"],
+    [2, "2 models"],
+    [10_000, "10000 models"],
+  ])("says %i as %s", (count, words) => {
+    expect(countOf(count, "model")).toBe(words);
   });
 });
