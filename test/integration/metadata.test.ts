@@ -106,6 +106,8 @@ const models: TestModel[] = [
   { name: "SDXL", file: "sd_xl_base_1.0.safetensors", dest: "checkpoints", source: "huggingface", hf_repo: "stabilityai/stable-diffusion-xl-base-1.0", hf_file: "sd_xl_base_1.0.safetensors" },
   { name: "FLUX dev", file: "flux1-dev.safetensors", dest: "unet", hf_repo: "black-forest-labs/FLUX.1-dev", hf_file: "flux1-dev.safetensors" },
   { name: "Plain", file: "plain.pth", dest: "upscale_models", url: "http://127.0.0.1:9/plain.pth" },
+  civ("flaky.safetensors", 555),
+  civ("down.safetensors", 666),
 ];
 const fetchable = models.filter((m) => m.civitai_version_id !== undefined || m.hf_repo !== undefined).map((m) => m.file);
 
@@ -134,6 +136,11 @@ describe("metadata from CivitAI and Hugging Face", () => {
     await up.can({ path: "/api/v1/model-versions/777", status: 429, headers: { "Retry-After": "1" }, body: { error: "Too Many Requests" }, times: 1 });
     await up.can({ path: "/api/v1/model-versions/777", body: { ...juggVersion, id: 777, modelId: 133005, name: "busy" } });
     await up.can({ path: "/api/v1/model-versions/888", delayMs: 60_000, body: {} });
+    // a reset connection, then a 503, then the answer: the fetch goes on to it
+    await up.can({ path: "/api/v1/model-versions/555", reset: true, times: 1 });
+    await up.can({ path: "/api/v1/model-versions/555", status: 503, body: { error: "Service Unavailable" }, times: 1 });
+    await up.can({ path: "/api/v1/model-versions/555", body: { ...juggVersion, id: 555, modelId: 133005, name: "flaky" } });
+    await up.can({ path: "/api/v1/model-versions/666", status: 503, body: { error: "Service Unavailable" } });
     await up.can({ path: "/api/models/stabilityai/stable-diffusion-xl-base-1.0", body: hfInfo });
     await up.can({
       method: "HEAD",
@@ -201,6 +208,8 @@ describe("metadata from CivitAI and Hugging Face", () => {
       "missing.safetensors": { status: "error", error: "HTTP 404" },
       "busy.safetensors": { status: "done" },
       "hanging.safetensors": { status: "error", error: "timed out after 2 s" },
+      "flaky.safetensors": { status: "done" },
+      "down.safetensors": { status: "error", error: "HTTP 503 from CivitAI" },
       "sd_xl_base_1.0.safetensors": { status: "done" },
       "flux1-dev.safetensors": {
         status: "error",
@@ -239,7 +248,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
       size_gb: 6.46,
       sha256: HF_SHA,
     });
-    expect(entries.find((m) => m.file === "plain.pth")).toEqual(models[7]);
+    expect(entries.find((m) => m.file === "plain.pth")).toEqual(models.find((m) => m.file === "plain.pth"));
   });
 
   it("backs off on 429 as asked", async () => {
@@ -247,6 +256,16 @@ describe("metadata from CivitAI and Hugging Face", () => {
 
     expect(calls.map((c) => c.status)).toEqual([429, 200]);
     expect(calls[1]!.time - calls[0]!.time).toBeGreaterThanOrEqual(950);
+  });
+
+  it("tries again after a reset connection or a 503, twice, and then gives up", async () => {
+    const log = await upstream().log();
+    const flaky = log.filter((l) => l.path === "/api/v1/model-versions/555");
+    const down = log.filter((l) => l.path === "/api/v1/model-versions/666");
+
+    expect(flaky.map((c) => c.status).slice(1)).toEqual([503, 200]);
+    expect(down.map((c) => c.status)).toEqual([503, 503, 503]);
+    expect(down[2]!.time - down[0]!.time).toBeGreaterThanOrEqual(250);
   });
 
   it("sends each credential to its own API only", async () => {
@@ -263,9 +282,10 @@ describe("metadata from CivitAI and Hugging Face", () => {
     expect(json).toContainEqual({ time: expect.any(String), message: "Fetching metadata for juggernautXL_v9.safetensors...", level: "info" });
     expect(json).toContainEqual({ time: expect.any(String), message: "OK -- juggernautXL_v9.safetensors: base_model=SDXL 1.0, +5 civitai_tags", level: "ok" });
     expect(json).toContainEqual({ time: expect.any(String), message: "ERROR -- missing.safetensors: HTTP 404", level: "error" });
+    expect(json).toContainEqual({ time: expect.any(String), message: "ERROR -- down.safetensors: HTTP 503 from CivitAI", level: "error" });
     const fileOf = (message: string) => /^(?:OK|ERROR) -- ([^:]+):/.exec(message)?.[1];
-    expect(new Set(json.filter((e) => e.level === "ok").map((e) => fileOf(e.message))).size).toBe(4);
-    expect(new Set(json.filter((e) => e.level === "error").map((e) => fileOf(e.message))).size).toBe(3);
+    expect(new Set(json.filter((e) => e.level === "ok").map((e) => fileOf(e.message))).size).toBe(5);
+    expect(new Set(json.filter((e) => e.level === "error").map((e) => fileOf(e.message))).size).toBe(4);
     // one run at a time: a model is never fetched twice at once
     const inFlight = new Set<string>();
     for (const { message } of json) {

@@ -710,6 +710,10 @@ export async function startUpstream(): Promise<Upstream> {
       entry.route = "canned";
       if (answer.delayMs) await sleep(answer.delayMs, res);
       if (res.destroyed) return;
+      if (answer.reset) {
+        res.socket?.destroy();
+        return;
+      }
       const text = answer.body === undefined ? "" : typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body);
       res.writeHead(answer.status ?? 200, { "Content-Type": "application/json", ...answer.headers });
       res.end(method === "HEAD" ? undefined : text);
@@ -1029,6 +1033,7 @@ export async function startUpstream(): Promise<Upstream> {
  * A canned answer for an exact method and path (query ignored), taking precedence over every route:
  * real-shaped API payloads, errors, a 429 with Retry-After, or a request that hangs (`delayMs`).
  * With `times`, it answers that many requests and then steps aside for the next canned one or the route.
+ * With `reset`, it closes the connection instead of answering, as a reset one or a dropped keep-alive does.
  */
 export interface Canned {
   method?: string;
@@ -1038,6 +1043,7 @@ export interface Canned {
   body?: unknown;
   delayMs?: number;
   times?: number;
+  reset?: boolean;
 }
 
 export interface UpstreamClient {

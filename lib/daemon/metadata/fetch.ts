@@ -18,10 +18,16 @@ export interface Fetched {
 }
 
 const MAX_429_RETRIES = 3;
+// A reset connection or a 502/503/504 is most often over a second later (a CDN edge, a deploy, a
+// keep-alive connection closed just as it was reused): two more tries before the model is marked failed.
+const MAX_TRANSIENT_RETRIES = 2;
+const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
 const GIB = 1024 ** 3;
 
 async function getJson(url: URL, token: Secret | undefined, config: Config, method = "GET"): Promise<Response> {
-  for (let attempt = 0; ; attempt++) {
+  let limited = 0;
+  let transient = 0;
+  for (;;) {
     let response: Response;
     try {
       response = await fetch(url, {
@@ -36,17 +42,36 @@ async function getJson(url: URL, token: Secret | undefined, config: Config, meth
       });
     } catch (error) {
       const name = (error as Error).name;
+      // a timeout already took METADATA_TIMEOUT_SECONDS: another try would double a run's worst case
       if (name === "TimeoutError") throw new MetadataError(`timed out after ${config.metadataTimeoutMs / 1000} s`);
-      throw new MetadataError(`network error: ${(error as Error).message}`);
+      if (transient < MAX_TRANSIENT_RETRIES) {
+        await sleep(config.downloadRetryBaseMs * 2 ** transient);
+        transient += 1;
+        continue;
+      }
+      throw new MetadataError(`network error: ${networkCause(error as Error)}`);
     }
-    if (response.status === 429 && attempt < MAX_429_RETRIES) {
+    if (response.status === 429 && limited < MAX_429_RETRIES) {
       await response.body?.cancel();
       const seconds = Number(response.headers.get("retry-after"));
-      await sleep(Math.min(60_000, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 2_000 * 2 ** attempt));
+      await sleep(Math.min(60_000, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 2_000 * 2 ** limited));
+      limited += 1;
+      continue;
+    }
+    if (TRANSIENT_STATUSES.has(response.status) && transient < MAX_TRANSIENT_RETRIES) {
+      await response.body?.cancel();
+      await sleep(config.downloadRetryBaseMs * 2 ** transient);
+      transient += 1;
       continue;
     }
     return response;
   }
+}
+
+/** undici says only "fetch failed"; the reason (ECONNRESET, ENOTFOUND, ...) is in its cause. */
+function networkCause(error: Error): string {
+  const cause = error.cause as NodeJS.ErrnoException | undefined;
+  return cause?.code ?? cause?.message ?? error.message;
 }
 
 const CivitaiVersion = z.object({
