@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync } from "node:fs";
-import { readdir, statfs } from "node:fs/promises";
+import { readdir, rm, statfs, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -17,8 +17,8 @@ import { fileSha256, type FileSpec } from "../support/upstream";
  * The models folder on a small filesystem of its own (tmpfs, 24 MiB): a model whose size is known and does
  * not fit fails before the first byte, saying how much it needs and how much there is; one whose size is
  * not known fails when the disk fills, clearly, with nothing under the final name and no partial left to
- * keep the disk full; ranged downloads that run out of room together keep their partials and resume once
- * there is room.
+ * keep the disk full; one that fits alone but not beside a download in progress is refused before its
+ * first byte; a ranged one whose room something else took keeps its partial and resumes once there is room.
  */
 const ROOM = 24 * MiB;
 
@@ -46,6 +46,7 @@ describe.skipIf(mountError !== undefined)("a models folder that runs out of room
     // slow enough that both have started, and passed the check for room, before either has filled the disk
     one: { id: "diskfull/one.bin", size: 14 * MiB + 3, mode: "slow", bytesPerSecond: 7 * MiB },
     two: { id: "diskfull/two.bin", size: 14 * MiB + 5, mode: "slow", bytesPerSecond: 7 * MiB },
+    three: { id: "diskfull/three.bin", size: 14 * MiB + 7, mode: "slow", bytesPerSecond: 3 * MiB },
   } satisfies Record<string, FileSpec>;
   const target = (model: TestModel) => path.join(dirs.modelsDir, model.dest, model.file);
   const settled = (model: TestModel) =>
@@ -83,6 +84,7 @@ describe.skipIf(mountError !== undefined)("a models folder that runs out of room
       unknown: { ...fileModel(own.up, "unused", "streamed.safetensors", "vae"), url: `http://127.0.0.1:${(streamer.address() as AddressInfo).port}/streamed` },
       one: fileModel(own.up, ranged.one.id, "one.safetensors", "loras"),
       two: fileModel(own.up, ranged.two.id, "two.safetensors", "loras"),
+      three: fileModel(own.up, ranged.three.id, "three.safetensors", "loras"),
     };
     await writeCatalog(own.stack.studioDir, "models", catalog([{ id: "disk", name: "Disk", models: Object.values(models) }]));
   });
@@ -102,7 +104,7 @@ describe.skipIf(mountError !== undefined)("a models folder that runs out of room
     const entry = await settled(models.tooBig!);
 
     expect(entry.status).toBe("error");
-    expect(entry.error).toMatch(/^Not enough disk space: need 0\.04 GiB, have 0\.02 GiB$/);
+    expect(entry.error).toMatch(/^Not enough disk space: need 40\.0 MiB, have 2\d\.\d MiB$/);
     expect(await leftovers("checkpoints")).toEqual([]);
   });
 
@@ -112,37 +114,59 @@ describe.skipIf(mountError !== undefined)("a models folder that runs out of room
     const entry = await settled(models.unknown!);
 
     expect(entry.status).toBe("error");
-    expect(entry.error).toMatch(/^The disk is full: no room left in .*\/vae after \d+\.\d\d GiB; the partial download was removed$/);
+    expect(entry.error).toMatch(/^The disk is full: no room left in .*\/vae after \d+\.\d MiB; the partial download was removed$/);
     expect(await leftovers("vae")).toEqual([]);
     // the room is there again for the next download
     const fs = await statfs(dirs.modelsDir);
     expect(fs.bavail * fs.bsize).toBeGreaterThan(ROOM - 1 * MiB);
   });
 
-  it("keeps the partials of ranged downloads that ran out of room together, and resumes them once there is room", async () => {
-    // each fits alone, so both start; together they do not
+  it("refuses a download that fits alone but not beside one in progress, before its first byte", async () => {
+    // each fits alone; the second to start finds the room the first has yet to fill already promised
     await own.call("POST", "/api/admin/models/download-batch", { json: { filenames: ["one.safetensors", "two.safetensors"] } });
-    const first = [await settled(models.one!), await settled(models.two!)];
-    const failed = (["one", "two"] as const).filter((_, i) => first[i]!.status === "error");
+    const first = { one: await settled(models.one!), two: await settled(models.two!) };
+    const [won, lost] = first.one.status === "done" ? (["one", "two"] as const) : (["two", "one"] as const);
 
-    expect(failed.length).toBeGreaterThan(0);
-    for (const name of failed) {
-      const { error } = (await own.readStatus()).downloads[models[name]!.file]!;
-      expect(error).toMatch(/^The disk is full: no room left in .*\/loras after \d+\.\d\d GiB of 0\.01 GiB; the partial download is kept and resumes when there is room$/);
-      expect(await leftovers("loras")).toContain(`${models[name]!.file}.part`);
-      expect(await leftovers("loras")).not.toContain(models[name]!.file);
-    }
+    expect(first[won].status).toBe("done");
+    expect(await sha256File(target(models[won]!))).toBe(fileSha256(ranged[won].id, ranged[won].size));
+    expect(first[lost].status).toBe("error");
+    expect(first[lost].error).toMatch(
+      /^Not enough disk space: need 14\.0 MiB, have \d+\.\d MiB \(\d+\.\d MiB free, \d+\.\d MiB of it still to come for 1 other download in progress\)$/,
+    );
+    expect(await leftovers("loras")).toEqual([models[won]!.file]);
+    // nothing of it was fetched: the answer to the probe was all
+    expect((await own.up.stats(ranged[lost].id)).bytesSent).toBeLessThan(1 * MiB);
 
-    execFileSync("mount", ["-o", "remount,size=64m", dirs.modelsDir]);
-    await own.call("POST", "/api/admin/models/download-batch", { json: { filenames: failed.map((name) => models[name]!.file) } });
+    // once the first is done its claim is gone: what stands in the way now is only the file itself
+    await own.call("POST", `/api/admin/models/download/${models[lost]!.file}`);
+    expect((await settled(models[lost]!)).error).toMatch(/^Not enough disk space: need 14\.0 MiB, have \d+\.\d MiB$/);
+    await own.call("DELETE", `/api/admin/models/${models[won]!.file}`);
+  });
 
-    for (const name of ["one", "two"] as const) {
-      expect((await settled(models[name]!)).status).toBe("done");
-      expect(await sha256File(target(models[name]!))).toBe(fileSha256(ranged[name].id, ranged[name].size));
-      // resumed, not fetched again from the start
-      expect((await own.up.stats(ranged[name].id)).bytesSent).toBeLessThan(ranged[name].size * 1.5);
-    }
-    expect((await leftovers("loras")).sort()).toEqual(["one.safetensors", "two.safetensors"]);
+  it("keeps the partial of a ranged download whose room something else took, and resumes it once there is room", async () => {
+    const model = models.three!;
+    await own.call("POST", `/api/admin/models/download/${model.file}`);
+    await waitFor(async () => ((await own.readStatus()).downloads[model.file]?.bytes_downloaded ?? 0) >= 2 * MiB || undefined, "the download to be under way");
+    // another program on the shared volume takes all but 256 KiB of what is left
+    const fs = await statfs(dirs.modelsDir);
+    const filler = path.join(dirs.modelsDir, "filler.bin");
+    await writeFile(filler, Buffer.alloc(Math.max(0, fs.bavail * fs.bsize - 256 * 1024)));
+
+    const failed = await settled(model);
+
+    expect(failed.status).toBe("error");
+    expect(failed.error).toMatch(/^The disk is full: no room left in .*\/loras after \d+\.\d MiB of 14\.0 MiB; the partial download is kept and resumes when there is room$/);
+    expect(await leftovers("loras")).toContain(`${model.file}.part`);
+    expect(await leftovers("loras")).not.toContain(model.file);
+
+    await rm(filler);
+    await own.call("POST", `/api/admin/models/download/${model.file}`);
+
+    expect((await settled(model)).status).toBe("done");
+    expect(await sha256File(target(model))).toBe(fileSha256(ranged.three.id, ranged.three.size));
+    // resumed, not fetched again from the start
+    expect((await own.up.stats(ranged.three.id)).bytesSent).toBeLessThan(ranged.three.size * 1.5);
+    expect(await leftovers("loras")).toEqual([model.file]);
     expect(await own.secretsOnDisk()).toEqual([]);
   });
 });

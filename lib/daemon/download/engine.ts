@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, mkdir, open, rename, rm, statfs, type FileHandle } from "node:fs/promises";
+import { lstat, mkdir, open, rename, rm, stat, statfs, type FileHandle } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -10,6 +10,7 @@ import { writeAll } from "../../fs/write-all";
 import { bytesDone, loadControl, plan, saveControl, segmentLength, type Control, type Segment } from "./control";
 import { asDownloadError, CancelledError, DownloadError } from "./errors";
 import { openDownload, type Opened } from "./http";
+import { claimedOn, stake } from "./room";
 import type { Source } from "./source";
 
 export interface DownloadJob {
@@ -50,7 +51,9 @@ const CHECKPOINT_SHARE = 0.1;
 // Opened with O_NOFOLLOW: a link planted at `<file>.part` is refused, never written through.
 const PART_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
 
-const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+/** Sizes as the catalog gives them (GiB, two decimals); under 1 GiB in MiB, where 0.01 GiB says too little. */
+const gib = (bytes: number): string =>
+  bytes < 1024 ** 3 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 
 interface Probe {
   readonly opened: Opened;
@@ -96,6 +99,7 @@ export class Download {
   readonly #controlFile: string;
   #done = 0;
   #total = 0;
+  #releaseRoom: () => void = () => undefined;
 
   constructor(job: DownloadJob) {
     this.#job = job;
@@ -109,6 +113,14 @@ export class Download {
   }
 
   async run(): Promise<DownloadResult> {
+    try {
+      return await this.#run();
+    } finally {
+      this.#releaseRoom();
+    }
+  }
+
+  async #run(): Promise<DownloadResult> {
     await mkdir(path.dirname(this.#job.target), { recursive: true });
     for (let restarts = 1; ; restarts++) {
       try {
@@ -161,10 +173,24 @@ export class Download {
     }
   }
 
+  /**
+   * Fails before the first byte when `need` does not fit in what is free less what the other downloads
+   * on this filesystem have yet to write; else claims `need` until the download ends.
+   */
   async #checkSpace(need: number): Promise<void> {
-    const fs = await statfs(path.dirname(this.#job.target));
-    const have = fs.bavail * fs.bsize;
-    if (have < need) throw new DownloadError(`Not enough disk space: need ${gib(need)}, have ${gib(have)}`);
+    this.#releaseRoom();
+    const dir = path.dirname(this.#job.target);
+    const [fs, { dev }] = await Promise.all([statfs(dir), stat(dir)]);
+    const free = fs.bavail * fs.bsize;
+    const others = claimedOn(dev);
+    const have = Math.max(0, free - others.bytes);
+    if (have < need) {
+      const promised =
+        others.downloads > 0 ? ` (${gib(free)} free, ${gib(others.bytes)} of it still to come for ${others.downloads} other download${others.downloads === 1 ? "" : "s"} in progress)` : "";
+      throw new DownloadError(`Not enough disk space: need ${gib(need)}, have ${gib(have)}${promised}`);
+    }
+    // until the size is known (#ranged, #whole set it), the need stands for what is to come
+    this.#releaseRoom = stake({ device: dev, outstanding: () => (this.#total > 0 ? this.#total - this.#done : need) });
   }
 
   /**
