@@ -32,6 +32,7 @@ function models(stack: OwnStack) {
     hf: { name: "Detail LoRA", file: "detail_lora.safetensors", dest: "loras", source: "huggingface", hf_repo: "e2e-org/details", hf_file: "detail_lora.safetensors", tags: ["detail"] },
     gone: { name: "Gone LoRA", file: "gone_lora.safetensors", dest: "loras", source: "huggingface", hf_repo: "e2e-org/gone", hf_file: "gone_lora.safetensors", tags: ["detail"] },
     html: fileEntry(stack, "e2e/html", "login_page.safetensors", { name: "Behind a login", dest: "vae" }),
+    html2: fileEntry(stack, "e2e/html", "login_page_2.safetensors", { name: "Also behind a login", dest: "vae" }),
     // catalog text is data, never markup
     hostile: fileEntry(stack, "e2e/hostile", "hostile.safetensors", { name: '<img src=x onerror="window.pwned=1"> Hostile', dest: "vae", tags: ["<b>tag</b>"] }),
   };
@@ -40,6 +41,8 @@ function models(stack: OwnStack) {
 interface OpenOptions {
   key?: string | null;
   viewport?: { width: number; height: number };
+  /** Runs before the page loads: to route or refuse some of its requests. */
+  prepare?: (page: Page) => Promise<unknown>;
 }
 
 /**
@@ -49,6 +52,7 @@ interface OpenOptions {
 async function openPage(browser: Browser, stack: OwnStack, problems: string[], options: OpenOptions = {}): Promise<Page> {
   const page = await browser.context.newPage();
   await page.setViewportSize(options.viewport ?? LAPTOP);
+  await options.prepare?.(page);
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
     if (/Content Security Policy|Uncaught/i.test(message.text())) problems.push(`console: ${message.text()}`);
@@ -90,7 +94,7 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
       catalog([
         { id: "checkpoints", name: "Checkpoints", models: [m.slow, m.long] },
         { id: "loras", name: "LoRAs", models: [m.batchA, m.batchB, m.keyboard, m.hf, m.gone] },
-        { id: "vae", name: "VAE", models: [m.present, m.hostile, m.html] },
+        { id: "vae", name: "VAE", models: [m.present, m.hostile, m.html, m.html2] },
       ]),
     );
     await placeModel(stack.stack.modelsDir, m.present, 3 * MiB);
@@ -141,7 +145,7 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
   it("shows the catalog by category with sizes, tags, status, the disk bar and the sidecar", async () => {
     await open();
 
-    expect(await page.locator(".category > h3").allTextContents()).toEqual(["Checkpoints 0 of 2 on disk", "LoRAs 0 of 5 on disk", "VAE 1 of 3 on disk"]);
+    expect(await page.locator(".category > h3").allTextContents()).toEqual(["Checkpoints 0 of 2 on disk", "LoRAs 0 of 5 on disk", "VAE 1 of 4 on disk"]);
     const present = row(m.present.file);
     expect(await present.locator(".model-name").textContent()).toBe("Present VAE");
     expect(await present.locator("td[data-label='On disk']").textContent()).toBe("3.0 MiB");
@@ -175,10 +179,10 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
     await page.getByText("No model matches these filters.").waitFor();
     await page.getByLabel("Category").selectOption({ label: "All" });
     await eventually(visibleFiles).toEqual([m.hf.file, m.gone.file]);
-    expect(await page.locator("#catalog-count").textContent()).toBe("2 of 10 models match");
+    expect(await page.locator("#catalog-count").textContent()).toBe("2 of 11 models match");
 
     await page.getByRole("button", { name: "Clear filters" }).click();
-    await eventually(async () => (await visibleFiles()).length).toBe(10);
+    await eventually(async () => (await visibleFiles()).length).toBe(11);
   });
 
   it("shows a download's bar, speed and time left as it moves to 100%, then the file on disk", async () => {
@@ -208,6 +212,16 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
     expect(await row(m.html.file).locator(".row-error").textContent()).toMatch(/^Got an HTML page instead of the model from .* \(a login or error page\?\)$/);
     await page.locator(".notice-error .notice-text").filter({ hasText: /^Behind a login: Got an HTML page/ }).waitFor();
     expect(await row(m.html.file).getByRole("button", { name: `Retry ${m.html.name}` }).isEnabled()).toBe(true);
+  });
+
+  it("tells of a failure that the listing brought before the stream did", async () => {
+    // no live progress at all: only the listing, polled every 15 s, can bring the news
+    await open({ prepare: (p) => p.route("**/api/admin/models/status*", (route) => route.abort()) });
+
+    await row(m.html2.file).getByRole("button", { name: `Download ${m.html2.name}` }).click();
+
+    await eventually(text(status(m.html2.file)), 30_000).toBe("Failed");
+    await page.locator(".notice-error .notice-text").filter({ hasText: /^Also behind a login: Got an HTML page/ }).waitFor({ timeout: 1_000 });
   });
 
   it("downloads several selected models at once", async () => {

@@ -46,6 +46,7 @@ export class CatalogView {
 
   render(categories: readonly Category[], live: Live, selected: ReadonlySet<string>, emptyMessage: string): void {
     const focus = focusedControl(this.#root);
+    const before = this.#rows;
     this.#rows = new Map();
     if (categories.length === 0) {
       replaceChildren(this.#root, h("p", { class: "empty" }, emptyMessage));
@@ -53,6 +54,12 @@ export class CatalogView {
     }
     replaceChildren(this.#root, ...categories.map((category, index) => this.#section(category, index, live, selected)));
     if (focus) restoreFocus(this.#root, focus);
+    // a listing can bring news before the stream does (a download that failed between two events): a
+    // row rebuilt in another state says so as an update would, or its failure would go unmentioned
+    for (const [file, row] of this.#rows) {
+      const old = before.get(file);
+      if (old && shownKey(old.shown) !== shownKey(row.shown)) this.#actions.changed(row.model, row.shown, old.shown);
+    }
   }
 
   update(live: Live): void {
