@@ -2,7 +2,6 @@ import { unlink } from "node:fs/promises";
 import { NotFoundError, ServiceUnavailableError } from "../errors";
 import { entryExists, isRegularFile } from "../fs/exists";
 import { containedModelPath, modelPath, scanPresence } from "../catalog/paths";
-import type { CatalogModel } from "../catalog/schema";
 import { findModel, loadCatalog, whileCatalogSteady } from "../catalog/store";
 import { daemonRunning, isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
 import { partPath, removePartial } from "./partial";
@@ -63,12 +62,11 @@ export function queueBatch(filenames: readonly string[]): Promise<{ queued: stri
 const CANCEL_WAIT_MS = 5_000;
 
 /**
- * Stops a queued or running download of `model` and removes its partial. A running one is the
+ * Stops a queued or running download of `file`; true when this request stopped one. A running one is the
  * sidecar's to stop (it owns the open file): ask, then wait for it to let go. With no sidecar alive
- * nobody holds the file, and the entry is cleared here.
+ * nobody holds the file, and the entry is cleared here. The partial is the caller's to remove.
  */
-async function cancelDownload(model: CatalogModel): Promise<boolean> {
-  const { file } = model;
+async function stopDownload(file: string): Promise<boolean> {
   const { state, seq } = await updateStatus<{ state: "idle" | "removed" | "asked" | "joined"; seq: number }>((status, now) => {
     const entry = status.downloads[file];
     if (!isActive(entry)) return { result: { state: "idle", seq: 0 }, changed: false };
@@ -82,40 +80,52 @@ async function cancelDownload(model: CatalogModel): Promise<boolean> {
     entry!.cancel = true;
     return { result: { state: joined ? "joined" : "asked", seq: entry!.seq }, changed: !joined };
   });
-  if (state === "idle") return false;
-  if (state !== "removed") {
-    const deadline = Date.now() + CANCEL_WAIT_MS;
-    // the download asked to stop, not one queued again meanwhile: that one is not this request's
-    const stopping = (entry: DownloadEntry | undefined) => isActive(entry) && entry!.seq === seq;
-    while (stopping((await readStatus()).downloads[file])) {
-      // the sidecar still holds the file: removing it now could race its last write or its rename
-      if (Date.now() > deadline) {
-        throw new ServiceUnavailableError(`The download of '${file}' is still stopping; try again in a few seconds`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+  if (state === "idle" || state === "removed") return state === "removed";
+  const deadline = Date.now() + CANCEL_WAIT_MS;
+  // the download asked to stop, not one queued again meanwhile: that one is not this request's
+  const stopping = (entry: DownloadEntry | undefined) => isActive(entry) && entry!.seq === seq;
+  while (stopping((await readStatus()).downloads[file])) {
+    // the sidecar still holds the file: removing it now could race its last write or its rename
+    if (Date.now() > deadline) {
+      throw new ServiceUnavailableError(`The download of '${file}' is still stopping; try again in a few seconds`);
     }
-    if (state === "joined") return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  await removePartial(modelPath(model));
-  return true;
+  return state === "asked";
 }
+
+const DELETE_ROUNDS = 3;
 
 /** DELETE /api/admin/models/{filename}: cancels a download in progress, then deletes the file itself. */
 export async function deleteModel(file: string): Promise<{ status: "deleted"; file: string }> {
   const model = await findModel(file);
   // before anything is removed: a folder linked out of $MODELS_DIR is refused, not deleted through
   const target = await containedModelPath(model);
-  const cancelled = await cancelDownload(model);
-  // what a failed download left to resume from goes too
-  const partial = await entryExists(partPath(target));
-  if (partial) await removePartial(target);
-  // a link at the model's path is removed itself, its target never touched
-  if (await entryExists(target)) await unlink(target);
-  else if (!cancelled && !partial) throw new NotFoundError(`Model '${file}' is not on disk`);
-  await updateStatus((status) => {
-    const gone = status.downloads[file] !== undefined && !isActive(status.downloads[file]);
-    if (gone) delete status.downloads[file];
-    return { result: undefined, changed: gone };
-  });
-  return { status: "deleted", file };
+  for (let round = 1; ; round++) {
+    const stopped = await stopDownload(file);
+    // Under the catalog's lock nobody can queue the model again (queueing takes it too): what is on disk
+    // is this request's to remove until it is done.
+    const answer = await whileCatalogSteady("models", async () => {
+      if (isActive((await readStatus()).downloads[file])) {
+        // queued again once this request's stop took effect: that download came after this request and
+        // owns the partial now; one that came after another request's stop is this one's to stop, again
+        return stopped ? ("deleted" as const) : ("again" as const);
+      }
+      // what a failed or stopped download left to resume from goes too
+      const partial = await entryExists(partPath(target));
+      if (partial) await removePartial(target);
+      // a link at the model's path is removed itself, its target never touched
+      const present = await entryExists(target);
+      if (present) await unlink(target);
+      if (!stopped && !partial && !present) throw new NotFoundError(`Model '${file}' is not on disk`);
+      await updateStatus((status) => {
+        const gone = status.downloads[file] !== undefined && !isActive(status.downloads[file]);
+        if (gone) delete status.downloads[file];
+        return { result: undefined, changed: gone };
+      });
+      return "deleted" as const;
+    });
+    if (answer === "deleted") return { status: "deleted", file };
+    if (round >= DELETE_ROUNDS) throw new ServiceUnavailableError(`'${file}' keeps being queued again; try again in a few seconds`);
+  }
 }
