@@ -18,7 +18,7 @@ export interface Fetched {
 }
 
 const MAX_429_RETRIES = 3;
-// A reset connection or a 502/503/504 is most often over a second later (a CDN edge, a deploy, a
+// A reset connection or a 500/502/503/504 is most often gone a second later (a CDN edge, a deploy, a
 // keep-alive connection closed just as it was reused): two more tries before the model is marked failed.
 const MAX_TRANSIENT_RETRIES = 2;
 const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
