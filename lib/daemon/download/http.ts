@@ -31,16 +31,29 @@ export interface Opened {
   readonly linkedSha256?: string;
 }
 
-function get(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+// Kept-alive connections the server may have closed meanwhile that one request tries before a new one.
+const REUSED_TRIES = 4;
+
+function get(url: URL, headers: Record<string, string>, signal: AbortSignal, reusedTries = REUSED_TRIES): Promise<IncomingMessage> {
   const client = url.protocol === "https:" ? https : http;
   const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = client.get(url, { headers, signal, agent }, resolve);
     req.setTimeout(HEADERS_TIMEOUT_MS, () =>
       req.destroy(new DownloadError(`No answer from ${url.host} within ${HEADERS_TIMEOUT_MS / 1000} s`, { retryable: true })),
     );
-    req.once("response", () => req.setTimeout(0));
-    req.once("error", reject);
+    req.once("response", () => {
+      answered = true;
+      req.setTimeout(0);
+    });
+    req.once("error", (error: NodeJS.ErrnoException) => {
+      // An idle kept-alive connection that the server closed just as it was reused: the server never saw
+      // the request. Sent again at once, as Node's docs advise, rather than after a retry's back-off.
+      const closedIdle = req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE");
+      if (closedIdle && !answered && !signal.aborted && reusedTries > 1) resolve(get(url, headers, signal, reusedTries - 1));
+      else reject(error);
+    });
   });
 }
 

@@ -1,5 +1,5 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DownloadError } from "../../../../lib/daemon/download/errors";
 import { openDownload, USER_AGENT, type OpenOptions, type Opened } from "../../../../lib/daemon/download/http";
@@ -337,5 +337,38 @@ describe("openDownload: refusals a person can act on", () => {
     expect(error.retryable).toBe(true);
     expect(error.message).toContain(`${storage.origin}/blob`);
     expect(error.message).not.toContain("secretsig");
+  });
+});
+
+describe("openDownload: kept-alive connections", () => {
+  it("sends a request again at once when the server had closed the idle connection it was sent on", async () => {
+    // resets every connection at its first request after an idle pause, as a server closing it then does
+    const answeredAt = new WeakMap<Socket, number>();
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-length": "2" }).end("ok", () => answeredAt.set(req.socket, Date.now()));
+    });
+    server.on("connection", (socket: Socket) =>
+      socket.prependListener("data", () => {
+        const at = answeredAt.get(socket);
+        if (at !== undefined && Date.now() - at > 50) socket.destroy();
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/model.safetensors`);
+    const plain: Source = { kind: "url", key: `url:${url}`, url, authHeaders: {}, authQuery: {}, label: url.toString() };
+
+    try {
+      const bodies = [];
+      for (let i = 0; i < 3; i++) {
+        bodies.push(await body(await open(plain)));
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+
+      expect(bodies).toEqual(["ok", "ok", "ok"]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
