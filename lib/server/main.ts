@@ -1,10 +1,10 @@
 import { mkdir, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import path from "node:path";
 import { ConfigError, parseConfig, type Config } from "../config";
 import { resolveApiKey, type ApiKeySource } from "./api-key";
 import { createFront } from "./front";
+import { freeLoopbackPorts } from "./ports";
 import { seedCatalogs } from "./seed";
 import { installLambdaStreaming, serveStreamed } from "./streamed";
 import { Supervised } from "./supervised";
@@ -22,7 +22,8 @@ async function main(projectDir: string): Promise<void> {
   }
   await Promise.all([config.modelsDir, config.stateDir].map((dir) => mkdir(dir, { recursive: true })));
 
-  const [upstreamPort, lambdaPort] = await freePorts();
+  // serverless-offline's HTTP and its Lambda-invoke listener
+  const [upstreamPort, lambdaPort] = (await freeLoopbackPorts(2)) as [number, number];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     API_KEY: apiKey.key.reveal(),
@@ -114,16 +115,6 @@ function listen(server: Server, port: number, host: string): Promise<void> {
     server.once("error", reject);
     server.listen(port, host, () => resolve());
   });
-}
-
-/** Two loopback ports nobody uses now: serverless-offline's HTTP and its Lambda-invoke listener. */
-async function freePorts(): Promise<[number, number]> {
-  const servers = [createServer(), createServer()] as const;
-  await Promise.all(servers.map((server) => listen(server, 0, "127.0.0.1")));
-  const port = (server: Server) => (server.address() as AddressInfo).port;
-  const ports: [number, number] = [port(servers[0]), port(servers[1])];
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
 }
 
 main(process.argv[2] ?? process.cwd()).catch((error: unknown) => {

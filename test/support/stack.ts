@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freeLoopbackPorts } from "../../lib/server/ports";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -44,12 +44,10 @@ export interface RunningStack extends StackDirs {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** A port for a stack's $PORT, from where the OS hands none out by itself (lib/server/ports.ts says why). */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const [port] = await freeLoopbackPorts(1);
+  return port!;
 }
 
 export async function tempDirs(prefix = "models-admin-"): Promise<StackDirs> {
