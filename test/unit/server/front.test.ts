@@ -246,10 +246,11 @@ describe("the connections to serverless-offline", () => {
     answer = (_req, res) => {
       inFlight += 1;
       most = Math.max(most, inFlight);
+      // long enough that 16 are in flight together however slowly a loaded machine sends the 60
       setTimeout(() => {
         inFlight -= 1;
         res.end("{}");
-      }, 20);
+      }, 250);
     };
 
     const replies = await Promise.all(Array.from({ length: 60 }, () => request({ path: "/api/admin/models" })));
