@@ -69,6 +69,22 @@ async function openPage(browser: Browser, stack: OwnStack, problems: string[], o
   return page;
 }
 
+/**
+ * After each test its page is closed, and a script or style the CSP refused, or a script error, fails it
+ * even if it passed otherwise; after all of them the browser and the stack are closed.
+ */
+function closeAfterwards(opened: () => { page?: Page; browser?: Browser; stack?: OwnStack }, problems: string[]): void {
+  afterEach(async () => {
+    await opened().page?.close();
+    expect(problems).toEqual([]);
+    problems.length = 0;
+  });
+  afterAll(async () => {
+    await opened().browser?.close();
+    await opened().stack?.close();
+  });
+}
+
 describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
   let stack: OwnStack;
   let browser: Browser;
@@ -101,17 +117,7 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
     browser = await launchChromium();
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
-
-  afterEach(async () => {
-    await page?.close();
-    // a script or style the CSP refused, or a script error, is a broken page even if the test passed
-    expect(problems).toEqual([]);
-    problems.length = 0;
-  });
+  closeAfterwards(() => ({ page, browser, stack }), problems);
 
   const open = async (options: OpenOptions = {}): Promise<Page> => (page = await openPage(browser, stack, problems, options));
 
@@ -358,15 +364,7 @@ describe.skipIf(!chromiumAvailable())("catalog updates from the admin page", () 
     browser = await launchChromium();
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.close();
-  });
-
-  afterEach(async () => {
-    await page?.close();
-    expect(problems).toEqual([]);
-  });
+  closeAfterwards(() => ({ page, browser, stack }), problems);
 
   it("finds a new version, syncs it, and shows its models without a reload", async () => {
     page = await openPage(browser, stack, problems);
