@@ -34,13 +34,10 @@ export async function freeLoopbackPorts(count: number, range?: [number, number])
   const [low] = range ?? (await ephemeralRange()) ?? [0];
   const below = low - LOWEST;
   const ports: number[] = [];
-  for (let tries = 0; ports.length < count && tries < TRIES; tries++) {
-    const port = await bindable(below > count ? LOWEST + Math.floor(Math.random() * below) : 0);
-    if (port !== undefined && !ports.includes(port)) ports.push(port);
-  }
-  // a machine with nearly every one of those in use: whatever the OS gives
-  while (ports.length < count) {
-    const port = await bindable(0);
+  for (let tries = 0; ports.length < count; tries++) {
+    // no room below the range, or TRIES of its ports taken already: whatever the OS gives
+    const random = below > count && tries < TRIES;
+    const port = await bindable(random ? LOWEST + Math.floor(Math.random() * below) : 0);
     if (port !== undefined && !ports.includes(port)) ports.push(port);
   }
   return ports;

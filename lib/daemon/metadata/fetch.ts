@@ -27,6 +27,10 @@ const GIB = 1024 ** 3;
 async function getJson(url: URL, token: Secret | undefined, config: Config, method = "GET"): Promise<Response> {
   let limited = 0;
   let transient = 0;
+  const backOff = async () => {
+    await sleep(config.downloadRetryBaseMs * 2 ** transient);
+    transient += 1;
+  };
   for (;;) {
     let response: Response;
     try {
@@ -45,8 +49,7 @@ async function getJson(url: URL, token: Secret | undefined, config: Config, meth
       // a timeout already took METADATA_TIMEOUT_SECONDS: another try would double a run's worst case
       if (name === "TimeoutError") throw new MetadataError(`timed out after ${config.metadataTimeoutMs / 1000} s`);
       if (transient < MAX_TRANSIENT_RETRIES) {
-        await sleep(config.downloadRetryBaseMs * 2 ** transient);
-        transient += 1;
+        await backOff();
         continue;
       }
       throw new MetadataError(`network error: ${networkCause(error as Error)}`);
@@ -60,8 +63,7 @@ async function getJson(url: URL, token: Secret | undefined, config: Config, meth
     }
     if (TRANSIENT_STATUSES.has(response.status) && transient < MAX_TRANSIENT_RETRIES) {
       await response.body?.cancel();
-      await sleep(config.downloadRetryBaseMs * 2 ** transient);
-      transient += 1;
+      await backOff();
       continue;
     }
     return response;
