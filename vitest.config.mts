@@ -1,8 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Groups run one after another (sequence.groupOrder): the fault suite kills processes and fills disks, and the
-// browser tests run Chromium; on a 2-core machine neither may share the CPU with the timing-sensitive
-// integration files.
+// Groups run one after another (sequence.groupOrder): the fault suite kills processes and fills disks, the
+// browser tests run Chromium, and the cloud tests package the service and run its functions; on a 2-core
+// machine none of them may share the CPU with the timing-sensitive integration files.
 export default defineConfig({
   test: {
     projects: [
@@ -35,6 +35,19 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 120_000,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          // the packaged cloud template, and its functions run as the Lambda Node.js runtime runs them: packages
+          // once (global-package.ts), no stack; last, since packaging and 16 runtimes load both cores
+          name: "cloud",
+          include: ["test/cloud/**/*.test.ts"],
+          globalSetup: ["test/support/global-package.ts"],
+          fileParallelism: false,
+          testTimeout: 30_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 3 },
         },
       },
       {

@@ -1,35 +1,7 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
-import { inflateRawSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_DIR } from "../support/stack";
-
-/** One file of a zip archive (what `sls package` makes), read through its central directory. */
-async function zipEntry(zip: string, name: string): Promise<string> {
-  const data = await readFile(zip);
-  const end = data.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  let offset = data.readUInt32LE(end + 16);
-  for (let entries = data.readUInt16LE(end + 10); entries > 0; entries--) {
-    const [method, size, nameLength, extraLength, commentLength, local] = [
-      data.readUInt16LE(offset + 10),
-      data.readUInt32LE(offset + 20),
-      data.readUInt16LE(offset + 28),
-      data.readUInt16LE(offset + 30),
-      data.readUInt16LE(offset + 32),
-      data.readUInt32LE(offset + 42),
-    ];
-    if (data.toString("utf8", offset + 46, offset + 46 + nameLength) === name) {
-      const start = local + 30 + data.readUInt16LE(local + 26) + data.readUInt16LE(local + 28);
-      const stored = data.subarray(start, start + size);
-      return (method === 8 ? inflateRawSync(stored) : stored).toString("utf8");
-    }
-    offset += 46 + nameLength + extraLength + commentLength;
-  }
-  throw new Error(`${name} is not in ${zip}`);
-}
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { packagedTemplate } from "../support/package";
+import { zipEntry } from "../support/zip";
 
 interface Resource {
   Type: string;
@@ -43,18 +15,11 @@ describe("the cloud template (sls package)", () => {
   let parameters: Record<string, { Type: string; Default?: string }>;
 
   beforeAll(async () => {
-    out = await mkdtemp(path.join(os.tmpdir(), "models-admin-package-"));
-    await promisify(execFile)("npm", ["run", "package", "--", "--package", out], {
-      cwd: PROJECT_DIR,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, CORS_ORIGINS: "chrome-extension://*,https://admin.example.com" },
-    });
-    const template = JSON.parse(await readFile(path.join(out, "cloudformation-template-update-stack.json"), "utf8"));
-    resources = template.Resources;
-    parameters = template.Parameters;
-  }, 60_000);
-
-  afterAll(async () => {
-    await rm(out, { recursive: true, force: true });
+    // packaged once per run for this file and lambda-runtime.test.ts (support/global-package.ts)
+    out = inject("packageDir");
+    const template = await packagedTemplate(out);
+    resources = template.Resources as Record<string, Resource>;
+    parameters = template.Parameters as Record<string, { Type: string; Default?: string }>;
   });
 
   const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);

@@ -1,0 +1,35 @@
+/**
+ * `npm run package` (sls package: no AWS credentials) into a folder, and the CloudFormation template it
+ * writes there. The cloud project packages once per run (global-package.ts) for all of its files.
+ */
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { PROJECT_DIR } from "./stack";
+
+/** The environment `npm run package` sees: two CORS origins, one with a wildcard, so the template has both kinds. */
+export const PACKAGE_ENV = { CORS_ORIGINS: "chrome-extension://*,https://admin.example.com" };
+
+export async function packageInto(dir: string): Promise<void> {
+  await promisify(execFile)("npm", ["run", "package", "--", "--package", dir], {
+    cwd: PROJECT_DIR,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...PACKAGE_ENV },
+  });
+}
+
+export interface CfnResource {
+  Type: string;
+  Properties: Record<string, unknown>;
+  Condition?: string;
+}
+
+export interface CfnTemplate {
+  Resources: Record<string, CfnResource>;
+  Parameters?: Record<string, { Type: string; Default?: string }>;
+  Conditions?: Record<string, unknown>;
+}
+
+export async function packagedTemplate(dir: string): Promise<CfnTemplate> {
+  return JSON.parse(await readFile(path.join(dir, "cloudformation-template-update-stack.json"), "utf8")) as CfnTemplate;
+}
