@@ -8,6 +8,7 @@ import { apiKeyAuth } from "./auth";
 import { jsonBody, multipartBody } from "./body";
 import { cors } from "./cors";
 import { errorResponse } from "./error-response";
+import { inLambda, lambdaPayload } from "./lambda-payload";
 import { jsonResponse, type ApiEvent, type ApiResult } from "./types";
 
 type Schema = z.ZodType;
@@ -37,7 +38,7 @@ const eventPart = (event: ApiEvent, part: (typeof parts)[number]): unknown =>
  * percent-encoded; serverless-offline (hapi) has already decoded them, and decoding twice would turn a
  * file really named `a%20b` into `a b`.
  */
-export function pathParameters(event: Pick<ApiEvent, "pathParameters">, offline = process.env.IS_OFFLINE === "true") {
+export function pathParameters(event: Pick<ApiEvent, "pathParameters">, offline = !inLambda()) {
   const raw = event.pathParameters ?? {};
   if (offline) return raw;
   try {
@@ -67,7 +68,10 @@ function validate(event: ApiEvent, schemas: Partial<Record<(typeof parts)[number
 
 function composed<P, Q, B>(options: ApiOptions<P, Q, B>, streamifyResponse: boolean) {
   const { multipart } = options;
-  return middy<ApiEvent, ApiResult, Error, Context>({ streamifyResponse })
+  const handler = middy<ApiEvent, ApiResult, Error, Context>({ streamifyResponse });
+  // first, so that it sees the answer last: an error's, with its CORS headers, as well (a stream has no such limit)
+  if (!streamifyResponse) handler.use(lambdaPayload());
+  return handler
     .use(cors())
     .use(errorResponse())
     .use(apiKeyAuth())

@@ -1,16 +1,21 @@
 import multipartBodyParser from "@middy/http-multipart-body-parser";
 import { BadRequestError, PayloadTooLargeError } from "../errors";
+import { inLambda, LAMBDA_BODY_BYTES, megabytes } from "./lambda-payload";
 import { header, type ApiMiddleware } from "./types";
 
-/** API Gateway refuses bodies above 10 MB; the same limit holds locally and for a base64-encoded body. */
+/** API Gateway refuses bodies above 10 MB; the same limit holds under `npm start`, for a base64-encoded body too. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** The limit where the handler runs: 10 MB under `npm start`, 4 MB in AWS Lambda (lambda-payload.ts says why). */
+export const maxBodyBytes = (): number => (inLambda() ? LAMBDA_BODY_BYTES : MAX_BODY_BYTES);
 
 const bodyBytes = (body: string, isBase64Encoded: boolean): number =>
   isBase64Encoded ? Buffer.byteLength(body, "base64") : Buffer.byteLength(body, "utf8");
 
 const limitBody = (body: unknown, isBase64Encoded: boolean): void => {
-  if (typeof body === "string" && bodyBytes(body, isBase64Encoded) > MAX_BODY_BYTES) {
-    throw new PayloadTooLargeError("Request body is larger than 10 MB");
+  const limit = maxBodyBytes();
+  if (typeof body === "string" && bodyBytes(body, isBase64Encoded) > limit) {
+    throw new PayloadTooLargeError(`Request body is larger than ${megabytes(limit)}`);
   }
 };
 

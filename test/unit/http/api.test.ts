@@ -3,7 +3,7 @@ import type { Context } from "aws-lambda";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import type { ApiEvent, ApiResult } from "../../../lib/http/types";
-import { lambdaContext, restEvent, useStudio, type EventOptions } from "../helpers";
+import { lambdaContext, restEvent, setEnv, useStudio, type EventOptions } from "../helpers";
 
 const API_KEY = "unit-api-key-0123456789";
 useStudio({ API_KEY, CORS_ORIGINS: "chrome-extension://*" });
@@ -187,13 +187,34 @@ describe("api(): request errors", () => {
     expect(reply.json).toEqual({ detail: [{ loc: ["body"], msg: expect.any(String), type: "invalid_type" }] });
   });
 
-  it("answers 413 for a body above 10 MB", async () => {
+  it("answers 413 for a body above 10 MB under npm start (serverless-offline), and takes one of 5 MB", async () => {
     const big = JSON.stringify({ filenames: ["x".repeat(10 * 1024 * 1024)] });
+    const five = JSON.stringify({ filenames: ["x".repeat(5 * 1024 * 1024)] });
+    setEnv({ IS_OFFLINE: "true" });
+    try {
+      const handler = api(async ({ body }) => ({ length: body.filenames[0]!.length }), { body: Filenames });
 
-    const reply = await invoke(api(async () => ({}), { body: Filenames }), { method: "POST", body: big });
+      const refused = await invoke(handler, { method: "POST", body: big });
+      const taken = await invoke(handler, { method: "POST", body: five });
 
-    expect(reply.status).toBe(413);
-    expect(reply.json).toEqual({ detail: "Request body is larger than 10 MB" });
+      expect(refused.status).toBe(413);
+      expect(refused.json).toEqual({ detail: "Request body is larger than 10 MB" });
+      expect(taken.status).toBe(200);
+    } finally {
+      setEnv({ IS_OFFLINE: undefined });
+    }
+  });
+
+  it("answers 413 for a body above 4 MB in AWS Lambda, base64-encoded or not", async () => {
+    const over = JSON.stringify({ filenames: ["x".repeat(4 * 1024 * 1024)] });
+    const handler = api(async () => ({}), { body: Filenames });
+
+    const text = await invoke(handler, { method: "POST", body: over });
+    const base64 = await invoke(handler, { method: "POST", body: Buffer.from(over).toString("base64"), isBase64Encoded: true });
+
+    expect(text.status).toBe(413);
+    expect(text.json).toEqual({ detail: "Request body is larger than 4 MB" });
+    expect(base64.json).toEqual({ detail: "Request body is larger than 4 MB" });
   });
 });
 
