@@ -5,7 +5,7 @@
  * runs, a result that does not fit a 502 after it ran. So, in Lambda only:
  * - a request body over 4 MB is a 413 (body.ts): with base64 and the event around it that is what fits;
  * - an answer over 1 MB goes out gzip-compressed when the client accepts gzip (a listing of 50,000 models is
- *   17 MB of JSON and 1.5 MB gzipped); API Gateway hands such a base64 body to the client as bytes, since every
+ *   16 MB of JSON and 1.5 MB gzipped); API Gateway hands such a base64 body to the client as bytes, since every
  *   media type is binary (`binaryMediaTypes: "*\/*"` in serverless.yml);
  * - an answer that cannot fit uncompressed, to a client that does not accept gzip, is a 406 that says to ask
  *   for it compressed, instead of API Gateway's bare 502.
