@@ -64,13 +64,23 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
     if (context.task.result?.state === "fail") console.log(`the functions' output:\n${cloud.logs().slice(-60).join("\n")}`);
   });
 
-  it("gives each function the template's environment, the EFS paths in the test's folder, and the key from the template or SSM", () => {
-    const env = cloud.envOf("listModels");
+  it("runs each function with only the template's variables and the runtime's, the EFS paths in the test's folder", () => {
+    const functions = Object.values(cloud.template.Resources).filter((r) => r.Type === "AWS::Lambda::Function");
+    const runtime = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "AWS_ENDPOINT_URL_SSM", "LAMBDA_TASK_ROOT", "_HANDLER", "PATH", "TZ"];
 
-    expect(env.STUDIO_DIR).toBe(studioDir);
-    expect(env.COMFYUI_DIR).toBe(path.join(cloud.mountDir, "ComfyUI"));
-    expect(env.IS_OFFLINE).toBeUndefined();
-    expect(env.API_KEY ?? env.API_KEY_PARAMETER).toBeDefined();
+    for (const fn of functions) {
+      const name = path.basename((fn.Properties.Code as { S3Key: string }).S3Key, ".zip");
+      const env = cloud.envOf(name);
+      const own = Object.keys((fn.Properties.Environment as { Variables: object }).Variables);
+
+      expect(Object.keys(env)).toEqual(expect.arrayContaining([...own, ...runtime]));
+      expect([name, env.HOME, env.IS_OFFLINE, env.PATH]).toEqual([name, undefined, undefined, "/usr/local/bin:/usr/bin/:/bin:/opt/bin"]);
+      // a function without the volume (the admin page) keeps /mnt/workspace: it has nothing there in Lambda either
+      if (fn.Properties.FileSystemConfigs === undefined) continue;
+      expect([env.STUDIO_DIR, env.COMFYUI_DIR]).toEqual([studioDir, path.join(cloud.mountDir, "ComfyUI")]);
+    }
+    expect(functions).toHaveLength(16);
+    expect(cloud.envOf("listModels").API_KEY ?? cloud.envOf("listModels").API_KEY_PARAMETER).toBeDefined();
   });
 
   it("lists the catalog with what is on disk (GET /api/admin/models)", async () => {
