@@ -1,12 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog, writeCatalog, type TestModel } from "../support/catalogs";
-import { dirsWithCatalog, sha256File, waitFor } from "../support/fault-kit";
+import { dirsWithCatalog, waitFor } from "../support/fault-kit";
+import { INTERNAL_SECRET as SECRET, startInternalService, type InternalService } from "../support/internal-service";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
+import type { UpstreamClient } from "../support/upstream";
 
 /**
  * A catalog may name any URL, and an upstream may redirect anywhere (issue 12, item 3). Here a service on
@@ -14,40 +12,8 @@ import { startOwnStack, type OwnStack } from "../support/own-stack";
  * ALLOW_PRIVATE_URLS off it hears nothing, every such download and metadata fetch fails saying what was
  * refused and naming ALLOW_PRIVATE_URLS, and the secret of an error answer shows nowhere a person or a
  * client can read: the status stream, the listing, status.json, the activity log, the stack's log.
+ * (With the switch on, the same URL downloads: test/integration/private-urls.test.ts, on the shared stack.)
  */
-const SECRET = "pod-internal-secret-7c2e91";
-const MODEL = randomBytes(256 * 1024);
-const MODEL_SHA = createHash("sha256").update(MODEL).digest("hex");
-
-interface Internal {
-  readonly origin: string;
-  /** Every path it was asked for. */
-  readonly heard: string[];
-  close(): Promise<void>;
-}
-
-/** The pod's own service: a model at /model.safetensors, a 500 with the secret everywhere else. */
-async function startInternal(): Promise<Internal> {
-  const heard: string[] = [];
-  const server: Server = createServer((req, res) => {
-    heard.push(req.url ?? "");
-    if (req.url === "/model.safetensors") {
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": MODEL.length }).end(MODEL);
-      return;
-    }
-    res.writeHead(500, { "content-type": "text/plain" }).end(`internal error: ${SECRET}`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    heard,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 const entry = (file: string, extra: Partial<TestModel>): TestModel => ({ name: file, file, dest: "checkpoints", ...extra });
 
@@ -56,7 +22,7 @@ interface StatusEntry {
   error?: string;
 }
 
-/** Queues every model of the catalog and waits until each has ended. */
+/** Queues these models and waits until each has ended. */
 async function downloadAll(own: OwnStack, models: readonly TestModel[]): Promise<Record<string, StatusEntry>> {
   const files = models.map((model) => model.file);
   const queued = await own.call("POST", "/api/admin/models/download-batch", { json: { filenames: files } });
@@ -99,40 +65,44 @@ async function everythingShown(own: OwnStack): Promise<Record<string, string>> {
 
 const REFUSED = /^Refused to connect to (127\.0\.0\.1|::1) \(loopback\) for [^ ]+: set ALLOW_PRIVATE_URLS=true to allow private addresses$/;
 
+/** Catalog entries aimed at the pod's service: directly, by name, through redirects, through hf_repo. */
+function aimedAtThePod(up: UpstreamClient, internal: InternalService) {
+  const port = new URL(internal.origin).port;
+  return {
+    literal: entry("literal.safetensors", { source: "url", url: `${internal.origin}/admin` }),
+    literalModel: entry("literal_model.safetensors", { source: "url", url: `${internal.origin}/model.safetensors` }),
+    byName: entry("by_name.safetensors", { source: "url", url: `http://localhost:${port}/admin` }),
+    redirected: entry("redirected.safetensors", { source: "url", url: up.fileUrl("ssrf/redirect") }),
+    serverError: entry("server_error.safetensors", { source: "url", url: up.fileUrl("ssrf/server-error") }),
+    cdn: entry("cdn.safetensors", { source: "huggingface", hf_repo: "ssrf/cdn", hf_file: "model.safetensors" }),
+    whoami: entry("whoami.safetensors", { source: "huggingface", hf_repo: "../api/whoami-v2?x=", hf_file: "model.safetensors" }),
+    climbing: entry("climbing.safetensors", { source: "huggingface", hf_repo: "a/b/../../api/whoami-v2", hf_file: "model.safetensors" }),
+    // metadata only: CivitAI's API redirects to the pod, or answers with text that is not JSON
+    metaRedirect: entry("meta_redirect.safetensors", { source: "civitai", civitai_version_id: "4242" }),
+    metaNotJson: entry("meta_not_json.safetensors", { source: "civitai", civitai_version_id: "4343" }),
+  };
+}
+
 describe("with ALLOW_PRIVATE_URLS off (the default)", () => {
   let own: OwnStack;
-  let internal: Internal;
-  let models: Record<string, TestModel>;
+  let internal: InternalService;
+  let models: ReturnType<typeof aimedAtThePod>;
   let downloads: Record<string, StatusEntry>;
   let metadata: Record<string, StatusEntry>;
 
   beforeAll(async () => {
-    internal = await startInternal();
+    internal = await startInternalService();
     own = await startOwnStack({ ALLOW_PRIVATE_URLS: "false" }, await dirsWithCatalog("models-admin-ssrf-", []));
-    const up = own.up;
-    const port = new URL(internal.origin).port;
     // the configured upstream (127.0.0.1, allowed as configured) redirects to the pod's own service
-    await up.can({ path: "/files/ssrf/redirect", status: 302, headers: { Location: `${internal.origin}/admin` } });
-    await up.can({ path: "/files/ssrf/server-error", status: 500, body: `stack trace: ${SECRET}` });
-    await up.can({ path: "/api/v1/model-versions/4242", status: 302, headers: { Location: `${internal.origin}/admin` } });
-    await up.can({ path: "/api/v1/model-versions/4343", status: 200, body: `${SECRET} is not JSON` });
+    await own.up.can({ path: "/files/ssrf/redirect", status: 302, headers: { Location: `${internal.origin}/admin` } });
+    await own.up.can({ path: "/files/ssrf/server-error", status: 500, body: `stack trace: ${SECRET}` });
+    await own.up.can({ path: "/api/v1/model-versions/4242", status: 302, headers: { Location: `${internal.origin}/admin` } });
+    await own.up.can({ path: "/api/v1/model-versions/4343", status: 200, body: `${SECRET} is not JSON` });
     // resolve/ redirects to the stand-in's CDN at its other name, localhost: another origin, on loopback
-    await up.register({ id: "ssrf/cdn/model.safetensors", size: 64 * 1024 });
-    models = {
-      literal: entry("literal.safetensors", { source: "url", url: `${internal.origin}/admin` }),
-      literalModel: entry("literal_model.safetensors", { source: "url", url: `${internal.origin}/model.safetensors` }),
-      byName: entry("by_name.safetensors", { source: "url", url: `http://localhost:${port}/admin` }),
-      redirected: entry("redirected.safetensors", { source: "url", url: up.fileUrl("ssrf/redirect") }),
-      serverError: entry("server_error.safetensors", { source: "url", url: up.fileUrl("ssrf/server-error") }),
-      cdn: entry("cdn.safetensors", { source: "huggingface", hf_repo: "ssrf/cdn", hf_file: "model.safetensors" }),
-      whoami: entry("whoami.safetensors", { source: "huggingface", hf_repo: "../api/whoami-v2?x=", hf_file: "model.safetensors" }),
-      climbing: entry("climbing.safetensors", { source: "huggingface", hf_repo: "a/b/../../api/whoami-v2", hf_file: "model.safetensors" }),
-      metaRedirect: entry("meta_redirect.safetensors", { source: "civitai", civitai_version_id: "4242" }),
-      metaNotJson: entry("meta_not_json.safetensors", { source: "civitai", civitai_version_id: "4343" }),
-    };
+    await own.up.register({ id: "ssrf/cdn/model.safetensors", size: 64 * 1024 });
+    models = aimedAtThePod(own.up, internal);
     await writeCatalog(own.stack.studioDir, "models", catalog([{ id: "ssrf", name: "SSRF", models: Object.values(models) }]));
-    const downloadable = [models.literal, models.literalModel, models.byName, models.redirected, models.serverError, models.cdn, models.whoami, models.climbing];
-    downloads = await downloadAll(own, downloadable.map((model) => model!));
+    downloads = await downloadAll(own, Object.values(models).filter((model) => model.source !== "civitai"));
     metadata = await fetchMetadata(own);
   });
 
@@ -148,7 +118,7 @@ describe("with ALLOW_PRIVATE_URLS off (the default)", () => {
     ["redirected", "a redirect from the configured upstream to another private origin"],
     ["cdn", "Hugging Face's redirect to a CDN on another loopback origin"],
   ])("refuses %s (%s), naming ALLOW_PRIVATE_URLS", (name) => {
-    expect(downloads[models[name]!.file]).toMatchObject({ status: "error", error: expect.stringMatching(REFUSED) });
+    expect(downloads[models[name as keyof typeof models].file]).toMatchObject({ status: "error", error: expect.stringMatching(REFUSED) });
   });
 
   it("connects to nothing on the pod: its service heard no request", () => {
@@ -156,25 +126,25 @@ describe("with ALLOW_PRIVATE_URLS off (the default)", () => {
   });
 
   it("refuses a redirect that a metadata fetch would follow to the pod", () => {
-    expect(metadata[models.metaRedirect!.file]).toEqual({ status: "error", error: expect.stringMatching(REFUSED) });
+    expect(metadata[models.metaRedirect.file]).toEqual({ status: "error", error: expect.stringMatching(REFUSED) });
   });
 
   it("says the status and the host of an upstream 5xx, not what its body says", () => {
-    expect(downloads[models.serverError!.file]).toMatchObject({
+    expect(downloads[models.serverError.file]).toMatchObject({
       status: "error",
       error: expect.stringMatching(/^Gave up after \d+ tries: HTTP 500 from http:\/\/127\.0\.0\.1:\d+\/files\/ssrf\/server-error: the server failed; try again later$/),
     });
   });
 
   it("says that a metadata answer is not JSON, not what it says instead", () => {
-    expect(metadata[models.metaNotJson!.file]).toEqual({
+    expect(metadata[models.metaNotJson.file]).toEqual({
       status: "error",
       error: expect.stringMatching(/^127\.0\.0\.1:\d+ answered HTTP 200 with something that is not JSON$/),
     });
   });
 
   it("refuses an hf_repo that would aim HF_TOKEN at another API path, and sends nothing there", async () => {
-    for (const model of [models.whoami!, models.climbing!]) {
+    for (const model of [models.whoami, models.climbing]) {
       expect(downloads[model.file]).toMatchObject({ status: "error", error: expect.stringMatching(/is not a Hugging Face repo id/) });
       expect(metadata[model.file]).toEqual({ status: "error", error: expect.stringMatching(/is not a Hugging Face repo id/) });
     }
@@ -190,37 +160,5 @@ describe("with ALLOW_PRIVATE_URLS off (the default)", () => {
     expect(shown["the status stream"]).toContain("ALLOW_PRIVATE_URLS");
     expect(shown["the listing"]).toContain("ALLOW_PRIVATE_URLS");
     expect(shown["the activity log"]).toContain("ALLOW_PRIVATE_URLS");
-  });
-});
-
-describe("with ALLOW_PRIVATE_URLS=true", () => {
-  let own: OwnStack;
-  let internal: Internal;
-
-  beforeAll(async () => {
-    internal = await startInternal();
-    own = await startOwnStack({ ALLOW_PRIVATE_URLS: "true" }, await dirsWithCatalog("models-admin-ssrf-allowed-", []));
-  });
-
-  afterAll(async () => {
-    await own?.close();
-    await internal?.close();
-  });
-
-  it("downloads from the same private url, and says only the status and host of its 500", async () => {
-    const model = entry("literal_model.safetensors", { source: "url", url: `${internal.origin}/model.safetensors` });
-    const failing = entry("literal.safetensors", { source: "url", url: `${internal.origin}/admin` });
-    await writeCatalog(own.stack.studioDir, "models", catalog([{ id: "ssrf", name: "SSRF", models: [model, failing] }]));
-
-    const downloads = await downloadAll(own, [model, failing]);
-
-    expect(downloads[model.file]?.status).toBe("done");
-    expect(await sha256File(path.join(own.stack.modelsDir, model.dest, model.file))).toBe(MODEL_SHA);
-    expect(downloads[failing.file]).toMatchObject({
-      status: "error",
-      error: `Gave up after 4 tries: HTTP 500 from ${internal.origin}/admin: the server failed; try again later`,
-    });
-    expect(internal.heard).toContain("/model.safetensors");
-    for (const [where, text] of Object.entries(await everythingShown(own))) expect(text.includes(SECRET), where).toBe(false);
   });
 });
