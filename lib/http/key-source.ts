@@ -4,7 +4,7 @@
  * request and again once it is older than five minutes: the key is in neither the template nor the
  * function's configuration, and a rotated key is in use everywhere within five minutes.
  */
-import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
+import type { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { inspect } from "node:util";
 import { config } from "../config";
 import { ServerStateError, ServiceUnavailableError } from "../errors";
@@ -33,13 +33,16 @@ const causeOf = (error: unknown): string => {
  * while a read is under way wait for that read. A failed read is not cached: the next request tries again.
  */
 export function ssmKey(name: string, options: SsmKeyOptions = {}): () => Promise<Secret> {
-  const { maxAgeSeconds, provider } = { maxAgeSeconds: KEY_MAX_AGE_SECONDS, provider: new SSMProvider(), ...options };
+  const { maxAgeSeconds } = { maxAgeSeconds: KEY_MAX_AGE_SECONDS, ...options };
+  // loaded at the first read: a process that never reads SSM (the pod) never evaluates the AWS SDK
+  let provider: Promise<SSMProvider> | undefined = options.provider && Promise.resolve(options.provider);
   let reading: Promise<Secret> | undefined;
 
   async function read(): Promise<Secret> {
     let value: unknown;
     try {
-      value = await provider.get(name, { decrypt: true, maxAge: maxAgeSeconds });
+      provider ??= import("@aws-lambda-powertools/parameters/ssm").then(({ SSMProvider }) => new SSMProvider());
+      value = await (await provider).get(name, { decrypt: true, maxAge: maxAgeSeconds });
     } catch (error) {
       // the operator's log gets AWS's reason (AccessDenied, ParameterNotFound...); the client only the name
       console.error(redactSecrets(`Reading the API key from SSM parameter ${name} failed: ${causeOf(error)}`));
