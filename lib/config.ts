@@ -38,6 +38,7 @@ const flag = (fallback: boolean) =>
 
 const EnvSchema = z.object({
   API_KEY: optionalString,
+  API_KEY_PARAMETER: optionalString,
   STUDIO_DIR: optionalString,
   COMFYUI_DIR: optionalString,
   MODELS_DIR: optionalString,
@@ -61,6 +62,8 @@ const EnvSchema = z.object({
 export interface Config {
   /** Absent only before `npm start` has generated one; the API refuses to serve without it. */
   readonly apiKey: Secret | undefined;
+  /** In Lambda: the SSM SecureString parameter that holds the key (read by lib/http/key-source.ts), when API_KEY is unset. */
+  readonly apiKeyParameter: string | undefined;
   readonly studioDir: string;
   readonly catalogsDir: string;
   readonly stateDir: string;
@@ -124,6 +127,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.
 
   return Object.freeze({
     apiKey: e.API_KEY === undefined ? undefined : new Secret(e.API_KEY),
+    apiKeyParameter: e.API_KEY_PARAMETER,
     studioDir,
     catalogsDir: path.join(studioDir, "catalogs"),
     stateDir: path.join(studioDir, "state"),

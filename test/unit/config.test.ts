@@ -34,6 +34,7 @@ describe("parseConfig: defaults", () => {
     // Assess
     expect(config).toMatchObject({
       apiKey: undefined,
+      apiKeyParameter: undefined,
       civitaiApiKey: undefined,
       hfToken: undefined,
       civitaiBaseUrl: "https://civitai.com",
