@@ -106,5 +106,3 @@ async function writeLocked(file: string, data: string | Uint8Array, ownership: L
     throw error;
   }
 }
-
-export { LockLostError };
