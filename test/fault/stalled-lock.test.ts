@@ -6,7 +6,9 @@ import { createInterface } from "node:readline";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog, writeCatalog } from "../support/catalogs";
-import { isAlive, sleep } from "../support/fault-kit";
+import { uploadForm } from "../support/client";
+import { dirsWithCatalog, isAlive, sleep } from "../support/fault-kit";
+import { startOwnStack, type OwnStack } from "../support/own-stack";
 import { PROJECT_DIR } from "../support/stack";
 import type { WriterTask } from "../support/stalled-writer";
 
@@ -81,19 +83,16 @@ async function namesIn(target: WriterTask["target"], studioDir: string): Promise
 }
 
 /**
- * Writer A takes the lock and holds still at `holdAt`; it is stopped there for 7 s while writer B makes its
- * change (B takes the lock over once A's has gone stale, 5 s); then A goes on.
+ * Writer A takes the lock and holds still at `holdAt`; it is stopped there for 7 s while `other` makes its
+ * change (it takes the lock over once A's has gone stale, 5 s); then A goes on.
  */
-async function stallWhileAnotherWrites(target: WriterTask["target"], holdAt: "read" | "rename") {
-  const studioDir = await mkdtemp(path.join(root, `${target}-${holdAt}-`));
-  await writeCatalog(studioDir, "models", catalog([{ id: "base", name: "Base", models: [{ name: "Kept", file: "Kept.safetensors", dest: "loras" }] }]));
-  const go = path.join(studioDir, "go");
+async function stallWhile(studioDir: string, target: WriterTask["target"], holdAt: "read" | "rename", other: () => Promise<Outcome>) {
+  const go = path.join(studioDir, `go-${target}-${holdAt}`);
   const a = startWriter(studioDir, { target, name: "A", holdAt, go });
   expect(await a.next()).toEqual({ event: "holding" });
   process.kill(a.pid, "SIGSTOP");
   const stoppedAt = Date.now();
-  const b = startWriter(studioDir, { target, name: "B" });
-  const bOutcome = (await b.next()) as Outcome;
+  const bOutcome = await other();
   const bTookMs = Date.now() - stoppedAt;
   await sleep(stoppedAt + STOP_MS - Date.now());
   process.kill(a.pid, "SIGCONT");
@@ -105,8 +104,15 @@ async function stallWhileAnotherWrites(target: WriterTask["target"], holdAt: "re
   return { a: aOutcome, b: bOutcome, names };
 }
 
+/** The same, with B a writer process of its own too, on a studio of the test's own. */
+async function stallWhileAnotherWrites(target: WriterTask["target"], holdAt: "read" | "rename") {
+  const studioDir = await mkdtemp(path.join(root, `${target}-${holdAt}-`));
+  await writeCatalog(studioDir, "models", catalog([{ id: "base", name: "Base", models: [{ name: "Kept", file: "Kept.safetensors", dest: "loras" }] }]));
+  return stallWhile(studioDir, target, holdAt, async () => (await startWriter(studioDir, { target, name: "B" }).next()) as Outcome);
+}
+
 /** B's change is in the file; A's is too, or A answered a 503 that says to try again and wrote nothing. */
-function expectNoChangeLost({ a, b, names }: Awaited<ReturnType<typeof stallWhileAnotherWrites>>): void {
+function expectNoChangeLost({ a, b, names }: Awaited<ReturnType<typeof stallWhile>>): void {
   expect(b.event, JSON.stringify(b)).toBe("done");
   expect(names, "B's change").toContain("B");
   if (a.event === "done") {
@@ -139,5 +145,31 @@ describe("a writer stopped for 7 s while it holds the lock, while another writes
 
   it("keeps the other's line in the activity log", async () => {
     expectNoChangeLost(await stallWhileAnotherWrites("activity", "read"));
+  });
+});
+
+describe("an import through the API while a stopped writer holds the catalog's lock", () => {
+  let own: OwnStack;
+
+  beforeAll(async () => {
+    own = await startOwnStack({}, await dirsWithCatalog("models-admin-stalled-api-", [{ name: "Kept", file: "Kept.safetensors", dest: "loras" }]));
+  });
+
+  afterAll(async () => {
+    await own?.close();
+  });
+
+  it("is answered, and both imports are in the catalog once the stopped writer goes on", async () => {
+    const doc = catalog([{ id: "api", name: "API", models: [{ name: "B", file: "B.safetensors", dest: "loras" }] }]);
+    const importB = async (): Promise<Outcome> => {
+      const { status, json } = await own.call<{ detail?: string }>("POST", "/api/admin/models/import", { body: uploadForm(JSON.stringify(doc)) });
+      return status === 200 ? { event: "done", result: json } : { event: "failed", status, message: String(json?.detail) };
+    };
+
+    const outcome = await stallWhile(own.stack.studioDir, "catalog", "read", importB);
+
+    expectNoChangeLost(outcome);
+    expect(outcome.b).toEqual({ event: "done", result: { added: ["B.safetensors"], skipped: [], total_added: 1 } });
+    expect(outcome.names).toContain("Kept");
   });
 });
