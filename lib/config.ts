@@ -28,8 +28,17 @@ const integer = (fallback: number, min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 
+// A switch: true/false or 1/0 in any case, so that a typo ("ture", "yes") stops start-up rather than
+// quietly leaving the switch where it was.
+const flag = (fallback: boolean) =>
+  optionalString
+    .transform((value) => (value ?? String(fallback)).toLowerCase())
+    .pipe(z.enum(["true", "false", "1", "0"], { error: "must be true or false (or 1 or 0)" }))
+    .transform((value) => value === "true" || value === "1");
+
 const EnvSchema = z.object({
   API_KEY: optionalString,
+  API_KEY_PARAMETER: optionalString,
   STUDIO_DIR: optionalString,
   COMFYUI_DIR: optionalString,
   MODELS_DIR: optionalString,
@@ -47,11 +56,14 @@ const EnvSchema = z.object({
   PORT: integer(3000, 1, 65535),
   HOST: optionalString,
   CORS_ORIGINS: optionalString,
+  ALLOW_PRIVATE_URLS: flag(false),
 });
 
 export interface Config {
   /** Absent only before `npm start` has generated one; the API refuses to serve without it. */
   readonly apiKey: Secret | undefined;
+  /** In Lambda: the SSM SecureString parameter that holds the key (read by lib/http/key-source.ts), when API_KEY is unset. */
+  readonly apiKeyParameter: string | undefined;
   readonly studioDir: string;
   readonly catalogsDir: string;
   readonly stateDir: string;
@@ -76,6 +88,11 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly corsOrigins: readonly string[];
+  /**
+   * Catalog URLs and redirects may reach loopback, private and link-local addresses (a local mirror).
+   * Off by default: a catalog is anyone's text, and such a URL reaches the pod's own services.
+   */
+  readonly allowPrivateUrls: boolean;
 }
 
 export class ConfigError extends ServerStateError {}
@@ -110,6 +127,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.
 
   return Object.freeze({
     apiKey: e.API_KEY === undefined ? undefined : new Secret(e.API_KEY),
+    apiKeyParameter: e.API_KEY_PARAMETER,
     studioDir,
     catalogsDir: path.join(studioDir, "catalogs"),
     stateDir: path.join(studioDir, "state"),
@@ -130,6 +148,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.
     port: e.PORT,
     host: e.HOST ?? "0.0.0.0",
     corsOrigins: Object.freeze(corsOrigins),
+    allowPrivateUrls: e.ALLOW_PRIVATE_URLS,
   });
 }
 

@@ -339,7 +339,8 @@ class Stack {
     this.port = await freePort();
     this.base = `http://127.0.0.1:${this.port}`;
 
-    const env = { ...process.env, STUDIO_DIR: this.studio, COMFYUI_DIR: this.comfy, PORT: String(this.port), HOST: "127.0.0.1", API_KEY };
+    // nginx serves the file on 127.0.0.1: a private address, allowed here only
+    const env = { ...process.env, STUDIO_DIR: this.studio, COMFYUI_DIR: this.comfy, PORT: String(this.port), HOST: "127.0.0.1", API_KEY, ALLOW_PRIVATE_URLS: "true" };
     delete env.MODELS_DIR;
     delete env.DOWNLOAD_CONNECTIONS;
     delete env.MAX_CONCURRENT_DOWNLOADS;

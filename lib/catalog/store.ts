@@ -2,7 +2,6 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { config } from "../config";
 import { modelNotFound, ServerStateError } from "../errors";
-import { writeFileAtomic } from "../fs/atomic-write";
 import { withFileLock } from "../fs/lock";
 import { readTextIfExists } from "../fs/read-text";
 import { formatIssue } from "../issues";
@@ -96,17 +95,19 @@ export interface CatalogChange<R> {
 
 /**
  * Read-modify-write of one catalog under its lock: `change` sees the current document, may mutate it
- * in place, and says whether it did. Two concurrent changes both take effect.
+ * in place, and says whether it did. Two concurrent changes both take effect. A change that stalled until
+ * its lock was taken over runs again on a fresh read (withFileLock), so `change` must not have effects
+ * that a second run would repeat; after a few such losses the request is a 503.
  */
 export async function changeCatalog<R>(
   name: CatalogName,
   change: (catalog: LoadedCatalog) => CatalogChange<R> | Promise<CatalogChange<R>>,
 ): Promise<R> {
   const file = catalogPath(name);
-  return withFileLock(file, async () => {
+  return withFileLock(file, async (lease) => {
     const catalog = await readCatalogFile(file);
     const { result, changed } = await change(catalog);
-    if (changed) await writeFileAtomic(file, `${JSON.stringify(catalog.document, null, 2)}\n`);
+    if (changed) await lease.write(`${JSON.stringify(catalog.document, null, 2)}\n`);
     return result;
   });
 }

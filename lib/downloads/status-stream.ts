@@ -2,9 +2,26 @@ import { Readable } from "node:stream";
 import { z } from "zod";
 import { readStatus, type Status } from "../state/status";
 
+/**
+ * The longest a stream lasts. In the cloud, API Gateway ends a streamed answer after 15 minutes (the
+ * method's TimeoutInMillis, 900,000 in serverless.yml) and Lambda ends the function at its 900 s timeout,
+ * both counted from before the first event (a cold start, the key's read from SSM): 30 s under both, a
+ * stream ends with its retry hint rather than being cut off.
+ */
+export const MAX_STREAM_SECONDS = 870;
+
 export const StatusQuery = z.object({
-  /** How long this stream lasts before it tells the client to reconnect (a Lambda bills every second). */
-  max_seconds: z.coerce.number().int().min(1).max(900).default(300),
+  /**
+   * How long this stream lasts before it tells the client to reconnect (a Lambda bills every second).
+   * Up to 900 is accepted, as documented; past MAX_STREAM_SECONDS the stream ends at MAX_STREAM_SECONDS.
+   */
+  max_seconds: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(900)
+    .default(300)
+    .transform((seconds) => Math.min(seconds, MAX_STREAM_SECONDS)),
 });
 
 const RETRY_MS = 2_000;

@@ -5,8 +5,15 @@ import path from "node:path";
 /**
  * Replaces `file` so that a reader sees the old content or the new, never a mix: temp file in the same
  * folder, fsync, rename, fsync of the folder. A crash at any instant leaves at worst a stray temp file.
+ * `beforeRename` runs once the temp file is durable, as late as can be: a holder of the file's lock checks
+ * there that the lock is still its own (lock.ts), and a throw from it leaves the file as it was.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  beforeRename?: () => Promise<void>,
+): Promise<void> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
   const temp = path.join(dir, `${tempPrefix(file)}${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
@@ -18,6 +25,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     } finally {
       await handle.close();
     }
+    await beforeRename?.();
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { config } from "../config";
 import { ServerStateError, UnauthorizedError } from "../errors";
 import type { Secret } from "../secret";
+import { configuredKey } from "./key-source";
 import { header, type ApiMiddleware } from "./types";
 
 // Hashing first gives both sides one length, so the comparison time says nothing about the key's length either.
@@ -14,15 +14,18 @@ export function keyMatches(given: string | undefined, expected: Secret): boolean
 }
 
 interface AuthOptions {
-  /** Where the expected key comes from; read per request so a Lambda without it fails closed. */
-  readonly key?: () => Secret | undefined;
+  /**
+   * Where the expected key comes from (lib/http/key-source.ts: API_KEY, else the SSM parameter named by
+   * API_KEY_PARAMETER); asked on every request, so a Lambda without a key fails closed and a rotated key is seen.
+   */
+  readonly key?: () => Secret | undefined | Promise<Secret | undefined>;
 }
 
 /** Every request must carry `X-API-Key`; there is no default key, and without one configured nobody gets in. */
 export const apiKeyAuth = (opts: AuthOptions = {}): ApiMiddleware => {
-  const { key } = { key: () => config().apiKey, ...opts };
-  const before: ApiMiddleware["before"] = (request) => {
-    const expected = key();
+  const { key } = { key: configuredKey(), ...opts };
+  const before: ApiMiddleware["before"] = async (request) => {
+    const expected = await key();
     if (expected === undefined) throw new ServerStateError("Server misconfigured: API_KEY is not set");
     if (!keyMatches(header(request.event, "x-api-key"), expected)) {
       throw new UnauthorizedError("Invalid or missing API key");

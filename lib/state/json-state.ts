@@ -2,7 +2,6 @@ import { constants } from "node:fs";
 import { copyFile } from "node:fs/promises";
 import type { z } from "zod";
 import { corruptAside } from "../fs/corrupt-aside";
-import { writeFileAtomic } from "../fs/atomic-write";
 import { withFileLock } from "../fs/lock";
 import { readTextIfExists } from "../fs/read-text";
 
@@ -57,10 +56,13 @@ export class JsonState<T> {
     return parsed.ok ? parsed.value : (parsed.salvaged ?? this.#empty());
   }
 
-  /** Read-modify-write under the lock: `change` mutates the state in place and says whether it did. */
+  /**
+   * Read-modify-write under the lock: `change` mutates the state in place and says whether it did. It may
+   * run again on a fresh read when the lock was lost before the write (withFileLock): no other effects.
+   */
   async update<R>(change: (state: T, now: number) => StateChange<R>): Promise<R> {
     const file = this.#file();
-    return withFileLock(file, async () => {
+    return withFileLock(file, async (lease) => {
       const text = await readTextIfExists(file);
       let state = this.#empty();
       let repaired = false;
@@ -79,7 +81,7 @@ export class JsonState<T> {
         }
       }
       const { result, changed } = change(state, Date.now());
-      if (changed || repaired) await writeFileAtomic(file, JSON.stringify(state));
+      if (changed || repaired) await lease.write(JSON.stringify(state));
       return result;
     });
   }

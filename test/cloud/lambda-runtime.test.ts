@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { bigCatalog, catalog, catalogFile, civitaiModel, hfModel, placeModel, readCatalog, writeCatalog, type TestCatalog } from "../support/catalogs";
 import { LambdaCloud, LAMBDA_REQUEST_BYTES } from "../support/lambda-cloud";
+import { PACKAGE_PARAMS } from "../support/package";
 
 // The cloud path, proven by running it: the functions `npm run package` built, unpacked from their zips and
 // run by the Lambda Node.js runtime's rules (support/lambda-runner.cjs) behind the packaged REST API
@@ -42,13 +43,20 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
   beforeAll(async () => {
     cloud = await LambdaCloud.start({
       packageDir: inject("packageDir"),
-      parameters: { ApiKey: KEY, EfsAccessPointArn: "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-0123", SubnetIds: "subnet-a", SecurityGroupIds: "sg-a" },
-      // only for variables the template defines: until it passes CATALOG_REPO_URL through, check-updates is 409
+      parameters: {
+        EfsFileSystemArn: "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123",
+        EfsAccessPointArn: "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-0123",
+        SubnetIds: "subnet-a",
+        SecurityGroupIds: "sg-a",
+      },
+      // only for variables the template defines
       env: { CATALOG_REPO_URL: "file:///srv/git/catalog.git" },
-      ssmValue: KEY,
+      // the SecureString the operator put the key in, under the name the template was packaged with
+      ssmParameters: { [PACKAGE_PARAMS.apiKeyParameter]: KEY },
     });
-    studioDir = path.join(cloud.mountDir, "studio");
-    modelsDir = path.join(cloud.mountDir, "ComfyUI", "models");
+    const env = cloud.envOf("listModels");
+    studioDir = env.STUDIO_DIR!;
+    modelsDir = env.MODELS_DIR ?? path.join(env.COMFYUI_DIR!, "models");
     // what the pod's `npm start` seeded on the volume the functions mount
     await writeCatalog(studioDir, "models", smallCatalog());
     await writeCatalog(studioDir, "loras", catalog([{ id: "loras", name: "LoRAs", models: [lora] }]));
@@ -71,16 +79,18 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
     for (const fn of functions) {
       const name = path.basename((fn.Properties.Code as { S3Key: string }).S3Key, ".zip");
       const env = cloud.envOf(name);
-      const own = Object.keys((fn.Properties.Environment as { Variables: object }).Variables);
+      const own = Object.keys((fn.Properties.Environment as { Variables: object } | undefined)?.Variables ?? {});
 
       expect(Object.keys(env)).toEqual(expect.arrayContaining([...own, ...runtime]));
       expect([name, env.HOME, env.IS_OFFLINE, env.PATH]).toEqual([name, undefined, undefined, "/usr/local/bin:/usr/bin/:/bin:/opt/bin"]);
       // a function without the volume (the admin page) keeps /mnt/workspace: it has nothing there in Lambda either
       if (fn.Properties.FileSystemConfigs === undefined) continue;
-      expect([env.STUDIO_DIR, env.COMFYUI_DIR]).toEqual([studioDir, path.join(cloud.mountDir, "ComfyUI")]);
+      for (const dir of ["STUDIO_DIR", "COMFYUI_DIR", "MODELS_DIR"].filter((name) => own.includes(name))) {
+        expect(env[dir]!.startsWith(`${cloud.mountDir}/`)).toBe(true);
+      }
+      expect(env.STUDIO_DIR).toBe(path.join(cloud.mountDir, "studio"));
     }
     expect(functions).toHaveLength(16);
-    expect(cloud.envOf("listModels").API_KEY ?? cloud.envOf("listModels").API_KEY_PARAMETER).toBeDefined();
   });
 
   it("lists the catalog with what is on disk (GET /api/admin/models)", async () => {
@@ -229,14 +239,8 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
     const asked = await cloud.request("POST", "/api/admin/models/check-updates", { headers: key });
     const told = await cloud.request("GET", "/api/admin/models/check-updates", { headers: key });
 
-    if ("CATALOG_REPO_URL" in cloud.envOf("checkUpdates")) {
-      expect([asked.status, asked.json()]).toEqual([200, { status: "queued" }]);
-      expect(told.json()).toMatchObject({ status: "running", remote_version: null, local_version: 21 });
-    } else {
-      // TODO(lead, issue 12 item 5): once the template passes CATALOG_REPO_URL through, only the branch above stays
-      expect([asked.status, asked.json()]).toEqual([409, { detail: expect.stringContaining("CATALOG_REPO_URL is not set") }]);
-      expect(told.json()).toEqual({ status: "idle", remote_version: null, local_version: 21 });
-    }
+    expect([asked.status, asked.json()]).toEqual([200, { status: "queued" }]);
+    expect(told.json()).toMatchObject({ status: "running", remote_version: null, local_version: 21 });
   });
 
   it("syncs the catalog from the clone on the volume (POST /api/admin/models/sync)", async () => {
@@ -285,13 +289,18 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
     expect(events[0]!.data.downloads["new_one.safetensors"]).toMatchObject({ status: "queued" });
   }, 20_000);
 
-  it("reads the key at cold start from the SSM parameter the template names, decrypted", (context) => {
-    const name = cloud.envOf("listModels").API_KEY_PARAMETER;
-    // TODO(lead, issue 12 item 10): unconditional once the template names the parameter instead of holding the key
-    if (name === undefined) return context.skip();
+  it("has the key in no function's configuration, and reads it from the SSM parameter the template names, decrypted", () => {
+    const names = new Set(cloud.ssm.requests.map((request) => request.name));
+    const envs = Object.values(cloud.template.Resources)
+      .filter((r) => r.Type === "AWS::Lambda::Function")
+      .map((fn) => JSON.stringify(fn.Properties.Environment ?? {}));
 
-    expect(cloud.ssm.requests.length).toBeGreaterThan(0);
-    expect(cloud.ssm.requests.every((request) => request.name === name && request.withDecryption)).toBe(true);
+    expect(cloud.envOf("listModels").API_KEY_PARAMETER).toBe(PACKAGE_PARAMS.apiKeyParameter);
+    expect(envs.filter((env) => env.includes(KEY) || env.includes("API_KEY\""))).toEqual([]);
+    // one read per function at its first request (cached after), every one of them decrypted
+    expect([...names]).toEqual([PACKAGE_PARAMS.apiKeyParameter]);
+    expect(cloud.ssm.requests.length).toBeGreaterThanOrEqual(10);
+    expect(cloud.ssm.requests.every((request) => request.withDecryption === true && request.target === "AmazonSSM.GetParameter")).toBe(true);
   });
 
   describe("payload limits (6 MB per invocation, each way)", () => {

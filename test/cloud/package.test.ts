@@ -1,38 +1,93 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { packagedTemplate } from "../support/package";
+import { parseConfig } from "../../lib/config";
+import { MAX_STREAM_SECONDS } from "../../lib/downloads/status-stream";
+import { PROJECT_DIR } from "../support/stack";
 import { zipEntry } from "../support/zip";
 
 interface Resource {
   Type: string;
   Properties: Record<string, unknown>;
+  DependsOn?: string[];
 }
+
+interface Template {
+  Resources: Record<string, Resource>;
+  Parameters: Record<string, { Type: string; Default?: string }>;
+}
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** serverless.yml as osls resolves it with nothing set (`sls print`: the same resolution, without a build). */
+interface Printed {
+  functions: Record<string, { environment?: Record<string, string>; vpc?: unknown }>;
+  provider: { logRetentionInDays: number; iam: { role: { statements: Statement[] } } };
+  resources: { Resources: Record<string, Resource> };
+}
+async function printed(): Promise<Printed> {
+  const { stdout } = await promisify(execFile)(path.join(PROJECT_DIR, "node_modules", ".bin", "sls"), ["print", "--format", "json"], {
+    cwd: PROJECT_DIR,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(stdout) as Printed;
+}
+
+const ofType = (template: Template, type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
+const functionsOf = (template: Template) => ofType(template, "AWS::Lambda::Function");
+/** Every function but the admin page's: the ones that serve the API. */
+const apiFunctionsOf = (template: Template) => functionsOf(template).filter((f) => f !== template.Resources.AdminPageLambdaFunction);
+const envOf = (fn: Resource) => (fn.Properties.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables;
+const statementsOf = (template: Template): Statement[] =>
+  (template.Resources.IamRoleLambdaExecution!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]).flatMap(
+    (policy) => policy.PolicyDocument.Statement,
+  );
+const actionsOf = (statement: Statement) => [statement.Action].flat();
+/** The URL path of an API Gateway resource, from its chain of parents. */
+const pathOf = (template: Template, ref: { Ref: string } | { "Fn::GetAtt": unknown }): string => {
+  if (!("Ref" in ref)) return "";
+  const resource = template.Resources[ref.Ref]!;
+  return `${pathOf(template, resource.Properties.ParentId as { Ref: string })}/${resource.Properties.PathPart as string}`;
+};
+const methodAt = (template: Template, method: string, urlPath: string) =>
+  ofType(template, "AWS::ApiGateway::Method").find(
+    (m) => m.Properties.HttpMethod === method && pathOf(template, m.Properties.ResourceId as { Ref: string }) === urlPath,
+  )!;
+const arnOf = (name: string) => ({
+  "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ssm:", { Ref: "AWS::Region" }, ":", { Ref: "AWS::AccountId" }, `:parameter/${name}`]],
+});
 
 /** What API Gateway would be given: `sls package` needs no AWS credentials. */
 describe("the cloud template (sls package)", () => {
+  // set: packaged with the deploy environment and `--param`s an operator gives; bare: nothing set at all
+  let set: { out: string; template: Template };
+  let bare: Printed;
   let out: string;
   let resources: Record<string, Resource>;
-  let parameters: Record<string, { Type: string; Default?: string }>;
+  let parameters: Template["Parameters"];
 
   beforeAll(async () => {
-    // packaged once per run for this file and lambda-runtime.test.ts (support/global-package.ts)
-    out = inject("packageDir");
-    const template = await packagedTemplate(out);
-    resources = template.Resources as Record<string, Resource>;
-    parameters = template.Parameters as Record<string, { Type: string; Default?: string }>;
-  });
-
-  const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
-  /** The URL path of an API Gateway resource, from its chain of parents. */
-  const pathOf = (ref: { Ref: string } | { "Fn::GetAtt": unknown }): string => {
-    if (!("Ref" in ref)) return "";
-    const resource = resources[ref.Ref]!;
-    return `${pathOf(resource.Properties.ParentId as { Ref: string })}/${resource.Properties.PathPart as string}`;
-  };
+    // packaged once per run, with PACKAGE_ENV and PACKAGE_PARAMS, for this file and lambda-runtime.test.ts
+    // (support/global-package.ts)
+    const dir = inject("packageDir");
+    const template = JSON.parse(await readFile(path.join(dir, "cloudformation-template-update-stack.json"), "utf8")) as Template;
+    set = { out: dir, template };
+    bare = await printed();
+    ({ out } = set);
+    ({ Resources: resources, Parameters: parameters } = set.template);
+  }, 120_000);
 
   it("runs every function on nodejs24.x behind a REST API that accepts multipart uploads", () => {
-    const functions = ofType("AWS::Lambda::Function");
-    const api = ofType("AWS::ApiGateway::RestApi")[0]!;
+    const functions = functionsOf(set.template);
+    const api = ofType(set.template, "AWS::ApiGateway::RestApi")[0]!;
 
     expect(functions.length).toBeGreaterThanOrEqual(4);
     expect(functions.map((f) => f.Properties.Runtime)).toEqual(functions.map(() => "nodejs24.x"));
@@ -40,9 +95,9 @@ describe("the cloud template (sls package)", () => {
   });
 
   it("serves every endpoint of the API through API Gateway", () => {
-    const routes = ofType("AWS::ApiGateway::Method")
+    const routes = ofType(set.template, "AWS::ApiGateway::Method")
       .filter((m) => m.Properties.HttpMethod !== "OPTIONS")
-      .map((m) => `${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId as { Ref: string })}`)
+      .map((m) => `${m.Properties.HttpMethod} ${pathOf(set.template, m.Properties.ResourceId as { Ref: string })}`)
       .sort();
 
     expect(routes).toEqual(
@@ -67,40 +122,165 @@ describe("the cloud template (sls package)", () => {
     );
   });
 
-  it("streams the status endpoint (InvokeWithResponseStream) and gives it a streaming timeout", () => {
-    const method = ofType("AWS::ApiGateway::Method").find(
-      (m) => m.Properties.HttpMethod === "GET" && pathOf(m.Properties.ResourceId as { Ref: string }) === "/api/admin/models/status",
-    )!;
-    const integration = method.Properties.Integration as { ResponseTransferMode: string; Uri: unknown };
+  it("streams the status endpoint (InvokeWithResponseStream) for up to 15 minutes, longer than any stream lasts", () => {
+    const integration = methodAt(set.template, "GET", "/api/admin/models/status").Properties.Integration as {
+      ResponseTransferMode: string;
+      Uri: unknown;
+      TimeoutInMillis?: number;
+    };
     const statusFunction = resources.ModelsStatusLambdaFunction!;
-    const timeouts = ofType("AWS::Lambda::Function").map((f) => f.Properties.Timeout);
+    const timeouts = functionsOf(set.template).map((f) => f.Properties.Timeout);
 
     expect(integration.ResponseTransferMode).toBe("STREAM");
     expect(JSON.stringify(integration.Uri)).toContain("/response-streaming-invocations");
+    // API Gateway's streaming limit, not the 29 s of a buffered answer
+    expect(integration.TimeoutInMillis).toBe(900_000);
     expect(statusFunction.Properties.Timeout).toBe(900);
+    // a stream ends (with its retry hint) at least 30 s before either would cut it
+    expect(MAX_STREAM_SECONDS * 1000 + 30_000).toBeLessThanOrEqual(integration.TimeoutInMillis!);
+    expect(MAX_STREAM_SECONDS + 30).toBeLessThanOrEqual(statusFunction.Properties.Timeout as number);
     // every other function answers within API Gateway's 29 s
     expect(timeouts.filter((t) => t !== 900).every((t) => t === 29)).toBe(true);
   });
 
-  it("mounts the same EFS access point at the same path in every function, inside the VPC given as parameters", () => {
-    const functions = ofType("AWS::Lambda::Function");
-
-    for (const fn of functions) {
-      // the admin page reads no file: it loads even when the volume can't be reached
-      expect(fn.Properties.FileSystemConfigs).toEqual(
-        fn === resources.AdminPageLambdaFunction
-          ? undefined
-          : [{ Arn: { "Fn::Join": ["", [{ Ref: "EfsAccessPointArn" }]] }, LocalMountPath: "/mnt/workspace" }],
-      );
+  it("mounts the same EFS access point at the same path in every API function, inside the VPC given as parameters", () => {
+    for (const fn of apiFunctionsOf(set.template)) {
+      expect(fn.Properties.FileSystemConfigs).toEqual([
+        { Arn: { "Fn::Join": ["", [{ Ref: "EfsAccessPointArn" }]] }, LocalMountPath: "/mnt/workspace" },
+      ]);
       expect(fn.Properties.VpcConfig).toEqual({
         SecurityGroupIds: { "Fn::Split": [",", { Ref: "SecurityGroupIds" }] },
         SubnetIds: { "Fn::Split": [",", { Ref: "SubnetIds" }] },
       });
-      const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(env.STUDIO_DIR).toBe("/mnt/workspace/studio");
-      expect(env.COMFYUI_DIR).toBe("/mnt/workspace/ComfyUI");
     }
-    expect(Object.keys(parameters)).toEqual(expect.arrayContaining(["EfsAccessPointArn", "SubnetIds", "SecurityGroupIds"]));
+    expect(Object.keys(parameters)).toEqual(
+      expect.arrayContaining(["EfsFileSystemArn", "EfsAccessPointArn", "SubnetIds", "SecurityGroupIds"]),
+    );
+  });
+
+  it("gives the admin page function no volume, no VPC and no environment: it holds no key and reads no file", () => {
+    const page = resources.AdminPageLambdaFunction!.Properties;
+
+    expect(page.FileSystemConfigs).toBeUndefined();
+    expect(page.VpcConfig).toBeUndefined();
+    expect(page.Environment).toBeUndefined();
+  });
+
+  it("gives every API function the API's configuration, from --param and the deploy environment", () => {
+    const envs = apiFunctionsOf(set.template).map(envOf);
+    const preflight = (
+      ofType(set.template, "AWS::ApiGateway::Method").find((m) => m.Properties.HttpMethod === "OPTIONS")!.Properties.Integration as {
+        IntegrationResponses: { ResponseTemplates: Record<string, string> }[];
+      }
+    ).IntegrationResponses[0]!.ResponseTemplates["application/json"]!;
+
+    expect(envs).toHaveLength(15);
+    for (const env of envs) {
+      expect(env).toEqual({
+        STUDIO_DIR: "/mnt/workspace/studio",
+        COMFYUI_DIR: "/mnt/workspace/ComfyUI",
+        // the pod's /workspace/models, where Lambda mounts the volume
+        MODELS_DIR: "/mnt/workspace/models",
+        CORS_ORIGINS: "chrome-extension://*,https://admin.example.com",
+        CATALOG_REPO_URL: "https://git.example.com/catalog.git",
+        API_KEY_PARAMETER: "/team/models-admin/key",
+      });
+    }
+    // the preflight allows exactly what the functions then allow
+    expect(preflight).toContain("chrome-extension://.+");
+    expect(preflight).toContain("https://admin[.]example[.]com");
+  });
+
+  it("gives the API functions the pod's defaults when nothing is set, and the admin page nothing", () => {
+    const { adminPage, ...api } = bare.functions;
+    const envs = Object.values(api).map((fn) => fn.environment);
+    const onPod = parseConfig({ STUDIO_DIR: "/workspace/studio", COMFYUI_DIR: "/workspace/ComfyUI" }, "/");
+
+    for (const env of envs) {
+      expect(env).toEqual({
+        STUDIO_DIR: "/mnt/workspace/studio",
+        COMFYUI_DIR: "/mnt/workspace/ComfyUI",
+        MODELS_DIR: "/mnt/workspace/ComfyUI/models",
+        CORS_ORIGINS: "chrome-extension://*",
+        CATALOG_REPO_URL: "",
+        API_KEY_PARAMETER: "/comfyui-models-admin/api-key",
+      });
+      // read by lib/config.ts as on a pod where nothing is set: an empty CATALOG_REPO_URL is no URL (a 409)
+      const inLambda = parseConfig(env as NodeJS.ProcessEnv, "/");
+      expect(inLambda.corsOrigins).toEqual(onPod.corsOrigins);
+      expect(inLambda.catalogRepoUrl).toBeUndefined();
+      expect(inLambda.apiKey).toBeUndefined();
+    }
+    expect(envs).toHaveLength(15);
+    expect(adminPage).not.toHaveProperty("environment");
+    expect(adminPage).not.toHaveProperty("vpc");
+  });
+
+  it("never puts a credential in the template: the API key stays in SSM, the upstream tokens on the pod", async () => {
+    const text = await readFile(path.join(out, "cloudformation-template-update-stack.json"), "utf8");
+
+    for (const fn of functionsOf(set.template)) {
+      expect(Object.keys(envOf(fn) ?? {})).not.toEqual(expect.arrayContaining(["API_KEY"]));
+      for (const name of ["API_KEY", "CIVITAI_API_KEY", "HF_TOKEN"]) expect(envOf(fn) ?? {}).not.toHaveProperty(name);
+    }
+    // not even resolved by CloudFormation at deploy time
+    expect(Object.values(parameters).map((p) => p.Type)).not.toContain("AWS::SSM::Parameter::Value<String>");
+    expect(text).not.toMatch(/resolve:ssm/);
+  });
+
+  it("lets the functions read that one SSM parameter, decrypted through SSM only, and nothing else of SSM or KMS", () => {
+    for (const { statements, name } of [
+      { statements: statementsOf(set.template), name: "team/models-admin/key" },
+      { statements: bare.provider.iam.role.statements, name: "comfyui-models-admin/api-key" },
+    ]) {
+      const ssm = statements.filter((s) => actionsOf(s).some((a) => a.startsWith("ssm:")));
+      const kms = statements.filter((s) => actionsOf(s).some((a) => a.startsWith("kms:")));
+
+      expect(ssm.map((s) => ({ ...s, Action: actionsOf(s) }))).toEqual([{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: arnOf(name) }]);
+      expect(kms).toHaveLength(1);
+      expect(actionsOf(kms[0]!)).toEqual(["kms:Decrypt"]);
+      expect(kms[0]!.Condition!.StringEquals).toEqual({
+        "kms:ViaService": { "Fn::Join": ["", ["ssm.", { Ref: "AWS::Region" }, ".amazonaws.com"]] },
+        "kms:EncryptionContext:PARAMETER_ARN": arnOf(name),
+      });
+    }
+  });
+
+  it("grants EFS mount and write once, on the file system, for the access point only", () => {
+    const efs = statementsOf(set.template).filter((s) => actionsOf(s).some((a) => a.startsWith("elasticfilesystem:")));
+
+    expect(efs).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+        Resource: { Ref: "EfsFileSystemArn" },
+        Condition: { StringEquals: { "elasticfilesystem:AccessPointArn": { Ref: "EfsAccessPointArn" } } },
+      },
+    ]);
+  });
+
+  it("keeps the functions' logs for 14 days, or as long as --param logRetentionInDays says", () => {
+    const retention = (template: Template) => ofType(template, "AWS::Logs::LogGroup").map((g) => g.Properties.RetentionInDays);
+
+    expect(bare.provider.logRetentionInDays).toBe(14);
+    expect(retention(set.template)).toEqual(Array(16).fill(30));
+  });
+
+  it("throttles every method of the stage, so that a flood is answered 429 before any function runs", () => {
+    const stage = (template: Template) => ofType(template, "AWS::ApiGateway::Stage");
+    const [deploymentId] = Object.keys(set.template.Resources).filter((id) => resources[id]!.Type === "AWS::ApiGateway::Deployment");
+
+    expect(stage(set.template)).toHaveLength(1);
+    expect(bare.resources.Resources.ApiStage!.Properties.MethodSettings).toEqual([
+      { ResourcePath: "/*", HttpMethod: "*", ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+    ]);
+    expect(stage(set.template)[0]!.Properties).toMatchObject({
+      StageName: "dev",
+      DeploymentId: { Ref: deploymentId },
+      MethodSettings: [{ ResourcePath: "/*", HttpMethod: "*", ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 }],
+    });
+    // the stage is that resource, not one the Deployment makes without settings
+    expect(resources[deploymentId!]!.Properties.StageName).toBeUndefined();
   });
 
   it("builds the admin page into its function's bundle", async () => {
@@ -112,31 +292,34 @@ describe("the cloud template (sls package)", () => {
     expect(bundle).toMatch(/"scriptHash": "sha256-[A-Za-z0-9+/]{43}="/);
   });
 
-  it("answers API Gateway's own refusals as {\"detail\"}", () => {
-    const responses = ofType("AWS::ApiGateway::GatewayResponse").map((r) => r.Properties);
+  it("answers API Gateway's own refusals as {\"detail\"}, and deploys them with the first Deployment", () => {
+    const responses = ofType(set.template, "AWS::ApiGateway::GatewayResponse").map((r) => r.Properties);
+    const ids = Object.keys(resources).filter((id) => resources[id]!.Type === "AWS::ApiGateway::GatewayResponse");
+    const deployment = ofType(set.template, "AWS::ApiGateway::Deployment")[0]!;
 
     expect(responses.map((r) => r.ResponseType).sort()).toEqual(["DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "REQUEST_TOO_LARGE"]);
     for (const response of responses) {
       expect((response.ResponseTemplates as Record<string, string>)["application/json"]).toMatch(/^\{"detail": /);
     }
     expect(responses.find((r) => r.ResponseType === "MISSING_AUTHENTICATION_TOKEN")!.StatusCode).toBe("404");
+    expect(deployment.DependsOn).toEqual(expect.arrayContaining(ids));
   });
 
-  it("takes the API key from SSM Parameter Store, never from a literal", () => {
-    const keys = ofType("AWS::Lambda::Function").map(
-      (fn) => (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.API_KEY,
-    );
-
-    expect(keys.every((key) => JSON.stringify(key) === JSON.stringify({ Ref: "ApiKey" }))).toBe(true);
-    expect(parameters.ApiKey).toMatchObject({ Type: "AWS::SSM::Parameter::Value<String>", Default: "/comfyui-models-admin/api-key" });
+  it("lets no other origin read API Gateway's own refusals when CORS_ORIGINS has patterns or several origins", () => {
+    // API Gateway can only send a fixed origin or echo any: with several allowed, it sends none
+    for (const responses of [ofType(set.template, "AWS::ApiGateway::GatewayResponse"), Object.values(bare.resources.Resources)]) {
+      for (const response of responses.filter((r) => r.Type === "AWS::ApiGateway::GatewayResponse")) {
+        expect(response.Properties.ResponseParameters ?? {}).not.toHaveProperty("gatewayresponse.header.Access-Control-Allow-Origin");
+      }
+    }
   });
 
   it("answers CORS preflight for every route with the configured origins, wildcards included", () => {
-    const methods = ofType("AWS::ApiGateway::Method");
+    const methods = ofType(set.template, "AWS::ApiGateway::Method");
     const options = methods.filter((m) => m.Properties.HttpMethod === "OPTIONS");
     // the admin page is loaded by navigation, never called across origins: no preflight
     const routes = methods.filter(
-      (m) => m.Properties.HttpMethod !== "OPTIONS" && pathOf(m.Properties.ResourceId as { Ref: string }).startsWith("/api/"),
+      (m) => m.Properties.HttpMethod !== "OPTIONS" && pathOf(set.template, m.Properties.ResourceId as { Ref: string }).startsWith("/api/"),
     );
 
     // one preflight per path, whatever methods it has

@@ -30,8 +30,8 @@ export interface CloudOptions {
   readonly parameters: Record<string, string>;
   /** Values for variables the template defines (never adds one it does not). */
   readonly env?: Record<string, string>;
-  /** What SSM Parameter Store holds under any name a function asks for. */
-  readonly ssmValue: string;
+  /** What SSM Parameter Store holds, by name (a SecureString each). */
+  readonly ssmParameters: Record<string, string>;
 }
 
 export interface CloudReply extends ClientReply {
@@ -73,7 +73,7 @@ export class LambdaCloud {
   static async start(options: CloudOptions): Promise<LambdaCloud> {
     const template = await packagedTemplate(options.packageDir);
     const root = await mkdtemp(path.join(os.tmpdir(), "models-admin-lambda-"));
-    return new LambdaCloud(template, options, root, await startSsmStandIn(options.ssmValue));
+    return new LambdaCloud(template, options, root, await startSsmStandIn(options.ssmParameters));
   }
 
   /** The folder that stands for the EFS access point's root (the pod's /workspace). */
@@ -110,6 +110,7 @@ export class LambdaCloud {
       env[key] = value;
     }
     const functionName = String(this.#resolver.resolve(props.FunctionName ?? fn.logicalId));
+    // the SDK reaches SSM at the stand-in (its region and dummy credentials are the runtime's)
     return { ...env, ...runtimeEnv(props, functionName, path.join(this.root, "task", fn.name)), AWS_ENDPOINT_URL_SSM: this.ssm.url };
   }
 

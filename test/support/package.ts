@@ -8,11 +8,24 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { PROJECT_DIR } from "./stack";
 
-/** The environment `npm run package` sees: two CORS origins, one with a wildcard, so the template has both kinds. */
-export const PACKAGE_ENV = { CORS_ORIGINS: "chrome-extension://*,https://admin.example.com" };
+/**
+ * The deploy environment `npm run package` sees, as an operator's would be: two CORS origins (one with a
+ * wildcard, so the template has both kinds) and a catalog repository.
+ */
+export const PACKAGE_ENV = { CORS_ORIGINS: "chrome-extension://*,https://admin.example.com", CATALOG_REPO_URL: "https://git.example.com/catalog.git" };
+
+/** And the `--param`s an operator gives (package.test.ts checks each one lands in the template). */
+export const PACKAGE_PARAMS = {
+  modelsDir: "/workspace/models",
+  apiKeyParameter: "/team/models-admin/key",
+  logRetentionInDays: "30",
+  throttleRateLimit: "5",
+  throttleBurstLimit: "10",
+};
 
 export async function packageInto(dir: string): Promise<void> {
-  await promisify(execFile)("npm", ["run", "package", "--", "--package", dir], {
+  const params = Object.entries(PACKAGE_PARAMS).map(([name, value]) => `--param=${name}=${value}`);
+  await promisify(execFile)("npm", ["run", "package", "--", "--package", dir, ...params], {
     cwd: PROJECT_DIR,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...PACKAGE_ENV },
   });

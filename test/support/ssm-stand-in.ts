@@ -1,68 +1,109 @@
 /**
- * A local stand-in for AWS Systems Manager Parameter Store's GetParameter, the one call a function makes to
- * read its key at cold start (the AWS SDK v3 client, pointed here by AWS_ENDPOINT_URL_SSM): AWS JSON 1.1,
- * `POST /` with `X-Amz-Target: AmazonSSM.GetParameter` and `{"Name", "WithDecryption"}`. Every name it is
- * asked for answers the test's value as a SecureString; it keeps what was asked, for the test to check.
+ * A stand-in for AWS Systems Manager's GetParameter on 127.0.0.1, speaking the AWS JSON 1.1 protocol as the
+ * real service does (POST / with `X-Amz-Target: AmazonSSM.GetParameter`). Point the standard AWS SDK v3 client
+ * at it with `AWS_ENDPOINT_URL_SSM=<url>`, `AWS_REGION` and dummy credentials in the environment.
+ *
+ * It answers every parameter it holds as a SecureString, records each request (name, WithDecryption), and
+ * can be told to fail the next requests the way SSM does (a 400 with `__type` and `message`).
  */
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface SsmRequest {
-  readonly target: string;
-  readonly name: string;
-  readonly withDecryption: boolean;
+  readonly target: string | undefined;
+  readonly name: unknown;
+  readonly withDecryption: unknown;
+}
+
+export interface SsmFailure {
+  readonly status: number;
+  readonly type: string;
+  readonly message: string;
 }
 
 export interface SsmStandIn {
   readonly url: string;
-  readonly requests: readonly SsmRequest[];
+  /** Every request received, oldest first. */
+  readonly requests: SsmRequest[];
+  /** The parameters it holds, by name; change them to rotate a key. */
+  readonly parameters: Map<string, string>;
+  /** The next `count` requests fail with `failure`. */
+  failNext(count: number, failure?: SsmFailure): void;
+  /** The environment that points the AWS SDK at it. */
+  env(): Record<string, string>;
   close(): Promise<void>;
 }
 
-const AMZ_JSON = "application/x-amz-json-1.1";
+const ACCESS_DENIED: SsmFailure = {
+  status: 400,
+  type: "AccessDeniedException",
+  message: "User: arn:aws:sts::123456789012:assumed-role/x/y is not authorized to perform: ssm:GetParameter",
+};
 
-export async function startSsmStandIn(value: string, region = "us-east-1"): Promise<SsmStandIn> {
+export async function startSsmStandIn(parameters: Record<string, string> = {}): Promise<SsmStandIn> {
+  const held = new Map(Object.entries(parameters));
   const requests: SsmRequest[] = [];
-  const server: Server = createServer((req, res) => {
+  let failures: { left: number; failure: SsmFailure } = { left: 0, failure: ACCESS_DENIED };
+
+  const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
-      const target = String(req.headers["x-amz-target"] ?? "");
+      const target = req.headers["x-amz-target"] as string | undefined;
       let body: { Name?: unknown; WithDecryption?: unknown } = {};
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as typeof body;
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
       } catch {
         // answered below as a bad request
       }
-      const name = typeof body.Name === "string" ? body.Name : "";
-      requests.push({ target, name, withDecryption: body.WithDecryption === true });
-      if (req.method !== "POST" || target !== "AmazonSSM.GetParameter" || name === "") {
-        res.writeHead(400, { "content-type": AMZ_JSON });
-        res.end(JSON.stringify({ __type: "ValidationException", message: `the stand-in answers GetParameter only, not ${target || req.method}` }));
-        return;
+      requests.push({ target, name: body.Name, withDecryption: body.WithDecryption });
+      const answer = (status: number, data: unknown) => {
+        res.writeHead(status, { "Content-Type": "application/x-amz-json-1.1" });
+        res.end(JSON.stringify(data));
+      };
+      if (failures.left > 0) {
+        failures.left--;
+        const { status, type, message } = failures.failure;
+        return answer(status, { __type: type, message });
       }
-      res.writeHead(200, { "content-type": AMZ_JSON });
-      res.end(
-        JSON.stringify({
-          Parameter: {
-            Name: name,
-            Type: "SecureString",
-            // a SecureString read without decryption is its ciphertext, never the value
-            Value: body.WithDecryption === true ? value : Buffer.from(`ciphertext of ${name}`).toString("base64"),
-            Version: 1,
-            LastModifiedDate: Date.now() / 1000,
-            ARN: `arn:aws:ssm:${region}:123456789012:parameter/${name.replace(/^\//, "")}`,
-            DataType: "text",
-          },
-        }),
-      );
+      if (req.method !== "POST" || target !== "AmazonSSM.GetParameter" || typeof body.Name !== "string") {
+        return answer(400, { __type: "ValidationException", message: "not a GetParameter request" });
+      }
+      const value = held.get(body.Name);
+      if (value === undefined) return answer(400, { __type: "ParameterNotFound", message: "" });
+      return answer(200, {
+        Parameter: {
+          Name: body.Name,
+          Type: "SecureString",
+          Value: value,
+          Version: 1,
+          ARN: `arn:aws:ssm:us-east-1:123456789012:parameter/${body.Name.replace(/^\//, "")}`,
+          DataType: "text",
+          LastModifiedDate: Date.now() / 1000,
+        },
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    parameters: held,
+    failNext: (count, failure = ACCESS_DENIED) => {
+      failures = { left: count, failure };
+    },
+    env: () => ({
+      AWS_ENDPOINT_URL_SSM: url,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "AKIDSTANDIN",
+      AWS_SECRET_ACCESS_KEY: "stand-in-secret",
+    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

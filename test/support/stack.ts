@@ -12,7 +12,9 @@ export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 /**
  * What every test stack runs with: the local stand-in for CivitAI and Hugging Face at `upstreamUrl`, the
  * marker credentials (which must never show anywhere), and retries and stall detection shortened so that
- * fault tests take seconds.
+ * fault tests take seconds. ALLOW_PRIVATE_URLS is on: every test server lives on 127.0.0.1, the stand-in's
+ * redirects lead to its other name (localhost, as a CDN is another host), and catalog `url` entries point
+ * at servers on other loopback ports. test/fault/ssrf.test.ts turns it off to test the refusals.
  */
 export function testStackEnv(upstreamUrl: string): NodeJS.ProcessEnv {
   return {
@@ -26,6 +28,7 @@ export function testStackEnv(upstreamUrl: string): NodeJS.ProcessEnv {
     DOWNLOAD_RETRY_BASE_MS: "100",
     DOWNLOAD_MAX_ATTEMPTS: "4",
     METADATA_TIMEOUT_SECONDS: "2",
+    ALLOW_PRIVATE_URLS: "true",
   };
 }
 

@@ -34,6 +34,7 @@ describe("parseConfig: defaults", () => {
     // Assess
     expect(config).toMatchObject({
       apiKey: undefined,
+      apiKeyParameter: undefined,
       civitaiApiKey: undefined,
       hfToken: undefined,
       civitaiBaseUrl: "https://civitai.com",
@@ -44,6 +45,7 @@ describe("parseConfig: defaults", () => {
       port: 3000,
       host: "0.0.0.0",
       corsOrigins: ["chrome-extension://*"],
+      allowPrivateUrls: false,
     });
   });
 
@@ -139,6 +141,19 @@ describe("parseConfig: defaults", () => {
     expect(config.corsOrigins).toEqual(["https://admin.example", "chrome-extension://*"]);
   });
 
+  it.each([
+    ["true", true],
+    ["TRUE", true],
+    [" True ", true],
+    ["1", true],
+    ["false", false],
+    ["False", false],
+    ["0", false],
+    ["", false],
+  ])("reads ALLOW_PRIVATE_URLS=%j as %s", (value, allowed) => {
+    expect(parseConfig({ ALLOW_PRIVATE_URLS: value }, CWD).allowPrivateUrls).toBe(allowed);
+  });
+
   it("returns a frozen configuration", () => {
     const config = parseConfig({}, CWD);
 
@@ -164,6 +179,9 @@ describe("parseConfig: bad values fail fast with the variable's name", () => {
     ["CIVITAI_BASE_URL", "not a url", /CIVITAI_BASE_URL: must be an http\(s\) URL/],
     ["CIVITAI_BASE_URL", "ftp://civitai.example", /CIVITAI_BASE_URL: must be an http\(s\) URL/],
     ["HF_ENDPOINT", "huggingface.co", /HF_ENDPOINT: must be an http\(s\) URL/],
+    ["ALLOW_PRIVATE_URLS", "yes", /ALLOW_PRIVATE_URLS: must be true or false \(or 1 or 0\)/],
+    ["ALLOW_PRIVATE_URLS", "ture", /ALLOW_PRIVATE_URLS: must be true or false \(or 1 or 0\)/],
+    ["ALLOW_PRIVATE_URLS", "2", /ALLOW_PRIVATE_URLS: must be true or false \(or 1 or 0\)/],
   ])("refuses %s=%j and names it", (name, value, message) => {
     const error = configError({ [name]: value });
 

@@ -1,5 +1,6 @@
-import http, { type IncomingMessage } from "node:http";
-import https from "node:https";
+import type { IncomingMessage } from "node:http";
+import { RefusedDestinationError } from "../../net/address-policy";
+import { NoAnswerError, send } from "../../net/request";
 import { DownloadError } from "./errors";
 import type { Secret } from "../../secret";
 import type { Source } from "./source";
@@ -7,11 +8,6 @@ import type { Source } from "./source";
 export const USER_AGENT = "comfyui-models-admin/0.1 (+https://github.com/comfyanonymous/ComfyUI; node)";
 const MAX_REDIRECTS = 10;
 const HEADERS_TIMEOUT_MS = 30_000;
-
-const agents = {
-  "http:": new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  "https:": new https.Agent({ keepAlive: true, maxSockets: 64 }),
-};
 
 export interface OpenOptions {
   /** First and last byte wanted (inclusive); no range asks for the whole file. */
@@ -31,38 +27,15 @@ export interface Opened {
   readonly linkedSha256?: string;
 }
 
-// Kept-alive connections the server may have closed meanwhile that one request tries before a new one.
-const REUSED_TRIES = 4;
-
-function get(url: URL, headers: Record<string, string>, signal: AbortSignal, reusedTries = REUSED_TRIES): Promise<IncomingMessage> {
-  const client = url.protocol === "https:" ? https : http;
-  const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
-  return new Promise((resolve, reject) => {
-    let answered = false;
-    const req = client.get(url, { headers, signal, agent }, resolve);
-    req.setTimeout(HEADERS_TIMEOUT_MS, () =>
-      req.destroy(new DownloadError(`No answer from ${url.host} within ${HEADERS_TIMEOUT_MS / 1000} s`, { retryable: true })),
-    );
-    req.once("response", () => {
-      answered = true;
-      req.setTimeout(0);
-    });
-    req.once("error", (error: NodeJS.ErrnoException) => {
-      // An idle kept-alive connection that the server closed just as it was reused: the server never saw
-      // the request. Sent again at once, as Node's docs advise, rather than after a retry's back-off.
-      const closedIdle = req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE");
-      if (closedIdle && !answered && !signal.aborted && reusedTries > 1) resolve(get(url, headers, signal, reusedTries - 1));
-      else reject(error);
-    });
-  });
-}
-
-async function snippet(res: IncomingMessage): Promise<string> {
-  let text = "";
-  for await (const chunk of res) {
-    if (text.length < 2048) text += String(chunk);
+/** One request, to an address the source's policy allows; a refused address ends the download at once. */
+async function get(url: URL, headers: Record<string, string>, source: Source, signal: AbortSignal): Promise<IncomingMessage> {
+  try {
+    return await send(url, { headers, signal, policy: source.policy, headersTimeoutMs: HEADERS_TIMEOUT_MS });
+  } catch (error) {
+    if (error instanceof RefusedDestinationError) throw new DownloadError(error.message, { cause: error });
+    if (error instanceof NoAnswerError) throw new DownloadError(error.message, { retryable: true, cause: error });
+    throw error;
   }
-  return text.slice(0, 300).replace(/\s+/g, " ").trim();
 }
 
 const retryAfterMs = (value: string | undefined): number | undefined => {
@@ -92,6 +65,14 @@ function refusal(status: number, source: Source, hasCivitaiKey: boolean): Downlo
   return new DownloadError(`HTTP ${status} from ${source.label}: the server wants credentials`);
 }
 
+function redirectTarget(location: string, from: URL): URL {
+  try {
+    return new URL(location, from);
+  } catch {
+    throw new DownloadError(`${from.host} redirected to something that is not a URL`);
+  }
+}
+
 const revealed = (secrets: Readonly<Record<string, Secret>>): Record<string, string> =>
   Object.fromEntries(Object.entries(secrets).map(([name, secret]) => [name, secret.reveal()]));
 
@@ -118,7 +99,7 @@ export async function openDownload(source: Source, options: OpenOptions, hasCivi
     };
     if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ""}`;
     if (options.range && options.ifRange) headers["if-range"] = options.ifRange;
-    const res = await get(url, headers, options.signal);
+    const res = await get(url, headers, source, options.signal);
     const size = Number(res.headers["x-linked-size"]);
     if (Number.isSafeInteger(size) && size > 0) linkedSize = size;
     const etag = /^"?([0-9a-f]{64})"?$/i.exec(String(res.headers["x-linked-etag"] ?? ""))?.[1];
@@ -128,13 +109,15 @@ export async function openDownload(source: Source, options: OpenOptions, hasCivi
     if (status >= 300 && status < 400 && res.headers.location) {
       res.resume();
       if (hops >= MAX_REDIRECTS) throw new DownloadError(`Too many redirects from ${source.label}`);
-      url = new URL(res.headers.location, url);
+      url = redirectTarget(res.headers.location, url);
       continue;
     }
     if (status === 200 || status === 206) {
       return { res, url, ...(linkedSize !== undefined && { linkedSize }), ...(linkedSha256 !== undefined && { linkedSha256 }) };
     }
-    const body = await snippet(res).catch(() => "");
+    // The body is never read, let alone put in a message: it is whatever the server chose to say (an
+    // internal page, a secret), and the message goes to the status file, the listing and the log.
+    res.destroy();
     const where = atSource ? source.label : `${url.origin}${url.pathname}`;
     if ((status === 401 || status === 403) && atSource) throw refusal(status, source, hasCivitaiKey);
     // a signed storage URL that has expired, or was never ours: go back to the source for a new one
@@ -148,8 +131,8 @@ export async function openDownload(source: Source, options: OpenOptions, hasCivi
       throw new DownloadError(`Rate limited by ${url.host} (HTTP 429)`, { retryable: true, ...(wait !== undefined && { retryAfterMs: wait }) });
     }
     if (status === 408 || status >= 500) {
-      throw new DownloadError(`HTTP ${status} from ${where}${body ? `: ${body.slice(0, 120)}` : ""}`, { retryable: true });
+      throw new DownloadError(`HTTP ${status} from ${where}: the server failed; try again later`, { retryable: true });
     }
-    throw new DownloadError(`Unexpected HTTP ${status} from ${where}${body ? `: ${body.slice(0, 120)}` : ""}`);
+    throw new DownloadError(`Unexpected HTTP ${status} from ${where}: check that the catalog's source is a download link`);
   }
 }

@@ -1,5 +1,7 @@
 import type { Config } from "../../config";
 import type { CatalogModel } from "../../catalog/schema";
+import { addressPolicy, type AddressPolicy } from "../../net/address-policy";
+import { BadHfReference, hfUrls, type HfUrls } from "../../net/hf-urls";
 import { Secret } from "../../secret";
 import { DownloadError } from "./errors";
 
@@ -20,9 +22,9 @@ export interface Source {
   readonly label: string;
   /** The page where a person fixes access (accepts a licence, logs in). */
   readonly page?: string;
+  /** Which addresses its requests, and the redirects they follow, may reach. */
+  readonly policy: AddressPolicy;
 }
-
-const encodePath = (path: string): string => path.split("/").map(encodeURIComponent).join("/");
 
 /** `Bearer <token>`, still a Secret: revealed only where the request is made. */
 const bearer = (token: Secret): Secret => new Secret(`Bearer ${token.reveal()}`);
@@ -32,20 +34,29 @@ function civitai(model: CatalogModel, config: Config): Source {
   const url = new URL(`${config.civitaiBaseUrl}/api/download/models/${encodeURIComponent(versionId)}`);
   // A token in the query, not a header: an Authorization header breaks the signed storage URL it redirects to.
   const authQuery = config.civitaiApiKey ? { token: config.civitaiApiKey } : {};
-  return { kind: "civitai", key: `civitai:${versionId}`, url, authHeaders: {}, authQuery, label: url.toString() };
+  return { kind: "civitai", key: `civitai:${versionId}`, url, authHeaders: {}, authQuery, label: url.toString(), policy: addressPolicy(config) };
+}
+
+function checkedHfUrls(model: CatalogModel, ...args: Parameters<typeof hfUrls>): HfUrls {
+  try {
+    return hfUrls(...args);
+  } catch (error) {
+    if (error instanceof BadHfReference) throw new DownloadError(`The catalog entry of ${model.file}: ${error.message}`);
+    throw error;
+  }
 }
 
 function huggingFace(model: CatalogModel, config: Config): Source {
   const repo = model.hf_repo as string;
   const revision = typeof model.hf_revision === "string" && model.hf_revision !== "" ? model.hf_revision : "main";
   const file = model.hf_file ?? model.file;
-  const url = new URL(`${config.hfEndpoint}/${encodePath(repo)}/resolve/${encodeURIComponent(revision)}/${encodePath(file)}`);
+  const { resolve: url, page } = checkedHfUrls(model, config.hfEndpoint, repo, file, revision);
   const authHeaders = config.hfToken ? { authorization: bearer(config.hfToken) } : {};
-  const page = `${config.hfEndpoint}/${repo}`;
-  return { kind: "huggingface", key: `hf:${repo}@${revision}/${file}`, url, authHeaders, authQuery: {}, label: url.toString(), page };
+  const key = `hf:${repo}@${revision}/${file}`;
+  return { kind: "huggingface", key, url, authHeaders, authQuery: {}, label: url.toString(), page, policy: addressPolicy(config) };
 }
 
-function plainUrl(model: CatalogModel): Source {
+function plainUrl(model: CatalogModel, config: Config): Source {
   let url: URL;
   try {
     url = new URL(model.url as string);
@@ -56,7 +67,7 @@ function plainUrl(model: CatalogModel): Source {
     throw new DownloadError(`The catalog's url for ${model.file} must be http(s), not ${url.protocol}`);
   }
   const label = `${url.origin}${url.pathname}`;
-  return { kind: "url", key: `url:${label}`, url, authHeaders: {}, authQuery: {}, label };
+  return { kind: "url", key: `url:${label}`, url, authHeaders: {}, authQuery: {}, label, policy: addressPolicy(config) };
 }
 
 /**
@@ -74,7 +85,7 @@ export function resolveSource(model: CatalogModel, config: Config): Source {
   const kind = order.find(
     (k): k is keyof typeof has => typeof k === "string" && Object.hasOwn(has, k) && has[k as keyof typeof has],
   );
-  if (kind === "url") return plainUrl(model);
+  if (kind === "url") return plainUrl(model, config);
   if (kind === "huggingface") return huggingFace(model, config);
   if (kind === "civitai") return civitai(model, config);
   throw new DownloadError(`${model.file} has no download source in the catalog: it needs url, hf_repo or civitai_version_id`);

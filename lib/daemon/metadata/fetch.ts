@@ -1,13 +1,19 @@
+import type { IncomingMessage } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import type { Config } from "../../config";
 import type { CatalogModel } from "../../catalog/schema";
+import { addressPolicy, RefusedDestinationError, type AddressPolicy } from "../../net/address-policy";
+import { hfUrls } from "../../net/hf-urls";
+import { send } from "../../net/request";
 import type { Secret } from "../../secret";
 import { USER_AGENT } from "../download/http";
 
 /**
  * What CivitAI and Hugging Face say of a catalog entry, as the catalog fields it owns. Polite to both:
- * a timeout on every request, back-off on 429 as Retry-After asks, credentials to their own API host only.
+ * a timeout on every request, back-off on 429 as Retry-After asks, credentials to their own API host only,
+ * and only to addresses the policy allows (lib/net/address-policy.ts), redirects included. An error says
+ * the status and the host, never what the server wrote: that text reaches the activity log.
  */
 export class MetadataError extends Error {}
 
@@ -22,9 +28,87 @@ const MAX_429_RETRIES = 3;
 // keep-alive connection closed just as it was reused): two more tries before the model is marked failed.
 const MAX_TRANSIENT_RETRIES = 2;
 const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
+const MAX_REDIRECTS = 10;
+// Model info of a repo with many files runs to a few MB; more is not an answer we want.
+const MAX_JSON_BYTES = 32 * 1024 * 1024;
 const GIB = 1024 ** 3;
 
-async function getJson(url: URL, token: Secret | undefined, config: Config, method = "GET"): Promise<Response> {
+/** An answer: its status and headers, its body read (as JSON) only when asked, else discarded. */
+interface Reply {
+  readonly status: number;
+  readonly ok: boolean;
+  header(name: string): string | undefined;
+  json(): Promise<unknown>;
+  discard(): void;
+}
+
+function reply(res: IncomingMessage, url: URL, signal: AbortSignal, timedOut: () => MetadataError): Reply {
+  const status = res.statusCode ?? 0;
+  const readJson = async (): Promise<unknown> => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_JSON_BYTES) throw new MetadataError(`the answer from ${url.host} is over ${MAX_JSON_BYTES / 1024 ** 2} MB`);
+        chunks.push(chunk);
+      }
+    } catch (error) {
+      if (error instanceof MetadataError) throw error;
+      throw signal.aborted ? timedOut() : new MetadataError(`network error: ${code(error)}`);
+    } finally {
+      res.destroy();
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+    } catch {
+      // never the text itself in the message: it is the server's, and the message reaches the activity log
+      throw new MetadataError(`${url.host} answered HTTP ${status} with something that is not JSON`);
+    }
+  };
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    header: (name) => {
+      const value = res.headers[name];
+      return typeof value === "string" ? value : undefined;
+    },
+    json: readJson,
+    discard: () => res.destroy(),
+  };
+}
+
+const code = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+
+/**
+ * One GET (redirects followed by hand, each to an allowed address; the token only to `url`'s own origin)
+ * or HEAD (redirects not followed: Hugging Face's size and SHA256 are on the redirect itself).
+ */
+async function request(url: URL, token: Secret | undefined, policy: AddressPolicy, method: string, signal: AbortSignal): Promise<IncomingMessage> {
+  let at = url;
+  for (let hops = 0; ; hops++) {
+    const headers = {
+      "user-agent": USER_AGENT,
+      accept: "application/json",
+      ...(token && at.origin === url.origin && { authorization: `Bearer ${token.reveal()}` }),
+    };
+    const res = await send(at, { method, headers, signal, policy });
+    const location = res.headers.location;
+    const status = res.statusCode ?? 0;
+    if (method === "HEAD" || status < 300 || status >= 400 || location === undefined) return res;
+    res.resume();
+    if (hops >= MAX_REDIRECTS) throw new MetadataError(`too many redirects from ${url.host}`);
+    try {
+      at = new URL(location, at);
+    } catch {
+      throw new MetadataError(`${at.host} redirected to something that is not a URL`);
+    }
+  }
+}
+
+async function getJson(url: URL, token: Secret | undefined, config: Config, method = "GET"): Promise<Reply> {
+  const policy = addressPolicy(config);
+  const timedOut = () => new MetadataError(`timed out after ${config.metadataTimeoutMs / 1000} s`);
   let limited = 0;
   let transient = 0;
   const backOff = async () => {
@@ -32,48 +116,36 @@ async function getJson(url: URL, token: Secret | undefined, config: Config, meth
     transient += 1;
   };
   for (;;) {
-    let response: Response;
+    // each try has the whole timeout, for the answer and its body
+    const signal = AbortSignal.timeout(config.metadataTimeoutMs);
+    let res: IncomingMessage;
     try {
-      response = await fetch(url, {
-        method,
-        redirect: method === "HEAD" ? "manual" : "follow",
-        headers: {
-          "user-agent": USER_AGENT,
-          accept: "application/json",
-          ...(token && { authorization: `Bearer ${token.reveal()}` }),
-        },
-        signal: AbortSignal.timeout(config.metadataTimeoutMs),
-      });
+      res = await request(url, token, policy, method, signal);
     } catch (error) {
-      const name = (error as Error).name;
+      if (error instanceof MetadataError) throw error;
+      if (error instanceof RefusedDestinationError) throw new MetadataError(error.message);
       // a timeout already took METADATA_TIMEOUT_SECONDS: another try would double a run's worst case
-      if (name === "TimeoutError") throw new MetadataError(`timed out after ${config.metadataTimeoutMs / 1000} s`);
+      if (signal.aborted) throw timedOut();
       if (transient < MAX_TRANSIENT_RETRIES) {
         await backOff();
         continue;
       }
-      throw new MetadataError(`network error: ${networkCause(error as Error)}`);
+      throw new MetadataError(`network error: ${code(error)}`);
     }
-    if (response.status === 429 && limited < MAX_429_RETRIES) {
-      await response.body?.cancel();
-      const seconds = Number(response.headers.get("retry-after"));
+    if (res.statusCode === 429 && limited < MAX_429_RETRIES) {
+      res.destroy();
+      const seconds = Number(res.headers["retry-after"]);
       await sleep(Math.min(60_000, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 2_000 * 2 ** limited));
       limited += 1;
       continue;
     }
-    if (TRANSIENT_STATUSES.has(response.status) && transient < MAX_TRANSIENT_RETRIES) {
-      await response.body?.cancel();
+    if (TRANSIENT_STATUSES.has(res.statusCode ?? 0) && transient < MAX_TRANSIENT_RETRIES) {
+      res.destroy();
       await backOff();
       continue;
     }
-    return response;
+    return reply(res, url, signal, timedOut);
   }
-}
-
-/** undici says only "fetch failed"; the reason (ECONNRESET, ENOTFOUND, ...) is in its cause. */
-function networkCause(error: Error): string {
-  const cause = error.cause as NodeJS.ErrnoException | undefined;
-  return cause?.code ?? cause?.message ?? error.message;
 }
 
 const CivitaiVersion = z.object({
@@ -98,15 +170,23 @@ const CivitaiVersion = z.object({
 });
 const CivitaiModel = z.object({ tags: z.array(z.string()).default([]) });
 
+/** The answer's JSON as `schema` has it; a shape it does not have is said without quoting the answer. */
+async function parsed<T>(answer: Reply, schema: z.ZodType<T>, where: string): Promise<T> {
+  const result = schema.safeParse(await answer.json());
+  if (!result.success) throw new MetadataError(`${where} answered with JSON of an unexpected shape`);
+  return result.data;
+}
+
 async function civitai(model: CatalogModel, config: Config): Promise<Fetched> {
   const base = config.civitaiBaseUrl;
   const key = config.civitaiApiKey;
+  // civitai_version_id is digits (the catalog's schema), so it cannot lead the key to another path
   const versionResponse = await getJson(new URL(`${base}/api/v1/model-versions/${model.civitai_version_id}`), key, config);
   if (!versionResponse.ok) throw httpError(versionResponse, "CivitAI");
-  const version = CivitaiVersion.parse(await versionResponse.json());
+  const version = await parsed(versionResponse, CivitaiVersion, "CivitAI");
   const modelResponse = await getJson(new URL(`${base}/api/v1/models/${version.modelId}`), key, config);
   if (!modelResponse.ok) throw httpError(modelResponse, "CivitAI");
-  const { tags } = CivitaiModel.parse(await modelResponse.json());
+  const { tags } = await parsed(modelResponse, CivitaiModel, "CivitAI");
   const primary = version.files.find((file) => file.primary) ?? version.files[0];
   const sha256 = primary?.hashes?.SHA256?.toLowerCase();
   const fields: Record<string, unknown> = {
@@ -124,24 +204,28 @@ async function civitai(model: CatalogModel, config: Config): Promise<Fetched> {
   return { fields, summary: `base_model=${version.baseModel ?? "?"}, +${tags.length} civitai_tags` };
 }
 
+const HfInfo = z.object({ lastModified: z.string().optional() }).loose();
+
 async function huggingFace(model: CatalogModel, config: Config): Promise<Fetched> {
-  const repo = model.hf_repo as string;
   const token = config.hfToken;
-  const page = `${config.hfEndpoint}/${repo}`;
-  const info = await getJson(new URL(`${config.hfEndpoint}/api/models/${repo}`), token, config);
+  // the repo and file are checked and encoded (a BadHfReference says what is wrong with them): HF_TOKEN
+  // goes to this repo's two URLs and nowhere else
+  const urls = hfUrls(config.hfEndpoint, model.hf_repo as string, model.hf_file ?? model.file);
+  const gated = (status: number) =>
+    new MetadataError(`HTTP ${status}: the repo is gated or private: set HF_TOKEN and accept the licence at ${urls.page}`);
+  const info = await getJson(urls.api, token, config);
   if (info.status === 401 || info.status === 403) {
-    throw new MetadataError(`HTTP ${info.status}: the repo is gated or private: set HF_TOKEN and accept the licence at ${page}`);
+    info.discard();
+    throw gated(info.status);
   }
   if (!info.ok) throw httpError(info, "Hugging Face");
-  const { lastModified } = z.object({ lastModified: z.string().optional() }).loose().parse(await info.json());
-  const file = (model.hf_file ?? model.file).split("/").map(encodeURIComponent).join("/");
-  const head = await getJson(new URL(`${config.hfEndpoint}/${repo}/resolve/main/${file}`), token, config, "HEAD");
-  if (head.status === 401 || head.status === 403) {
-    throw new MetadataError(`HTTP ${head.status}: the repo is gated or private: set HF_TOKEN and accept the licence at ${page}`);
-  }
+  const { lastModified } = await parsed(info, HfInfo, "Hugging Face");
+  const head = await getJson(urls.resolve, token, config, "HEAD");
+  head.discard();
+  if (head.status === 401 || head.status === 403) throw gated(head.status);
   if (head.status >= 400) throw httpError(head, "Hugging Face");
-  const size = Number(head.headers.get("x-linked-size") ?? head.headers.get("content-length"));
-  const sha256 = /^"?([0-9a-f]{64})"?$/i.exec(head.headers.get("x-linked-etag") ?? "")?.[1]?.toLowerCase();
+  const size = Number(head.header("x-linked-size") ?? head.header("content-length"));
+  const sha256 = /^"?([0-9a-f]{64})"?$/i.exec(head.header("x-linked-etag") ?? "")?.[1]?.toLowerCase();
   const fields: Record<string, unknown> = {
     ...(lastModified !== undefined && { lastModified }),
     ...(Number.isSafeInteger(size) && size > 0 && { size_gb: Math.round((size / GIB) * 100) / 100 }),
@@ -150,9 +234,10 @@ async function huggingFace(model: CatalogModel, config: Config): Promise<Fetched
   return { fields, summary: `lastModified=${lastModified ?? "?"}, size_gb=${fields.size_gb ?? "?"}${sha256 ? ", sha256" : ""}` };
 }
 
-function httpError(response: Response, where: string): MetadataError {
-  void response.body?.cancel();
-  return new MetadataError(response.status === 404 ? "HTTP 404" : `HTTP ${response.status} from ${where}`);
+/** The status and who answered it; the reference's own wording for a 404. */
+function httpError(answer: Reply, where: string): MetadataError {
+  answer.discard();
+  return new MetadataError(answer.status === 404 ? "HTTP 404" : `HTTP ${answer.status} from ${where}`);
 }
 
 /** The entry's own `source` decides when it has both a CivitAI version and a Hugging Face repo. */

@@ -100,7 +100,13 @@ describe("StatusQuery", () => {
 
   it("takes max_seconds from the query string", () => {
     expect(stream.StatusQuery.parse({ max_seconds: "1" })).toEqual({ max_seconds: 1 });
-    expect(stream.StatusQuery.parse({ max_seconds: "900" })).toEqual({ max_seconds: 900 });
+    expect(stream.StatusQuery.parse({ max_seconds: "870" })).toEqual({ max_seconds: 870 });
+  });
+
+  it("ends a stream asked for up to 900 seconds at 870, before API Gateway and Lambda end it at 900", () => {
+    expect(stream.MAX_STREAM_SECONDS).toBe(870);
+    expect(stream.StatusQuery.parse({ max_seconds: "871" })).toEqual({ max_seconds: 870 });
+    expect(stream.StatusQuery.parse({ max_seconds: "900" })).toEqual({ max_seconds: 870 });
   });
 
   it.each(["0", "901", "1.5", "abc", "-5"])("refuses max_seconds=%s", (value) => {

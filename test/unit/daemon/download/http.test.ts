@@ -5,6 +5,7 @@ import { DownloadError } from "../../../../lib/daemon/download/errors";
 import { openDownload, USER_AGENT, type OpenOptions, type Opened } from "../../../../lib/daemon/download/http";
 import { Secret } from "../../../../lib/secret";
 import type { Source } from "../../../../lib/daemon/download/source";
+import type { AddressPolicy } from "../../../../lib/net/address-policy";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -44,6 +45,8 @@ async function startUpstream(): Promise<Upstream> {
 }
 
 const TOKEN = "hf_httpUnitTestToken0123456789";
+// these upstreams all live on 127.0.0.1: every test but those of the address policy allows private addresses
+const ANY_ADDRESS: AddressPolicy = { allowPrivate: true, trustedOrigins: [] };
 const SHA = "AB".repeat(32);
 const signal = new AbortController().signal;
 
@@ -74,13 +77,14 @@ const hfSource = (): Source => {
     authQuery: {},
     label: url.toString(),
     page: `${source.origin}/org/repo`,
+    policy: ANY_ADDRESS,
   };
 };
 
 const civitaiSource = (token?: string): Source => {
   const url = new URL(`${source.origin}/api/download/models/123`);
   const authQuery = token === undefined ? {} : { token: new Secret(token) };
-  return { kind: "civitai", key: "civitai:123", url, authHeaders: {}, authQuery, label: url.toString() };
+  return { kind: "civitai", key: "civitai:123", url, authHeaders: {}, authQuery, label: url.toString(), policy: ANY_ADDRESS };
 };
 
 const open = (from: Source, options: Partial<OpenOptions> = {}, hasCivitaiKey = false): Promise<Opened> =>
@@ -340,6 +344,99 @@ describe("openDownload: refusals a person can act on", () => {
   });
 });
 
+describe("openDownload: what an upstream's error answer may show", () => {
+  const SECRET = "internal-admin-token-4f1c";
+
+  it.each([500, 503, 418, 404])("says the status and the host of a %i, never its body", async (status) => {
+    source.handle = answer(status, `<html>${SECRET}</html>`);
+
+    const error = await rejection(open(hfSource()));
+
+    expect(error.message).toContain(`HTTP ${status}`);
+    expect(error.message).toContain(source.origin);
+    expect(error.message).not.toContain(SECRET);
+  });
+
+  it("says the status and the host of storage a source redirected to, never its body", async () => {
+    source.handle = redirectTo(`${storage.origin}/blob`);
+    storage.handle = answer(500, SECRET);
+
+    const error = await rejection(open(hfSource()));
+
+    expect(error.message).toBe(`HTTP 500 from ${storage.origin}/blob: the server failed; try again later`);
+  });
+});
+
+describe("openDownload: the addresses it may reach", () => {
+  // ALLOW_PRIVATE_URLS off; the source's own server is the configured upstream (HF_ENDPOINT, CIVITAI_BASE_URL)
+  const checked = (): AddressPolicy => ({ allowPrivate: false, trustedOrigins: [source.origin] });
+  const storagePort = () => new URL(storage.origin).port;
+
+  it("refuses a catalog URL at a private address before connecting, naming ALLOW_PRIVATE_URLS", async () => {
+    const url = new URL(`${storage.origin}/admin`);
+    const plain: Source = { kind: "url", key: `url:${url}`, url, authHeaders: {}, authQuery: {}, label: url.toString(), policy: checked() };
+
+    const error = await rejection(open(plain));
+
+    expect(error.message).toBe(
+      `Refused to connect to 127.0.0.1 (loopback) for 127.0.0.1:${storagePort()}: set ALLOW_PRIVATE_URLS=true to allow private addresses`,
+    );
+    expect(error.retryable).toBe(false);
+    expect(storage.seen).toHaveLength(0);
+  });
+
+  it("refuses a redirect from the configured upstream to another private origin", async () => {
+    source.handle = redirectTo(`${storage.origin}/blob`);
+    storage.handle = answer(200, "internal");
+
+    const error = await rejection(open({ ...hfSource(), policy: checked() }));
+
+    expect(error.message).toMatch(/^Refused to connect to 127\.0\.0\.1 \(loopback\) for 127\.0\.0\.1:\d+: set ALLOW_PRIVATE_URLS=true/);
+    expect(error.retryable).toBe(false);
+    expect(source.seen).toHaveLength(1);
+    expect(storage.seen).toHaveLength(0);
+  });
+
+  it("refuses a redirect to a name that resolves to a private address", async () => {
+    source.handle = redirectTo(`http://localhost:${storagePort()}/blob`);
+    storage.handle = answer(200, "internal");
+
+    const error = await rejection(open({ ...hfSource(), policy: checked() }));
+
+    expect(error.message).toMatch(/^Refused to connect to (127\.0\.0\.1|::1) \(loopback\) for localhost: set ALLOW_PRIVATE_URLS=true/);
+    expect(storage.seen).toHaveLength(0);
+  });
+
+  it("refuses a signed URL kept from an earlier redirect (`via`) at a private address", async () => {
+    const error = await rejection(open({ ...hfSource(), policy: checked() }, { via: new URL(`${storage.origin}/signed?x=1`) }));
+
+    expect(error.message).toContain("ALLOW_PRIVATE_URLS");
+    expect(storage.seen).toHaveLength(0);
+  });
+
+  it("refuses a redirect to another scheme", async () => {
+    source.handle = redirectTo("file:///etc/passwd");
+
+    const error = await rejection(open(hfSource()));
+
+    expect(error.message).toBe("Refused to fetch a file: URL (only http and https)");
+    expect(error.retryable).toBe(false);
+  });
+
+  it("follows redirects within the configured upstream's own origin", async () => {
+    source.handle = (req, res) => (req.url === "/moved" ? answer(200, "ok")(req, res) : redirectTo("/moved")(req, res));
+
+    expect(await body(await open({ ...hfSource(), policy: checked() }))).toBe("ok");
+  });
+
+  it("reaches another private origin with ALLOW_PRIVATE_URLS", async () => {
+    source.handle = redirectTo(`http://localhost:${storagePort()}/blob`);
+    storage.handle = answer(200, "mirror");
+
+    expect(await body(await open({ ...hfSource(), policy: { allowPrivate: true, trustedOrigins: [] } }))).toBe("mirror");
+  });
+});
+
 describe("openDownload: kept-alive connections", () => {
   it("sends a request again at once when the server had closed the idle connection it was sent on", async () => {
     // resets every connection at its first request after an idle pause, as a server closing it then does
@@ -356,7 +453,7 @@ describe("openDownload: kept-alive connections", () => {
     );
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/model.safetensors`);
-    const plain: Source = { kind: "url", key: `url:${url}`, url, authHeaders: {}, authQuery: {}, label: url.toString() };
+    const plain: Source = { kind: "url", key: `url:${url}`, url, authHeaders: {}, authQuery: {}, label: url.toString(), policy: ANY_ADDRESS };
 
     try {
       const bodies = [];

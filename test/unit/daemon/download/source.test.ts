@@ -91,6 +91,17 @@ describe("resolveSource: Hugging Face", () => {
     expect(String(source)).not.toContain(HF_TOKEN);
   });
 
+  it.each([
+    ["../api/whoami-v2?x=", "model.safetensors"],
+    ["a/b/../../api/whoami-v2", "model.safetensors"],
+    ["org/repo", "../../../api/whoami-v2"],
+  ])("refuses hf_repo %j with hf_file %j rather than aim HF_TOKEN at another path", (hf_repo, hf_file) => {
+    const error = failure(() => resolveSource(hf({ hf_repo, hf_file }), withTokens()));
+
+    expect(error.message).toMatch(/^The catalog entry of model\.safetensors: hf_(repo|file) ".*" (is not a Hugging Face repo id|has an empty)/);
+    expect(error.retryable).toBe(false);
+  });
+
   it("JSON.stringify of a Hugging Face source does not show HF_TOKEN", () => {
     const source = resolveSource(hf(), withTokens());
 
@@ -158,6 +169,15 @@ describe("resolveSource: plain url", () => {
     const error = failure(() => resolveSource(entry({ url: "not a url" }), withoutTokens()));
 
     expect(error.message).toBe("The catalog's url for model.safetensors is not a URL");
+  });
+});
+
+describe("resolveSource: the addresses a download may reach", () => {
+  it("trusts the configured upstreams' origins and takes ALLOW_PRIVATE_URLS from the configuration", () => {
+    for (const make of [hf, civ, () => entry({ url: "http://10.0.0.5/m.safetensors" })]) {
+      expect(resolveSource(make(), withoutTokens()).policy).toEqual({ allowPrivate: false, trustedOrigins: ["http://civ.local", "http://hf.local"] });
+      expect(resolveSource(make(), configWith({ ALLOW_PRIVATE_URLS: "true" })).policy.allowPrivate).toBe(true);
+    }
   });
 });
 
