@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../fs/atomic-write";
 import { withFileLock } from "../fs/lock";
 import { readTextIfExists } from "../fs/read-text";
 import { formatIssue } from "../issues";
+import { catalogText, checkGrowth, countEntries, sizeOf, type CatalogSize } from "./bounds";
 import { CatalogDocument, emptyCatalog, usableEntry, type CatalogCategory, type CatalogModel } from "./schema";
 
 export type CatalogName = "models" | "loras";
@@ -23,6 +24,8 @@ export interface LoadedCatalog {
   readonly document: CatalogDocument;
   readonly categories: LoadedCategory[];
   readonly models: CatalogModel[];
+  /** The size of the text it was read from. */
+  readonly bytes: number;
 }
 
 export const catalogPath = (name: CatalogName): string => path.join(config().catalogsDir, `${name}.json`);
@@ -56,7 +59,7 @@ export function parseCatalog(file: string, text: string): LoadedCatalog {
       return model.model ? [model.model] : [];
     }),
   }));
-  return { path: file, document, categories, models: categories.flatMap((c) => c.models) };
+  return { path: file, document, categories, models: categories.flatMap((c) => c.models), bytes: Buffer.byteLength(text) };
 }
 
 async function readCatalogFile(file: string): Promise<LoadedCatalog> {
@@ -105,8 +108,14 @@ export async function changeCatalog<R>(
   const file = catalogPath(name);
   return withFileLock(file, async () => {
     const catalog = await readCatalogFile(file);
+    const before: CatalogSize = { models: countEntries(catalog.document), bytes: catalog.bytes };
     const { result, changed } = await change(catalog);
-    if (changed) await writeFileAtomic(file, `${JSON.stringify(catalog.document, null, 2)}\n`);
+    if (changed) {
+      const text = catalogText(catalog.document);
+      // every change that grows the catalog, whoever makes it: past a bound nothing is written
+      checkGrowth(before, sizeOf(catalog.document, text));
+      await writeFileAtomic(file, text);
+    }
     return result;
   });
 }
