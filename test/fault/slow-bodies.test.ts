@@ -20,6 +20,16 @@ const GIVE_UP_MS = 3_000;
 /** The front door's deadline for a whole body (lib/server/front.ts). */
 const BODY_MS = 15_000;
 
+/** How many tricklers got which answer, and how many are still connected: for the log. */
+const tally = (clients: Trickler[]): string => {
+  const counts: Record<string, number> = {};
+  for (const client of clients) {
+    const what = `${client.answer()?.status ?? "no answer"}${client.closedAt() === undefined ? " (open)" : ""}`;
+    counts[what] = (counts[what] ?? 0) + 1;
+  }
+  return JSON.stringify(counts);
+};
+
 interface Timed {
   readonly status: number;
   readonly ms: number;
@@ -83,6 +93,7 @@ describe("slow bodies at the front door", () => {
   it("answers a keyless trickler 401 JSON at once, without waiting for its body, and closes its connection", async () => {
     await Promise.race([Promise.all(keyless.map((client) => client.closed)), sleep(5_000)]);
 
+    console.log(`keyless tricklers ${Date.now() - keyless[0]!.sentAt()} ms after their headers: ${tally(keyless)}`);
     const problems = keyless.flatMap((client, i) => {
       const answer = client.answer();
       const waited = (client.answeredAt() ?? Infinity) - client.sentAt();
@@ -104,6 +115,7 @@ describe("slow bodies at the front door", () => {
   it(`answers a keyed trickler 408 JSON once its body is ${BODY_MS / 1_000} s late, and closes its connection`, async () => {
     await Promise.race([Promise.all(keyed.map((client) => client.closed)), sleep(BODY_MS + 10_000)]);
 
+    console.log(`keyed tricklers ${Date.now() - keyed[0]!.sentAt()} ms after their headers: ${tally(keyed)}`);
     const problems = keyed.flatMap((client, i) => {
       const answer = client.answer();
       const after = (client.answeredAt() ?? Infinity) - client.sentAt();
