@@ -131,7 +131,9 @@ function sendRaw(socket: Duplex, status: number, detail: string): void {
 /** Why Node's parser refused a request, as the status and detail the client gets. */
 function clientErrorReply(error: NodeJS.ErrnoException): [number, string] {
   if (error.code === "HPE_HEADER_OVERFLOW") return [431, "Request line and headers are larger than 16 KB"];
-  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request timed out"];
+  // the request line and headers were not whole within 10 s (or a body read without its own deadline ran
+  // past the longest an honest one takes)
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request timed out: send the request line and headers at once, then try again"];
   if (error.code === "HPE_INVALID_METHOD") return [400, "Bad Request: unknown method"];
   return [400, "Bad Request: malformed HTTP request"];
 }
