@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { bodyDeadline, DOOR_LIMITS, longestRequestMs } from "../../../lib/server/buffered-body";
 import { createFront, routeKey, type FrontOptions } from "../../../lib/server/front";
 import { Secret } from "../../../lib/secret";
 
@@ -404,6 +405,15 @@ describe("the key at the door", () => {
 });
 
 describe("bodies on their way in", () => {
+  it("gives a body 15 s, pushed back a second for every 32 KB that arrived: 10 MB may take 320 s", () => {
+    expect(bodyDeadline(1_000, 0, DOOR_LIMITS)).toBe(16_000);
+    expect(bodyDeadline(1_000, 400 * 1024, DOOR_LIMITS)).toBe(16_000);
+    expect(bodyDeadline(1_000, 640 * 1024, DOOR_LIMITS)).toBe(21_000);
+    expect(bodyDeadline(0, 10 * 1024 * 1024, DOOR_LIMITS)).toBe(320_000);
+    // Node's own backstop never cuts off a body the door would still wait for
+    expect(longestRequestMs(DOOR_LIMITS)).toBeGreaterThan(DOOR_LIMITS.headersMs + 320_000);
+  });
+
   it("hands on a body whole, with its length, whether it came with a length or chunked", async () => {
     const body = Buffer.from(JSON.stringify({ filenames: ["a.safetensors"] }));
 
