@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { ServerStateError } from "./errors";
+import { foldersOverlap } from "./folders-apart";
 import { Secret } from "./secret";
 
 /**
@@ -120,6 +121,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.
     cwd,
     e.COMFYUI_DIR ?? (existsSync("/workspace/ComfyUI") ? "/workspace/ComfyUI" : ".studio/ComfyUI"),
   );
+  const modelsDir = path.resolve(cwd, e.MODELS_DIR ?? path.join(comfyuiDir, "models"));
+  const overlap = foldersOverlap(studioDir, modelsDir);
+  if (overlap !== undefined) throw new ConfigError(`Invalid configuration: ${overlap}`);
   const corsOrigins = (e.CORS_ORIGINS ?? DEFAULT_CORS_ORIGINS.join(","))
     .split(",")
     .map((origin) => origin.trim())
@@ -133,7 +137,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.
     stateDir: path.join(studioDir, "state"),
     repoDir: path.join(studioDir, ".repo"),
     comfyuiDir,
-    modelsDir: path.resolve(cwd, e.MODELS_DIR ?? path.join(comfyuiDir, "models")),
+    modelsDir,
     civitaiApiKey: e.CIVITAI_API_KEY === undefined ? undefined : new Secret(e.CIVITAI_API_KEY),
     hfToken: e.HF_TOKEN === undefined ? undefined : new Secret(e.HF_TOKEN),
     civitaiBaseUrl: e.CIVITAI_BASE_URL,

@@ -5,6 +5,7 @@ import { modelNotFound, ServerStateError } from "../errors";
 import { withFileLock } from "../fs/lock";
 import { readTextIfExists } from "../fs/read-text";
 import { formatIssue } from "../issues";
+import { catalogText, checkGrowth, countEntries, sizeOf, type CatalogSize } from "./bounds";
 import { CatalogDocument, emptyCatalog, usableEntry, type CatalogCategory, type CatalogModel } from "./schema";
 
 export type CatalogName = "models" | "loras";
@@ -22,6 +23,8 @@ export interface LoadedCatalog {
   readonly document: CatalogDocument;
   readonly categories: LoadedCategory[];
   readonly models: CatalogModel[];
+  /** The size of the text it was read from. */
+  readonly bytes: number;
 }
 
 export const catalogPath = (name: CatalogName): string => path.join(config().catalogsDir, `${name}.json`);
@@ -55,7 +58,7 @@ export function parseCatalog(file: string, text: string): LoadedCatalog {
       return model.model ? [model.model] : [];
     }),
   }));
-  return { path: file, document, categories, models: categories.flatMap((c) => c.models) };
+  return { path: file, document, categories, models: categories.flatMap((c) => c.models), bytes: Buffer.byteLength(text) };
 }
 
 async function readCatalogFile(file: string): Promise<LoadedCatalog> {
@@ -106,8 +109,14 @@ export async function changeCatalog<R>(
   const file = catalogPath(name);
   return withFileLock(file, async (lease) => {
     const catalog = await readCatalogFile(file);
+    const before: CatalogSize = { models: countEntries(catalog.document), bytes: catalog.bytes };
     const { result, changed } = await change(catalog);
-    if (changed) await lease.write(`${JSON.stringify(catalog.document, null, 2)}\n`);
+    if (changed) {
+      const text = catalogText(catalog.document);
+      // every change that grows the catalog, whoever makes it: past a bound nothing is written
+      checkGrowth(before, sizeOf(catalog.document, text));
+      await lease.write(text);
+    }
     return result;
   });
 }

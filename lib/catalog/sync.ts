@@ -4,6 +4,7 @@ import path from "node:path";
 import { config } from "../config";
 import { BadRequestError, ConflictError, HttpError, UnprocessableError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic-write";
+import { catalogText, checkGrowth, countEntries, sizeOf } from "./bounds";
 import { parseImport } from "./import";
 import { usableEntry, type CatalogCategory, type CatalogDocument, type CatalogModel } from "./schema";
 import { catalogPath, changeCatalog } from "./store";
@@ -113,8 +114,10 @@ export async function syncCatalog(): Promise<SyncResult> {
     const oldVersion = local.document.version ?? 0;
     const newVersion = remote.version ?? 0;
     if (newVersion <= oldVersion) return { result: { status: "up_to_date", version: oldVersion }, changed: false };
-    await writeFileAtomic(`${catalogPath("models")}.bak`, `${JSON.stringify(local.document, null, 2)}\n`);
     const merged = mergeCatalogs(local.document, remote);
+    // refused before the backup is written, so that a refused sync writes nothing (changeCatalog checks too)
+    checkGrowth({ models: countEntries(local.document), bytes: local.bytes }, sizeOf(merged));
+    await writeFileAtomic(`${catalogPath("models")}.bak`, catalogText(local.document));
     for (const key of Object.keys(local.document)) delete (local.document as Record<string, unknown>)[key];
     Object.assign(local.document, merged);
     return {

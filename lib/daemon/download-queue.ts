@@ -1,7 +1,9 @@
 import type { Config } from "../config";
-import { containedModelPath, modelPath } from "../catalog/paths";
+import { containedModelPath } from "../catalog/paths";
+import type { CatalogModel } from "../catalog/schema";
 import { loadCatalog } from "../catalog/store";
-import { removePartial } from "../downloads/partial";
+import { removeModelPartial } from "../downloads/partial";
+import { ConflictError } from "../errors";
 import { isRegularFile } from "../fs/exists";
 import { redactSecrets } from "../redact";
 import { isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
@@ -67,7 +69,7 @@ export class DownloadQueue {
     const models = await this.#models();
     for (const file of cancelled) {
       const model = models.find((entry) => entry.file === file);
-      if (model) await removePartial(modelPath(model));
+      if (model) this.#log(`${file}: cancelled before the restart; ${await this.#dropPartial(model)}`);
     }
     if (resumed.length > 0) this.#log(`resuming ${resumed.length} interrupted download(s): ${resumed.join(", ")}`);
   }
@@ -112,6 +114,21 @@ export class DownloadQueue {
     );
   }
 
+  /**
+   * A cancelled download's partial, removed through its contained path, checked now: a folder that has
+   * become a link out of $MODELS_DIR since the download started leads to files that are not ours.
+   * Says, for the log, what became of it.
+   */
+  async #dropPartial(model: CatalogModel): Promise<string> {
+    try {
+      await removeModelPartial(model, this.#config.modelsDir);
+      return "partial data removed";
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      return `partial data not removed: ${error.message}`;
+    }
+  }
+
   async #claim(file: string): Promise<void> {
     const claimed = await updateStatus((status, now) => {
       const entry = status.downloads[file];
@@ -135,7 +152,7 @@ export class DownloadQueue {
       const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
       if (!model) throw new Error(`${file} is no longer in the catalog`);
       // never through a folder linked out of $MODELS_DIR: the download fails with why
-      const target = await containedModelPath(model);
+      const target = await containedModelPath(model, config.modelsDir);
       if (await isRegularFile(target)) return "present";
       const source = resolveSource(model, config);
       const download = new Download({
@@ -195,13 +212,13 @@ export class DownloadQueue {
         return;
       }
       const model = (await this.#models()).find((entry) => entry.file === file);
-      if (model) await removePartial(modelPath(model));
+      const partial = model ? await this.#dropPartial(model) : "no longer in the catalog, so its partial was left";
       await updateStatus((status) => {
         const gone = status.downloads[file] !== undefined;
         delete status.downloads[file];
         return { result: undefined, changed: gone };
       });
-      this.#log(`${file}: cancelled; partial data removed`);
+      this.#log(`${file}: cancelled; ${partial}`);
       return;
     }
     const message = redactSecrets(failure.message);

@@ -99,8 +99,8 @@ const DELETE_ROUNDS = 3;
 /** DELETE /api/admin/models/{filename}: cancels a download in progress, then deletes the file itself. */
 export async function deleteModel(file: string): Promise<{ status: "deleted"; file: string }> {
   const model = await findModel(file);
-  // before anything is removed: a folder linked out of $MODELS_DIR is refused, not deleted through
-  const target = await containedModelPath(model);
+  // before anything is stopped: a folder linked out of $MODELS_DIR is refused, not deleted through
+  await containedModelPath(model);
   for (let round = 1; ; round++) {
     const stopped = await stopDownload(file);
     // Under the catalog's lock nobody can queue the model again (queueing takes it too): what is on disk
@@ -111,6 +111,9 @@ export async function deleteModel(file: string): Promise<{ status: "deleted"; fi
         // owns the partial now; one that came after another request's stop is this one's to stop, again
         return stopped ? ("deleted" as const) : ("again" as const);
       }
+      // checked again now that nothing writes there: a folder that became a link out of $MODELS_DIR
+      // while the download stopped is refused too (409), and nothing is removed through it
+      const target = await containedModelPath(model);
       // what a failed or stopped download left to resume from goes too
       const partial = await entryExists(partPath(target));
       if (partial) await removePartial(target);

@@ -65,6 +65,8 @@ async function main(projectDir: string): Promise<void> {
   const front = createFront({
     upstreamPort,
     corsOrigins: config.corsOrigins,
+    // checked at the door too, so that a request without it never waits in line for serverless-offline
+    apiKey: apiKey.key,
     streamed: { "GET /api/admin/models/status": (req, res) => serveStreamed(modelsStatus as never, req, res) },
   });
 

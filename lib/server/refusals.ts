@@ -55,13 +55,16 @@ const DISCARD_BYTES = 64 * 1024 * 1024;
 /**
  * Answers 413 to a body over the limit. Many clients (node:http among them) read no answer before they
  * have sent their whole body, and a connection closed under them is an EPIPE, not a 413: so the rest is
- * read and dropped first, up to DISCARD_BYTES; a client that sends more is cut off. The connection is
- * closed after the answer, never reused with the body half read.
+ * read and dropped first, up to DISCARD_BYTES and for at most `waitMs`; a client that sends more, or
+ * takes longer, is answered and cut off. The connection is closed after the answer, never reused with
+ * the body half read.
  */
-export function refuseTooLarge(req: http.IncomingMessage, res: http.ServerResponse, cors: http.OutgoingHttpHeaders, received: number) {
+export function refuseTooLarge(req: http.IncomingMessage, res: http.ServerResponse, cors: http.OutgoingHttpHeaders, received: number, waitMs = 15_000) {
   const answer = () => {
+    clearTimeout(timer);
     if (!res.headersSent) send(res, 413, "Request body is larger than 10 MB", { ...cors, connection: "close" });
   };
+  const timer = setTimeout(answer, waitMs);
   // a declared length past what would be read: no point waiting for it
   if (req.complete || received > DISCARD_BYTES || Number(req.headers["content-length"] ?? 0) > DISCARD_BYTES) {
     answer();
@@ -73,6 +76,45 @@ export function refuseTooLarge(req: http.IncomingMessage, res: http.ServerRespon
     if (discarded > DISCARD_BYTES) answer();
   });
   req.on("end", answer);
+  res.once("close", () => clearTimeout(timer));
+  req.resume();
+}
+
+/**
+ * Answers at once a request whose body is still coming (a wrong key, a late body), and closes its
+ * connection. Closed at once, the client's next bytes would meet a reset, which may take the answer
+ * with it before the client has read it (RFC 9112, 9.6): so the answer is written whole, what still
+ * comes is read and dropped for at most `lingerMs` (or until the body ends), and then it is closed.
+ */
+export function refuseAndClose(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  status: number,
+  detail: string,
+  headers: http.OutgoingHttpHeaders,
+  lingerMs: number,
+): void {
+  const body = JSON.stringify({ detail });
+  res.writeHead(status, {
+    ...headers,
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-store",
+    "content-length": Buffer.byteLength(body),
+    connection: "close",
+  });
+  // the whole answer, but not its end: ending it is what closes the connection
+  res.write(body);
+  const close = () => {
+    clearTimeout(timer);
+    if (!res.writableEnded) res.end();
+  };
+  const timer = setTimeout(close, lingerMs);
+  res.once("close", () => clearTimeout(timer));
+  if (req.readableEnded) {
+    close();
+    return;
+  }
+  req.on("end", close);
   req.resume();
 }
 
@@ -89,7 +131,9 @@ function sendRaw(socket: Duplex, status: number, detail: string): void {
 /** Why Node's parser refused a request, as the status and detail the client gets. */
 function clientErrorReply(error: NodeJS.ErrnoException): [number, string] {
   if (error.code === "HPE_HEADER_OVERFLOW") return [431, "Request line and headers are larger than 16 KB"];
-  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request timed out"];
+  // the request line and headers were not whole within 10 s (or a body read without its own deadline ran
+  // past the longest an honest one takes)
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request timed out: send the request line and headers at once, then try again"];
   if (error.code === "HPE_INVALID_METHOD") return [400, "Bad Request: unknown method"];
   return [400, "Bad Request: malformed HTTP request"];
 }

@@ -1,7 +1,9 @@
-import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog, writeCatalog, type TestModel } from "../support/catalogs";
+import type { ApiReply } from "../support/client";
+import { isAlive, sleep, waitFor } from "../support/fault-kit";
 import { pathsUnder } from "../support/hostile-http";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
 import { tempDirs, type StackDirs } from "../support/stack";
@@ -12,6 +14,8 @@ import { fileSha256 } from "../support/upstream";
  * itself; its target is never touched." A download never writes through a link: one at the model's path
  * is replaced by the finished file (or, when it leads to a file, counts as the model being present), and
  * a folder on the way that leads out of $MODELS_DIR is refused (409 for a delete, an error for a download).
+ * That holds too for a folder swapped for such a link after a download started: its cancel and the
+ * sidecar's recovery after a crash remove nothing through it.
  */
 const SIZE = 256 * 1024;
 const PRECIOUS = "outside the models folder: never touched";
@@ -200,5 +204,101 @@ describe("links planted in the models folder", () => {
   it("left nothing new beside the links' targets", async () => {
     expect((await readdir(outsideDir)).sort()).toEqual([throughDir.file, `${throughDir.file}.part`, `${partOutside.file}.part`].sort());
     expect(await outsideState()).toEqual(outsideBefore);
+  });
+});
+
+describe("a model's folder swapped for a link out of the models folder while its download stops", () => {
+  let own: OwnStack;
+  let dirs: StackDirs;
+  let outsideDir: string;
+  // the download waits for an answer that never comes, so nothing of it is on disk yet but its folder
+  const hanging = (name: string): TestModel => ({ name, file: `${name}.safetensors`, dest: `swapped/${name}`, source: "url", url: "set below" });
+  const cancelled = hanging("cancel_late");
+  const recovered = hanging("recover_late");
+  // files of the models' names where the link leads: what a delete or a partial's removal would take
+  const precious = (model: TestModel) => [model.file, `${model.file}.part`, `${model.file}.part.json`].map((name) => path.join(outsideDir, name));
+  const outsideContent = async (model: TestModel) =>
+    Promise.all(precious(model).map((file) => readFile(file, "utf8").catch(() => "<gone>")));
+  const entryOf = async (file: string) => (await own.readStatus()).downloads[file] as { status: string; cancel?: boolean } | undefined;
+
+  /** Stops the sidecar at a moment it holds no lock, so that the API's changes go through meanwhile. */
+  const holdSidecar = async (pid: number) => {
+    // the shared files' locks (the sidecar's own single-instance lock stays held all along)
+    const locks = ["state/status.json.lock", "state/activity-log.json.lock", "catalogs/models.json.lock"].map((lock) => path.join(dirs.studioDir, lock));
+    for (let tries = 0; tries < 100; tries++) {
+      process.kill(pid, "SIGSTOP");
+      const held = await Promise.all(locks.map((lock) => lstat(lock).then(() => true, () => false)));
+      if (!held.includes(true)) return;
+      process.kill(pid, "SIGCONT");
+      await sleep(20);
+    }
+    throw new Error("the sidecar never let go of its locks");
+  };
+
+  /**
+   * Starts `model`'s download, holds the sidecar, sends the DELETE that asks it to stop, and once the cancel
+   * is in the status file swaps the model's folder for a link out of the models folder. Returns the
+   * DELETE in flight and the held sidecar's pid.
+   */
+  const cancelThenSwap = async (model: TestModel): Promise<{ deleting: Promise<ApiReply<{ detail?: string }>>; pid: number }> => {
+    const folder = path.join(dirs.modelsDir, model.dest);
+    await own.call("POST", `/api/admin/models/download/${model.file}`);
+    await waitFor(async () => ((await entryOf(model.file))?.status === "downloading" ? true : undefined), `${model.file} downloading`);
+    await waitFor(async () => ((await own.up.log()).some((entry) => entry.path === `/hang/${model.file}`) ? true : undefined), "the upstream asked");
+    await waitFor(() => lstat(folder), `${model.file}'s folder`);
+    const pid = (await own.readStatus()).daemon!.pid;
+    await holdSidecar(pid);
+    const deleting = own.call<{ detail?: string }>("DELETE", `/api/admin/models/${model.file}`);
+    await waitFor(async () => ((await entryOf(model.file))?.cancel ? true : undefined), `${model.file}'s cancel`);
+    await rm(folder, { recursive: true });
+    await symlink(outsideDir, folder);
+    return { deleting, pid };
+  };
+
+  beforeAll(async () => {
+    dirs = await tempDirs("models-admin-symlink-swap-");
+    outsideDir = path.join(dirs.root, "other-disk");
+    await mkdir(outsideDir, { recursive: true });
+    for (const model of [cancelled, recovered]) for (const file of precious(model)) await writeFile(file, PRECIOUS);
+    await writeCatalog(dirs.studioDir, "models", catalog([{ id: "swap", name: "Swap", models: [] }]));
+    own = await startOwnStack({}, dirs);
+    for (const model of [cancelled, recovered]) {
+      await own.up.can({ path: `/hang/${model.file}`, delayMs: 60_000 });
+      model.url = `${own.upstream.url}/hang/${model.file}`;
+    }
+    await writeCatalog(dirs.studioDir, "models", catalog([{ id: "swap", name: "Swap", models: [cancelled, recovered] }]));
+  });
+
+  afterAll(async () => {
+    await own?.close();
+  });
+
+  it("cancels, and removes nothing through the link: the DELETE answers 409", async () => {
+    const { deleting, pid } = await cancelThenSwap(cancelled);
+    process.kill(pid, "SIGCONT");
+    const answer = await deleting;
+
+    expect(await outsideContent(cancelled)).toEqual([PRECIOUS, PRECIOUS, PRECIOUS]);
+    expect(answer.status).toBe(409);
+    expect(answer.json.detail).toBe("'swapped/cancel_late' leads outside the models folder through a link; refusing to touch 'cancel_late.safetensors' there");
+    expect(await entryOf(cancelled.file)).toBeUndefined();
+    expect(await own.log()).toContain("cancel_late.safetensors: cancelled; partial data not removed: 'swapped/cancel_late' leads outside");
+  });
+
+  it("removes nothing through the link when a sidecar that died before the cancel restarts", async () => {
+    const { deleting, pid } = await cancelThenSwap(recovered);
+    process.kill(pid, "SIGKILL");
+    // npm start restarts the sidecar, whose recovery drops the cancelled download
+    await waitFor(async () => {
+      const status = await own.readStatus();
+      const restarted = status.daemon !== undefined && status.daemon.pid !== pid && isAlive(status.daemon.pid);
+      return restarted && status.downloads[recovered.file] === undefined ? true : undefined;
+    }, "the restarted sidecar's recovery", 30_000);
+    // the DELETE saw the download stop in time (409), or gave up waiting for the dead sidecar (503)
+    const answer = await deleting;
+
+    expect(await outsideContent(recovered)).toEqual([PRECIOUS, PRECIOUS, PRECIOUS]);
+    expect([409, 503]).toContain(answer.status);
+    expect(await own.log()).toContain("recover_late.safetensors: cancelled before the restart; partial data not removed: 'swapped/recover_late' leads outside");
   });
 });

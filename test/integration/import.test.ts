@@ -169,6 +169,26 @@ describe("POST /api/admin/models/import", () => {
     expect(await readFile(catalogFile(studioDir, "models"), "utf8")).toBe(before);
   });
 
+  it("refuses an import that takes the catalog past 100,000 models with 422 and writes nothing", async () => {
+    // the smallest usable entries: a catalog one short of the bound, quick to write and to read
+    const tiny = Array.from({ length: 99_999 }, (_, i) => ({ name: `t${i}`, file: `t${i}.safetensors`, dest: "checkpoints" }));
+    await writeCatalog(studioDir, "models", catalog([{ id: "full", name: "Full", models: tiny }]));
+    const before = await readFile(catalogFile(studioDir, "models"), "utf8");
+    const two = catalog([{ id: "more", name: "More", models: [hfModel("one_more.safetensors", "checkpoints"), hfModel("two_more.safetensors", "checkpoints")] }]);
+
+    const { status, json } = await importFile(JSON.stringify(two));
+
+    expect(status).toBe(422);
+    expect(json).toEqual({
+      detail: "The catalog would hold 100,001 models; the limit is 100,000 (it holds 99,999 now). Remove models from it before adding more",
+    });
+    expect(await readFile(catalogFile(studioDir, "models"), "utf8")).toBe(before);
+    // up to the bound itself is taken
+    const one = await importFile(JSON.stringify(catalog([{ id: "more", name: "More", models: [hfModel("one_more.safetensors", "checkpoints")] }])));
+    expect(one.status).toBe(200);
+    expect(one.json.added).toEqual(["one_more.safetensors"]);
+  });
+
   it.each([
     ["missing", null],
     ["wrong", "nope"],

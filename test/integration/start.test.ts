@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import path from "node:path";
@@ -122,5 +123,28 @@ describe("npm start on a fresh machine", () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toContain("PORT");
     expect(run.stderr).toContain("MAX_CONCURRENT_DOWNLOADS");
+  });
+
+  it.each([
+    ["npm start", "server"],
+    ["npm run daemon", "daemon"],
+  ])("%s refuses a studio inside the models folder, naming both folders and why", async (_command, entry) => {
+    const own = await tempDirs("models-admin-overlap-");
+    const models = own.modelsDir;
+    const run = spawnSync(process.execPath, ["scripts/run.mjs", entry], {
+      cwd: PROJECT_DIR,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, STUDIO_DIR: path.join(models, "studio"), MODELS_DIR: models, PORT: "3999", HOST: "127.0.0.1" },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(
+      `STUDIO_DIR (${models}/studio) is inside MODELS_DIR (${models}): the models scan would take the studio's state files and catalogs for models`,
+    );
+    // refused before anything was made or started
+    expect(existsSync(path.join(models, "studio"))).toBe(false);
+    expect(run.stdout).not.toMatch(/sidecar started|ready on/);
+    await rm(own.root, { recursive: true, force: true });
   });
 });

@@ -1,9 +1,10 @@
 import { accessSync, constants } from "node:fs";
+import { mkdir, realpath, symlink } from "node:fs/promises";
 import path from "node:path";
 import { inspect, format } from "node:util";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigError, parseConfig } from "../../lib/config";
-import { setEnv } from "./helpers";
+import { makeTempDir, removeTempDir, setEnv } from "./helpers";
 
 const CWD = "/srv/pod";
 
@@ -202,6 +203,74 @@ describe("parseConfig: bad values fail fast with the variable's name", () => {
 
     expect(error.statusCode).toBe(500);
     expect(error.detail).toBe(error.message);
+  });
+});
+
+describe("parseConfig: the studio and the models folder kept apart", () => {
+  const REASON = "the models scan would take the studio's state files and catalogs for models, and a catalog entry could overwrite them";
+  let root: string;
+  beforeEach(async () => {
+    root = await makeTempDir("models-admin-config-");
+  });
+  afterEach(async () => {
+    await removeTempDir(root);
+  });
+
+  it("refuses STUDIO_DIR inside MODELS_DIR, naming both with their values and why", () => {
+    const error = configError({ STUDIO_DIR: "/pod/ComfyUI/models/studio", COMFYUI_DIR: "/pod/ComfyUI" });
+
+    expect(error.message).toBe(
+      `Invalid configuration: STUDIO_DIR (/pod/ComfyUI/models/studio) is inside MODELS_DIR (/pod/ComfyUI/models): ${REASON}. ` +
+        "Keep them in separate folders, e.g. STUDIO_DIR=/workspace/studio and MODELS_DIR=/workspace/ComfyUI/models (MODELS_DIR defaults to $COMFYUI_DIR/models)",
+    );
+  });
+
+  it.each([
+    ["the same folder", { STUDIO_DIR: "/pod/shared", MODELS_DIR: "/pod/shared/" }, "STUDIO_DIR (/pod/shared) and MODELS_DIR (/pod/shared) are the same folder"],
+    ["relative paths that meet", { STUDIO_DIR: "data", MODELS_DIR: "./data/../data" }, "STUDIO_DIR (/srv/pod/data) and MODELS_DIR (/srv/pod/data) are the same folder"],
+    ["the studio's state folder", { STUDIO_DIR: "/pod/studio", MODELS_DIR: "/pod/studio/state/models" }, "MODELS_DIR (/pod/studio/state/models) is inside the studio's own state in STUDIO_DIR (/pod/studio)"],
+    ["the studio's catalogs", { STUDIO_DIR: "/pod/studio", MODELS_DIR: "/pod/studio/catalogs" }, "MODELS_DIR (/pod/studio/catalogs) is inside the studio's own catalogs in STUDIO_DIR (/pod/studio)"],
+    ["the models folder's parent", { STUDIO_DIR: "/pod/ComfyUI/models/a/b", MODELS_DIR: "/pod/ComfyUI/models" }, "STUDIO_DIR (/pod/ComfyUI/models/a/b) is inside MODELS_DIR (/pod/ComfyUI/models)"],
+  ])("refuses %s", (_what, env, message) => {
+    expect(configError(env).message).toContain(`${message}: ${REASON}`);
+  });
+
+  it.each([
+    ["side by side", { STUDIO_DIR: "/workspace/studio", COMFYUI_DIR: "/workspace/ComfyUI" }],
+    ["models in a folder of the studio's that it does not use (the default off a pod)", { STUDIO_DIR: ".studio", COMFYUI_DIR: ".studio/ComfyUI" }],
+    ["names that only start alike", { STUDIO_DIR: "/pod/models-studio", MODELS_DIR: "/pod/models" }],
+  ])("accepts folders %s", (_what, env) => {
+    expect(() => parseConfig(env, CWD)).not.toThrow();
+  });
+
+  it("refuses a studio that is a link into the models folder, saying where it really is", async () => {
+    const models = path.join(root, "models");
+    await mkdir(path.join(models, "hidden-studio"), { recursive: true });
+    await symlink(path.join(models, "hidden-studio"), path.join(root, "studio"));
+
+    const error = configError({ STUDIO_DIR: path.join(root, "studio"), MODELS_DIR: models });
+
+    expect(error.message).toContain(`STUDIO_DIR (${root}/studio, really ${await realpath(models)}/hidden-studio) is inside MODELS_DIR`);
+  });
+
+  it("refuses a studio not made yet whose parent links into the models folder", async () => {
+    const models = path.join(root, "models");
+    await mkdir(models, { recursive: true });
+    await symlink(models, path.join(root, "via"));
+
+    const error = configError({ STUDIO_DIR: path.join(root, "via", "later", "studio"), MODELS_DIR: models });
+
+    expect(error.message).toContain(`really ${await realpath(models)}/later/studio) is inside MODELS_DIR (${models}`);
+  });
+
+  it("refuses models that a link puts in the studio's state folder", async () => {
+    const studio = path.join(root, "studio");
+    await mkdir(path.join(studio, "state"), { recursive: true });
+    await symlink(path.join(studio, "state"), path.join(root, "models"));
+
+    const error = configError({ STUDIO_DIR: studio, MODELS_DIR: path.join(root, "models") });
+
+    expect(error.message).toContain("is inside the studio's own state in STUDIO_DIR");
   });
 });
 

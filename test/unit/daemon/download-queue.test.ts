@@ -1,7 +1,7 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { useStudio } from "../helpers";
+import { catalogDoc, category, model, useStudio, writeCatalog } from "../helpers";
 
 const studio = useStudio();
 let queueModule: typeof import("../../../lib/daemon/download-queue");
@@ -54,5 +54,48 @@ describe("the sidecar's download queue on a catalog that does not parse", () => 
     expect(downloads["a.safetensors"]?.status).toBe("queued");
     expect(downloads["b.safetensors"]).toBeUndefined();
     expect(lines[0]).toMatch(/^could not read the catalog: Catalog .*models\.json is not valid JSON/);
+  });
+});
+
+describe("the sidecar's recovery of a download cancelled before it died", () => {
+  const partials = (dir: string, file: string) => [`${file}.part`, `${file}.part.json`].map((name) => path.join(dir, name));
+  const plant = async (files: string[]) => {
+    for (const file of files) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, "not ours");
+    }
+  };
+
+  it("removes its partial in the models folder", async () => {
+    await writeCatalog(studio(), "models", catalogDoc([category("sd15", [model("a.safetensors", "checkpoints")])]));
+    const left = partials(path.join(studio().modelsDir, "checkpoints"), "a.safetensors");
+    await plant(left);
+    await queued("a.safetensors", { status: "downloading", cancel: true });
+    const queue = new queueModule.DownloadQueue(config.parseConfig(), () => undefined);
+
+    await queue.recover();
+
+    for (const file of left) expect(await lstat(file).catch(() => undefined)).toBeUndefined();
+    expect((await state.readStatus()).downloads["a.safetensors"]).toBeUndefined();
+  });
+
+  it("removes nothing through a folder that links out of the models folder, and says so", async () => {
+    await writeCatalog(studio(), "models", catalogDoc([category("sd15", [model("a.safetensors", "linked/deeper")])]));
+    const outside = path.join(studio().root, "outside");
+    const precious = partials(path.join(outside, "deeper"), "a.safetensors");
+    await plant(precious);
+    await mkdir(studio().modelsDir, { recursive: true });
+    await symlink(outside, path.join(studio().modelsDir, "linked"));
+    await queued("a.safetensors", { status: "downloading", cancel: true });
+    const lines: string[] = [];
+    const queue = new queueModule.DownloadQueue(config.parseConfig(), (line) => lines.push(line));
+
+    await queue.recover();
+
+    for (const file of precious) expect(await readFile(file, "utf8")).toBe("not ours");
+    expect((await state.readStatus()).downloads["a.safetensors"]).toBeUndefined();
+    expect(lines).toEqual([
+      "a.safetensors: cancelled before the restart; partial data not removed: 'linked/deeper' leads outside the models folder through a link; refusing to touch 'a.safetensors' there",
+    ]);
   });
 });

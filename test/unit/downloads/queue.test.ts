@@ -282,3 +282,31 @@ describe("deleteModel beside another delete of the same download", () => {
     expect(rejected.map((e) => [e.statusCode, e.detail])).toEqual([[404, "Model 'a.safetensors' is not on disk"]]);
   });
 });
+
+describe("deleteModel when the model's folder becomes a link out of the models folder while its download stops", () => {
+  it("answers 409 and removes nothing through the link", async () => {
+    await plantEntry("a.safetensors", { status: "downloading" }, 0);
+    await plantPartial("a.safetensors");
+    const outside = path.join(studio().root, "outside");
+    await mkdir(outside, { recursive: true });
+    const precious = ["a.safetensors", "a.safetensors.part", "a.safetensors.part.json"];
+    for (const name of precious) await writeFile(path.join(outside, name), "not ours");
+    // the sidecar, once asked, stops; meanwhile someone moves the folder to another disk and links it
+    const sidecar = (async () => {
+      while (!(await downloads())["a.safetensors"]?.cancel) await new Promise((resolve) => setTimeout(resolve, 20));
+      await rm(path.dirname(target("a.safetensors")), { recursive: true });
+      await symlink(outside, path.dirname(target("a.safetensors")));
+      await state.updateStatus((status) => {
+        delete status.downloads["a.safetensors"];
+        return { result: undefined, changed: true };
+      });
+    })();
+
+    const error = await rejection(queue.deleteModel("a.safetensors"));
+    await sidecar;
+
+    expect(error.statusCode).toBe(409);
+    expect(error.detail).toBe("'checkpoints' leads outside the models folder through a link; refusing to touch 'a.safetensors' there");
+    for (const name of precious) expect(await readFile(path.join(outside, name), "utf8")).toBe("not ours");
+  });
+});

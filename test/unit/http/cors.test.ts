@@ -1,5 +1,6 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
+import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { ApiEvent, ApiResult } from "../../../lib/http/types";
 import { lambdaContext, restEvent, useStudio } from "../helpers";
@@ -70,6 +71,74 @@ describe("originAllowed", () => {
     expect(cors.originAllowed("chrome-extension://abc", patterns)).toBe(true);
     expect(cors.originAllowed("https://admin.example.com", patterns)).toBe(true);
     expect(cors.originAllowed("https://other.example.com", patterns)).toBe(false);
+  });
+});
+
+describe("originAllowed against a hostile Origin", () => {
+  // the matcher before: one regex a pattern, `[^/]*` a `*`; it backtracked in O(n^stars)
+  const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const regexMatches = (origin: string, pattern: string): boolean =>
+    pattern === "*" || new RegExp(`^${pattern.split("*").map(escapeRegExp).join("[^/]*")}$`, "i").test(origin);
+
+  const timed = (run: () => void): number => {
+    const start = performance.now();
+    run();
+    return performance.now() - start;
+  };
+
+  it("refuses a 2,000-character Origin against a pattern of several '*' at once (the regex took 2 s)", () => {
+    const origin = `https://${".".repeat(2_000)}/`;
+    let allowed = true;
+
+    const ms = timed(() => (allowed = cors.originAllowed(origin, ["https://*.*.*.example.com"])));
+
+    expect(allowed).toBe(false);
+    expect(ms).toBeLessThan(100);
+  });
+
+  it("matches Origins up to the cap in time linear in their length (the regex took 0.2 s for 1,000 characters)", () => {
+    const near = `https://${".".repeat(1_000)}`;
+    const match = `https://${"a.".repeat(490)}example.com`;
+    let results: boolean[] = [];
+
+    // ten rounds, so that one pause of a loaded machine is not mistaken for the matcher
+    const ms = timed(() => {
+      for (let round = 0; round < 10; round++) results = [near, match].map((origin) => cors.originAllowed(origin, ["https://*.*.*.example.com"]));
+    });
+
+    expect(results).toEqual([false, true]);
+    expect(ms).toBeLessThan(200);
+  });
+
+  it("takes about as long for a million characters as the regex for a thousand (one pass a pattern)", () => {
+    const origin = `https://${"-.".repeat(500_000)}`;
+
+    const ms = timed(() => cors.originMatches(origin, "https://*.*.*.*.*-*-*.example.com"));
+
+    expect(cors.originMatches(`https://${"-.".repeat(500_000)}x.example.com`, "https://*.*.*.*.*-*-*.example.com")).toBe(true);
+    expect(ms).toBeLessThan(500);
+  });
+
+  it("does not allow an Origin over 1,024 characters, even one a pattern would match", () => {
+    const at = (length: number) => `chrome-extension://${"a".repeat(length - "chrome-extension://".length)}`;
+
+    expect(cors.originAllowed(at(1_024), ["chrome-extension://*"])).toBe(true);
+    expect(cors.originAllowed(at(1_025), ["chrome-extension://*"])).toBe(false);
+    expect(cors.originAllowed(at(1_025), ["*"])).toBe(false);
+    expect(cors.corsHeaders(at(1_025), ["chrome-extension://*"])).toEqual({ Vary: "Origin" });
+  });
+
+  it("allows exactly what the regex allowed, case folding included", () => {
+    // few characters, so that origins and patterns meet often: '/' and '*' and letters whose case folds oddly
+    const unit = fc.constantFrom("a", "A", "b", ".", "/", ":", "-", "*", "\u017f", "s", "S", "\u212a", "k", "\u00e9", "\u00c9", "\ud83d", "\n");
+    const text = fc.string({ unit, maxLength: 12 });
+
+    fc.assert(
+      fc.property(text, text, (origin, pattern) => {
+        expect(cors.originAllowed(origin, [pattern])).toBe(regexMatches(origin, pattern));
+      }),
+      { seed: 12, numRuns: 5_000 },
+    );
   });
 });
 
