@@ -7,8 +7,8 @@ import type { Duplex } from "node:stream";
  * otherwise refuse with an empty or bare answer before any route runs.
  */
 
-/** A JSON {"detail"} answer that is never cached. */
-export const send = (res: http.ServerResponse, status: number, detail: string, headers: http.OutgoingHttpHeaders = {}) => {
+/** Writes the head of a JSON {"detail"} answer that is never cached, and returns its body. */
+function jsonHead(res: http.ServerResponse, status: number, detail: string, headers: http.OutgoingHttpHeaders): string {
   const body = JSON.stringify({ detail });
   res.writeHead(status, {
     ...headers,
@@ -16,7 +16,12 @@ export const send = (res: http.ServerResponse, status: number, detail: string, h
     "cache-control": "no-store",
     "content-length": Buffer.byteLength(body),
   });
-  res.end(body);
+  return body;
+}
+
+/** A JSON {"detail"} answer that is never cached. */
+export const send = (res: http.ServerResponse, status: number, detail: string, headers: http.OutgoingHttpHeaders = {}) => {
+  res.end(jsonHead(res, status, detail, headers));
 };
 
 /** Rewrites serverless-offline's own error bodies into the API's {"detail": ...} shape. */
@@ -94,14 +99,7 @@ export function refuseAndClose(
   headers: http.OutgoingHttpHeaders,
   lingerMs: number,
 ): void {
-  const body = JSON.stringify({ detail });
-  res.writeHead(status, {
-    ...headers,
-    "content-type": "application/json; charset=utf-8",
-    "cache-control": "no-store",
-    "content-length": Buffer.byteLength(body),
-    connection: "close",
-  });
+  const body = jsonHead(res, status, detail, { ...headers, connection: "close" });
   // the whole answer, but not its end: ending it is what closes the connection
   res.write(body);
   const close = () => {
