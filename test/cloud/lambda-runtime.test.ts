@@ -355,7 +355,7 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       expect(await readFile(catalogFile(studioDir, "models"), "utf8")).toBe(before);
     }, 60_000);
 
-    it("leaves bodies Lambda cannot take to API Gateway, as {detail} JSON: 500 up to 10 MB, 413 above", async () => {
+    it("leaves bodies Lambda cannot take to API Gateway, as {detail} JSON: 413 Request Too Long up to 10 MB, its own 413 above", async () => {
       const lambdaRefuses = await form(" ".repeat(5 * MiB));
       const gatewayRefuses = await form(" ".repeat(10 * MiB + 1));
 
@@ -363,7 +363,7 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       const huge = await cloud.request("POST", "/api/admin/models/import", { headers: { ...key, "Content-Type": gatewayRefuses.type }, body: gatewayRefuses.body });
 
       expect(mid.lambda.eventBytes).toBeGreaterThan(LAMBDA_REQUEST_BYTES);
-      expect([mid.status, mid.json()]).toEqual([500, { detail: "Internal error" }]);
+      expect([mid.status, mid.json()]).toEqual([413, { detail: "Request Too Long" }]);
       expect([huge.status, huge.json()]).toEqual([413, { detail: "Request body is larger than 10 MB" }]);
     }, 60_000);
   });

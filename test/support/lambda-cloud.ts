@@ -6,7 +6,8 @@
  * runtime sets. Two things are local stand-ins: the EFS mount (every variable that starts with the function's
  * LocalMountPath, /mnt/workspace, points into a temp folder instead), and SSM Parameter Store (ssm-stand-in.ts,
  * reached through AWS_ENDPOINT_URL_SSM with dummy credentials). Lambda's 6 MB limits are enforced as Lambda
- * enforces them: an event over it is refused (API Gateway: 500), a result over it fails the invocation (502).
+ * enforces them: an event over it is refused (API Gateway: 413 "Request Too Long", as seen in the field), a
+ * result over it fails the invocation (502).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -142,8 +143,9 @@ export class LambdaCloud {
     const binaryMediaTypes = (this.restApi.BinaryMediaTypes as string[] | undefined) ?? [];
     const event = restEvent(request, { resource: matched.route.resource, pathParameters: matched.pathParameters }, binaryMediaTypes);
     const eventBytes = Buffer.byteLength(JSON.stringify(event));
-    // Lambda refuses the invocation; API Gateway answers 500, the function never sees it
-    if (eventBytes > LAMBDA_REQUEST_BYTES) return { refused: gatewayReply(this.#template, "DEFAULT_5XX", 500, "Internal server error"), eventBytes, route: matched.route };
+    // Lambda refuses the invocation (RequestEntityTooLargeException, its 413) and API Gateway passes that on as a
+    // 413 "Request Too Long" of its own (x-amzn-errortype BadRequestException): the function never sees it
+    if (eventBytes > LAMBDA_REQUEST_BYTES) return { refused: gatewayReply(this.#template, "DEFAULT_4XX", 413, "Request Too Long"), eventBytes, route: matched.route };
     return { event, eventBytes, route: matched.route };
   }
 
