@@ -123,14 +123,16 @@ const hasBody = (headers: http.IncomingHttpHeaders): boolean =>
 
 type Streamed = NonNullable<FrontOptions["streamed"]>;
 
+/** The route `req` names, a HEAD as the GET it mirrors. */
+const routeOf = (req: http.IncomingMessage): string => routeKey(req.method === "HEAD" ? "GET" : req.method, req.url);
+
 /**
- * Whether the door refuses `req` for its key, as the handler would (lib/http/auth.ts): every route but
- * the open ones, a preflight and the streamed ones (whose handler runs here and checks it itself).
- * Duplicate headers arrive joined ("k, k"), so a key sent twice matches no more here than there.
+ * Whether the door refuses `req`, which names `route`, for its key, as the handler would (lib/http/auth.ts):
+ * every route but the open ones, a preflight and the streamed ones (whose handler runs here and checks it
+ * itself). Duplicate headers arrive joined ("k, k"), so a key sent twice matches no more here than there.
  */
-function refusedForKey(req: http.IncomingMessage, apiKey: Secret, streamed: Streamed): boolean {
+function refusedForKey(req: http.IncomingMessage, route: string, apiKey: Secret, streamed: Streamed): boolean {
   if (req.method === "OPTIONS") return false;
-  const route = routeKey(req.method === "HEAD" ? "GET" : req.method, req.url);
   if (OPEN_ROUTES.has(route) || Object.hasOwn(streamed, route)) return false;
   const given = req.headers["x-api-key"];
   return !keyMatches(typeof given === "string" ? given : undefined, apiKey);
@@ -198,7 +200,8 @@ export function createFront({ upstreamPort, corsOrigins, apiKey, streamed = {}, 
       return;
     }
     const cors = withCors({}, req.headers.origin, corsOrigins);
-    const route = streamed[routeKey(req.method === "HEAD" ? "GET" : req.method, req.url)];
+    const key = routeOf(req);
+    const route = streamed[key];
     if (route && req.method === "HEAD") {
       req.resume();
       send(res, 405, "Method Not Allowed: use GET for an event stream", { ...cors, allow: "GET" });
@@ -208,7 +211,7 @@ export function createFront({ upstreamPort, corsOrigins, apiKey, streamed = {}, 
       void route(req, res);
       return;
     }
-    if (refusedForKey(req, apiKey, streamed)) {
+    if (refusedForKey(req, key, apiKey, streamed)) {
       // the same answer as the handler's; a body still coming is not waited for
       if (hasBody(req.headers)) refuseAndClose(req, res, 401, UNAUTHORIZED, cors, limits.lingerMs);
       else send(res, 401, UNAUTHORIZED, cors);
@@ -244,7 +247,7 @@ export function createFront({ upstreamPort, corsOrigins, apiKey, streamed = {}, 
   const server = http.createServer({ requireHostHeader: false, connectionsCheckingInterval: Math.min(1_000, limits.headersMs / 2) }, dispatch);
   // Node says "100 Continue" by itself unless told otherwise: never to a client whose key is wrong
   server.on("checkContinue", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (!refusedForKey(req, apiKey, streamed)) res.writeContinue();
+    if (!refusedForKey(req, routeOf(req), apiKey, streamed)) res.writeContinue();
     dispatch(req, res);
   });
   // Idle connections outlive the clients' own idle timeouts (browsers, undici, load balancers: 4-60 s),
