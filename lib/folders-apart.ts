@@ -1,5 +1,6 @@
 import { realpathSync } from "node:fs";
 import path from "node:path";
+import { isWithin } from "./fs/within";
 
 /**
  * STUDIO_DIR and MODELS_DIR must not overlap. With the studio inside the models folder, the models scan
@@ -25,15 +26,12 @@ function realFolder(dir: string): string {
   }
 }
 
-const within = (dir: string, root: string): boolean =>
-  dir === root || dir.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
-
 type Overlap = "same" | "studio inside" | `models inside ${string}`;
 
 function overlap(studio: string, models: string): Overlap | undefined {
   if (studio === models) return "same";
-  if (within(studio, models)) return "studio inside";
-  const own = STUDIO_OWN.find((name) => within(models, path.join(studio, name)));
+  if (isWithin(studio, models)) return "studio inside";
+  const own = STUDIO_OWN.find((name) => isWithin(models, path.join(studio, name)));
   return own === undefined ? undefined : `models inside ${own}`;
 }
 

@@ -2,6 +2,7 @@ import { lstat, readdir, realpath, stat, statfs } from "node:fs/promises";
 import path from "node:path";
 import { config } from "../config";
 import { ConflictError } from "../errors";
+import { isWithin } from "../fs/within";
 
 export interface ModelLocation {
   readonly file: string;
@@ -19,8 +20,6 @@ export function modelPath(model: ModelLocation, modelsDir = config().modelsDir):
   return full;
 }
 
-const inside = (dir: string, root: string): boolean => dir === root || dir.startsWith(root + path.sep);
-
 /**
  * modelPath, refused (409) when a link among its folders leads out of $MODELS_DIR: a download or a
  * delete through it would write or remove a file elsewhere. Links to folders inside $MODELS_DIR are
@@ -31,7 +30,7 @@ export async function containedModelPath(model: ModelLocation, modelsDir = confi
   const root = path.resolve(modelsDir);
   const realRoot = await realpath(root).catch(() => root);
   // the deepest folder of the path that exists, resolved; the folders below it are made as real folders
-  for (let dir = path.dirname(full); dir !== root && inside(dir, root); dir = path.dirname(dir)) {
+  for (let dir = path.dirname(full); dir !== root && isWithin(dir, root); dir = path.dirname(dir)) {
     const entry = await lstat(dir).catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
       throw error;
@@ -39,7 +38,7 @@ export async function containedModelPath(model: ModelLocation, modelsDir = confi
     if (!entry) continue;
     // a dangling link has no real path: nothing may be made through it either
     const real = await realpath(dir).catch(() => undefined);
-    if (real === undefined || !inside(real, realRoot)) {
+    if (real === undefined || !isWithin(real, realRoot)) {
       throw new ConflictError(`'${model.dest}' leads outside the models folder through a link; refusing to touch '${model.file}' there`);
     }
     return full;
