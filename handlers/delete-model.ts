@@ -1,4 +1,4 @@
-import { deleteModel } from "../lib/downloads/queue";
+import { deleteModel } from "../lib/downloads/request";
 import { api } from "../lib/http/api";
 import { FilenamePath } from "../lib/http/params";
 

@@ -1,4 +1,4 @@
-import { queueDownload } from "../lib/downloads/queue";
+import { queueDownload } from "../lib/downloads/request";
 import { api } from "../lib/http/api";
 import { FilenamePath } from "../lib/http/params";
 

@@ -1,6 +1,6 @@
 import { realpathSync } from "node:fs";
 import path from "node:path";
-import { isWithin } from "./fs/within";
+import { isWithin } from "./within";
 
 /**
  * STUDIO_DIR and MODELS_DIR must not overlap. With the studio inside the models folder, the models scan

@@ -2,7 +2,7 @@ import { lstat, readdir, realpath, stat, statfs } from "node:fs/promises";
 import path from "node:path";
 import { config } from "../config";
 import { ConflictError } from "../errors";
-import { isWithin } from "../fs/within";
+import { isWithin } from "../within";
 
 export interface ModelLocation {
   readonly file: string;

@@ -1,5 +1,5 @@
 import { ConflictError, modelNotFound } from "../errors";
-import { removePartial } from "../downloads/partial";
+import { removePartial } from "./partial";
 import { entryExists } from "../fs/exists";
 import { isActive, readStatus } from "../state/status";
 import { containedModelPath, modelPath } from "./paths";

@@ -1,9 +1,9 @@
 import { ConfigError, parseConfig } from "../config";
 import { redactSecrets } from "../redact";
 import { updateStatus } from "../state/status";
-import { DownloadQueue } from "./download-queue";
-import { MetadataQueue } from "./metadata/metadata-queue";
-import { UpdateChecker } from "./updates/catalog-repo";
+import { DownloadQueue } from "../downloads/worker";
+import { MetadataQueue } from "../metadata/worker";
+import { UpdateChecker } from "../updates/worker";
 import { acquireSidecarLock } from "./single-instance";
 
 /**

@@ -5,13 +5,13 @@ import { catalogDoc, category, model, placeModelFile, rejection, useStudio, writ
 import type { DownloadEntry } from "../../../lib/state/status";
 
 const studio = useStudio();
-let queue: typeof import("../../../lib/downloads/queue");
+let queue: typeof import("../../../lib/downloads/request");
 let state: typeof import("../../../lib/state/status");
 
 const FILES = ["a.safetensors", "b.safetensors", "c.safetensors", "d.safetensors", "e.safetensors"];
 
 beforeEach(async () => {
-  queue = await import("../../../lib/downloads/queue");
+  queue = await import("../../../lib/downloads/request");
   state = await import("../../../lib/state/status");
   vi.spyOn(console, "warn").mockImplementation(() => undefined);
   await writeCatalog(studio(), "models", catalogDoc([category("sd15", FILES.map((file) => model(file)))]));

@@ -4,7 +4,7 @@ import { entryExists, isRegularFile } from "../fs/exists";
 import { containedModelPath, modelPath, scanPresence } from "../catalog/paths";
 import { findModel, loadCatalog, whileCatalogSteady } from "../catalog/store";
 import { daemonRunning, isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
-import { partPath, removePartial } from "./partial";
+import { partPath, removePartial } from "../catalog/partial";
 
 /** The API side of downloads: handlers only write intent into the status file; the sidecar does the rest. */
 

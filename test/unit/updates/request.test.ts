@@ -2,11 +2,11 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { useStudio } from "../helpers";
 
 useStudio({ CATALOG_REPO_URL: undefined });
-let check: typeof import("../../../lib/updates/check");
+let check: typeof import("../../../lib/updates/request");
 let status: typeof import("../../../lib/state/status");
 
 beforeEach(async () => {
-  check = await import("../../../lib/updates/check");
+  check = await import("../../../lib/updates/request");
   status = await import("../../../lib/state/status");
 });
 

@@ -2,14 +2,14 @@ import type { Config } from "../config";
 import { containedModelPath } from "../catalog/paths";
 import type { CatalogModel } from "../catalog/schema";
 import { loadCatalog } from "../catalog/store";
-import { removeModelPartial } from "../downloads/partial";
+import { removeModelPartial } from "../catalog/partial";
 import { ConflictError } from "../errors";
 import { isRegularFile } from "../fs/exists";
 import { redactSecrets } from "../redact";
 import { isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
-import { Download, type DownloadResult } from "./download/engine";
-import { asDownloadError, CancelledError } from "./download/errors";
-import { resolveSource } from "./download/source";
+import { Download, type DownloadResult } from "./engine/engine";
+import { asDownloadError, CancelledError } from "./engine/errors";
+import { resolveSource } from "./engine/source";
 
 interface Running {
   /** Set once the download has its source; before that only the controller can stop it. */

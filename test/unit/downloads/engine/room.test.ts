@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { claimedOn, stake } from "../../../../lib/daemon/download/room";
+import { claimedOn, stake } from "../../../../lib/downloads/engine/room";
 
 describe("the room downloads in progress have yet to take", () => {
   const releases: (() => void)[] = [];

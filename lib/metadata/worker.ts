@@ -1,9 +1,9 @@
-import type { Config } from "../../config";
-import { usableEntry } from "../../catalog/schema";
-import { changeCatalog, loadCatalog } from "../../catalog/store";
-import { redactSecrets } from "../../redact";
-import { appendActivity } from "../../state/activity-log";
-import { readStatus, updateStatus } from "../../state/status";
+import type { Config } from "../config";
+import { usableEntry } from "../catalog/schema";
+import { changeCatalog, loadCatalog } from "../catalog/store";
+import { redactSecrets } from "../redact";
+import { appendActivity } from "../state/activity-log";
+import { readStatus, updateStatus } from "../state/status";
 import { fetchMetadata } from "./fetch";
 
 /** Two models at a time, each one or two requests in a row: never more than two requests at once upstream. */

@@ -1,10 +1,10 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DownloadError } from "../../../../lib/daemon/download/errors";
-import { openDownload, USER_AGENT, type OpenOptions, type Opened } from "../../../../lib/daemon/download/http";
+import { DownloadError } from "../../../../lib/downloads/engine/errors";
+import { openDownload, USER_AGENT, type OpenOptions, type Opened } from "../../../../lib/downloads/engine/http";
 import { Secret } from "../../../../lib/secret";
-import type { Source } from "../../../../lib/daemon/download/source";
+import type { Source } from "../../../../lib/downloads/engine/source";
 import type { AddressPolicy } from "../../../../lib/net/address-policy";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;

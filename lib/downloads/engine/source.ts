@@ -1,5 +1,6 @@
 import type { Config } from "../../config";
 import type { CatalogModel } from "../../catalog/schema";
+import { entrySources, preferredSource, type HfReference } from "../../catalog/sources";
 import { addressPolicy, type AddressPolicy } from "../../net/address-policy";
 import { BadHfReference, hfUrls, type HfUrls } from "../../net/hf-urls";
 import { Secret } from "../../secret";
@@ -29,8 +30,7 @@ export interface Source {
 /** `Bearer <token>`, still a Secret: revealed only where the request is made. */
 const bearer = (token: Secret): Secret => new Secret(`Bearer ${token.reveal()}`);
 
-function civitai(model: CatalogModel, config: Config): Source {
-  const versionId = String(model.civitai_version_id);
+function civitai(versionId: number, config: Config): Source {
   const url = new URL(`${config.civitaiBaseUrl}/api/download/models/${encodeURIComponent(versionId)}`);
   // A token in the query, not a header: an Authorization header breaks the signed storage URL it redirects to.
   const authQuery = config.civitaiApiKey ? { token: config.civitaiApiKey } : {};
@@ -46,20 +46,17 @@ function checkedHfUrls(model: CatalogModel, ...args: Parameters<typeof hfUrls>):
   }
 }
 
-function huggingFace(model: CatalogModel, config: Config): Source {
-  const repo = model.hf_repo as string;
-  const revision = typeof model.hf_revision === "string" && model.hf_revision !== "" ? model.hf_revision : "main";
-  const file = model.hf_file ?? model.file;
+function huggingFace(model: CatalogModel, { repo, file, revision }: HfReference, config: Config): Source {
   const { resolve: url, page } = checkedHfUrls(model, config.hfEndpoint, repo, file, revision);
   const authHeaders = config.hfToken ? { authorization: bearer(config.hfToken) } : {};
   const key = `hf:${repo}@${revision}/${file}`;
   return { kind: "huggingface", key, url, authHeaders, authQuery: {}, label: url.toString(), page, policy: addressPolicy(config) };
 }
 
-function plainUrl(model: CatalogModel, config: Config): Source {
+function plainUrl(model: CatalogModel, text: string, config: Config): Source {
   let url: URL;
   try {
-    url = new URL(model.url as string);
+    url = new URL(text);
   } catch {
     throw new DownloadError(`The catalog's url for ${model.file} is not a URL`);
   }
@@ -70,23 +67,17 @@ function plainUrl(model: CatalogModel, config: Config): Source {
   return { kind: "url", key: `url:${label}`, url, authHeaders: {}, authQuery: {}, label, policy: addressPolicy(config) };
 }
 
-/**
- * The entry's own `source` decides when it names one that the entry supports; otherwise a direct `url`
- * wins, then Hugging Face, then CivitAI.
- */
+/** The entry's preferred source (lib/catalog/sources.ts), with its credentials and address policy. */
 export function resolveSource(model: CatalogModel, config: Config): Source {
-  const has = {
-    url: typeof model.url === "string" && model.url !== "",
-    huggingface: typeof model.hf_repo === "string" && model.hf_repo !== "",
-    civitai: model.civitai_version_id !== undefined && model.civitai_version_id !== null,
-  };
-  const preferred = model.source === "hf" ? "huggingface" : model.source;
-  const order = [preferred, "url", "huggingface", "civitai"] as const;
-  const kind = order.find(
-    (k): k is keyof typeof has => typeof k === "string" && Object.hasOwn(has, k) && has[k as keyof typeof has],
-  );
-  if (kind === "url") return plainUrl(model, config);
-  if (kind === "huggingface") return huggingFace(model, config);
-  if (kind === "civitai") return civitai(model, config);
-  throw new DownloadError(`${model.file} has no download source in the catalog: it needs url, hf_repo or civitai_version_id`);
+  const sources = entrySources(model);
+  switch (preferredSource(model)) {
+    case "url":
+      return plainUrl(model, sources.url!, config);
+    case "huggingface":
+      return huggingFace(model, sources.huggingface!, config);
+    case "civitai":
+      return civitai(sources.civitai!.versionId, config);
+    case undefined:
+      throw new DownloadError(`${model.file} has no download source in the catalog: it needs url, hf_repo or civitai_version_id`);
+  }
 }

@@ -9,7 +9,7 @@ import {
   segmentLength,
   type Control,
   type Segment,
-} from "../../../../lib/daemon/download/control";
+} from "../../../../lib/downloads/engine/control";
 import { makeTempDir, removeTempDir } from "../../helpers";
 
 const MiB = 1024 * 1024;

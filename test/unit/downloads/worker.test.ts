@@ -4,12 +4,12 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { catalogDoc, category, model, useStudio, writeCatalog } from "../helpers";
 
 const studio = useStudio();
-let queueModule: typeof import("../../../lib/daemon/download-queue");
+let queueModule: typeof import("../../../lib/downloads/worker");
 let state: typeof import("../../../lib/state/status");
 let config: typeof import("../../../lib/config");
 
 beforeEach(async () => {
-  queueModule = await import("../../../lib/daemon/download-queue");
+  queueModule = await import("../../../lib/downloads/worker");
   state = await import("../../../lib/state/status");
   config = await import("../../../lib/config");
 });

@@ -1,4 +1,4 @@
-import { civitaiId } from "../catalog/schema";
+import { preferredSource } from "../catalog/sources";
 import { loadCatalog } from "../catalog/store";
 import { appendActivity } from "../state/activity-log";
 import { readStatus, updateStatus, type MetadataEntry } from "../state/status";
@@ -18,7 +18,7 @@ export async function queueMetadata(): Promise<{ queued: number; files: string[]
   const wanted = [
     ...new Set(
       catalog.models
-        .filter((model) => civitaiId(model.civitai_version_id) !== undefined || (typeof model.hf_repo === "string" && model.hf_repo !== ""))
+        .filter((model) => preferredSource(model, ["huggingface", "civitai"]) !== undefined)
         .map((model) => model.file),
     ),
   ];

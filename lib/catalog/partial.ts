@@ -1,5 +1,5 @@
 import { rm } from "node:fs/promises";
-import { containedModelPath, type ModelLocation } from "../catalog/paths";
+import { containedModelPath, type ModelLocation } from "./paths";
 
 /** Where a download in progress keeps its bytes and its control file, beside the final name. */
 export const partPath = (target: string): string => `${target}.part`;

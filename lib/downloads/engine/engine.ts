@@ -4,7 +4,7 @@ import { lstat, mkdir, open, rename, rm, stat, statfs, type FileHandle } from "n
 import type { IncomingMessage } from "node:http";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { controlPath, partPath, removePartial } from "../../downloads/partial";
+import { controlPath, partPath, removePartial } from "../../catalog/partial";
 import { removeStrayTemps } from "../../fs/atomic-write";
 import { writeAll } from "../../fs/write-all";
 import { bytesDone, loadControl, plan, saveControl, segmentLength, type Control, type Segment } from "./control";

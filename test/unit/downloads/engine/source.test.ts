@@ -3,8 +3,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CatalogModel } from "../../../../lib/catalog/schema";
 import { parseConfig, type Config } from "../../../../lib/config";
-import { DownloadError } from "../../../../lib/daemon/download/errors";
-import { resolveSource, type Source } from "../../../../lib/daemon/download/source";
+import { DownloadError } from "../../../../lib/downloads/engine/errors";
+import { resolveSource, type Source } from "../../../../lib/downloads/engine/source";
 
 const HF_TOKEN = "hf_unitTestToken0123456789";
 const CIVITAI_API_KEY = "civitaiUnitTestKey0123456789";

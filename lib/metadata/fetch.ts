@@ -1,13 +1,14 @@
 import type { IncomingMessage } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import type { Config } from "../../config";
-import type { CatalogModel } from "../../catalog/schema";
-import { addressPolicy, RefusedDestinationError, type AddressPolicy } from "../../net/address-policy";
-import { hfUrls } from "../../net/hf-urls";
-import { send } from "../../net/request";
-import type { Secret } from "../../secret";
-import { USER_AGENT } from "../download/http";
+import type { Config } from "../config";
+import type { CatalogModel } from "../catalog/schema";
+import { entrySources, preferredSource, type HfReference } from "../catalog/sources";
+import { addressPolicy, RefusedDestinationError, type AddressPolicy } from "../net/address-policy";
+import { hfUrls } from "../net/hf-urls";
+import { send } from "../net/request";
+import type { Secret } from "../secret";
+import { USER_AGENT } from "../downloads/engine/http";
 
 /**
  * What CivitAI and Hugging Face say of a catalog entry, as the catalog fields it owns. Polite to both:
@@ -177,11 +178,11 @@ async function parsed<T>(answer: Reply, schema: z.ZodType<T>, where: string): Pr
   return result.data;
 }
 
-async function civitai(model: CatalogModel, config: Config): Promise<Fetched> {
+async function civitai(model: CatalogModel, versionId: number, config: Config): Promise<Fetched> {
   const base = config.civitaiBaseUrl;
   const key = config.civitaiApiKey;
   // civitai_version_id is digits (the catalog's schema), so it cannot lead the key to another path
-  const versionResponse = await getJson(new URL(`${base}/api/v1/model-versions/${model.civitai_version_id}`), key, config);
+  const versionResponse = await getJson(new URL(`${base}/api/v1/model-versions/${versionId}`), key, config);
   if (!versionResponse.ok) throw httpError(versionResponse, "CivitAI");
   const version = await parsed(versionResponse, CivitaiVersion, "CivitAI");
   const modelResponse = await getJson(new URL(`${base}/api/v1/models/${version.modelId}`), key, config);
@@ -206,11 +207,12 @@ async function civitai(model: CatalogModel, config: Config): Promise<Fetched> {
 
 const HfInfo = z.object({ lastModified: z.string().optional() }).loose();
 
-async function huggingFace(model: CatalogModel, config: Config): Promise<Fetched> {
+async function huggingFace({ repo, file, revision }: HfReference, config: Config): Promise<Fetched> {
   const token = config.hfToken;
   // the repo and file are checked and encoded (a BadHfReference says what is wrong with them): HF_TOKEN
-  // goes to this repo's two URLs and nowhere else
-  const urls = hfUrls(config.hfEndpoint, model.hf_repo as string, model.hf_file ?? model.file);
+  // goes to this repo's two URLs and nowhere else. The revision is the one downloads fetch, so the SHA256
+  // read here is that of the bytes a download gets.
+  const urls = hfUrls(config.hfEndpoint, repo, file, revision);
   const gated = (status: number) =>
     new MetadataError(`HTTP ${status}: the repo is gated or private: set HF_TOKEN and accept the licence at ${urls.page}`);
   const info = await getJson(urls.api, token, config);
@@ -240,12 +242,15 @@ function httpError(answer: Reply, where: string): MetadataError {
   return new MetadataError(answer.status === 404 ? "HTTP 404" : `HTTP ${answer.status} from ${where}`);
 }
 
-/** The entry's own `source` decides when it has both a CivitAI version and a Hugging Face repo. */
+/** The entry's own source when it has both a CivitAI version and a Hugging Face repo; else the one downloads use. */
 export function fetchMetadata(model: CatalogModel, config: Config): Promise<Fetched> {
-  const hasCivitai = model.civitai_version_id !== undefined && model.civitai_version_id !== null;
-  const hasHf = typeof model.hf_repo === "string" && model.hf_repo !== "";
-  const preferHf = model.source === "huggingface" || model.source === "hf";
-  if (hasHf && (preferHf || !hasCivitai)) return huggingFace(model, config);
-  if (hasCivitai) return civitai(model, config);
-  return Promise.reject(new MetadataError("no civitai_version_id or hf_repo to fetch from"));
+  const sources = entrySources(model);
+  switch (preferredSource(model, ["huggingface", "civitai"])) {
+    case "huggingface":
+      return huggingFace(sources.huggingface!, config);
+    case "civitai":
+      return civitai(model, sources.civitai!.versionId, config);
+    default:
+      return Promise.reject(new MetadataError("no civitai_version_id or hf_repo to fetch from"));
+  }
 }

@@ -2,11 +2,11 @@ import { execFile } from "node:child_process";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import type { Config } from "../../config";
-import { entryExists } from "../../fs/exists";
-import { redactSecrets } from "../../redact";
-import { appendActivity } from "../../state/activity-log";
-import { readStatus, updateStatus } from "../../state/status";
+import type { Config } from "../config";
+import { entryExists } from "../fs/exists";
+import { redactSecrets } from "../redact";
+import { appendActivity } from "../state/activity-log";
+import { readStatus, updateStatus } from "../state/status";
 
 const run = promisify(execFile);
 const GIT_TIMEOUT_MS = 120_000;
