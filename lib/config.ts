@@ -6,7 +6,7 @@ import { foldersOverlap } from "./folders-apart";
 import { Secret } from "./secret";
 
 /**
- * Every environment variable of the runtime contract (design.md), parsed once. A bad value stops the
+ * Every environment variable of the runtime contract (the README's Configuration), parsed once. A bad value stops the
  * process (or fails the request, in a Lambda) with the variable's name; secrets are wrapped so that
  * no log line can print them.
  */

@@ -1,4 +1,4 @@
-/** The shapes of the API's answers, as the page reads them (README "Endpoints"). */
+/** The shapes of the API's answers, as the page reads them (docs/api.md). */
 
 export type ModelStatus = "present" | "not_downloaded" | "downloading" | "queued" | "error";
 

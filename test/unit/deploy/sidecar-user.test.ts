@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 
 // The sidecar on the pod and the Lambda functions write the same EFS volume. The access point makes every
-// file access of the functions uid/gid 1000 (README, "Deploy to AWS"), so the sidecar must run as that user,
+// file access of the functions uid/gid 1000 (docs/deploy.md, "Deploy to AWS"), so the sidecar must run as that user,
 // with a umask that keeps what it makes writable for it and its group; as root with umask 022 the
 // functions could change nothing it made (EACCES).
 
@@ -24,13 +24,13 @@ async function section(file: string, name: string): Promise<Record<string, strin
   return Object.fromEntries(entries);
 }
 
-/** The POSIX user the README's runbook gives the access point. */
+/** The POSIX user the runbook (docs/deploy.md) gives the access point. */
 async function accessPointUser(): Promise<{ uid: string; gid: string; owner: string[] }> {
-  const readme = await read("README.md");
+  const readme = await read("docs/deploy.md");
   const posix = /--posix-user Uid=(\d+),Gid=(\d+)/.exec(readme);
   const creation = /OwnerUid=(\d+),OwnerGid=(\d+),Permissions=(\d+)/.exec(readme);
-  expect(posix, "README gives the access point a POSIX user").not.toBeNull();
-  expect(creation, "README gives the access point's root directory its creation info").not.toBeNull();
+  expect(posix, "docs/deploy.md gives the access point a POSIX user").not.toBeNull();
+  expect(creation, "docs/deploy.md gives the access point's root directory its creation info").not.toBeNull();
   return { uid: posix![1]!, gid: posix![2]!, owner: [creation![1]!, creation![2]!, creation![3]!] };
 }
 
