@@ -10,14 +10,12 @@ useStudio({ API_KEY, CORS_ORIGINS: "chrome-extension://*" });
 
 let api: typeof import("../../../lib/http/api").api;
 let errors: typeof import("../../../lib/errors");
-let edge: typeof import("../../../lib/http/error-response");
 let body: typeof import("../../../lib/http/body");
 let FilenamePath: typeof import("../../../lib/http/params").FilenamePath;
 
 beforeEach(async () => {
   ({ api } = await import("../../../lib/http/api"));
   errors = await import("../../../lib/errors");
-  edge = await import("../../../lib/http/error-response");
   body = await import("../../../lib/http/body");
   ({ FilenamePath } = await import("../../../lib/http/params"));
   vi.spyOn(console, "error").mockImplementation(() => undefined);
@@ -245,41 +243,6 @@ describe("api(): errors from the function", () => {
     expect(reply.status).toBe(500);
     expect(reply.json).toEqual({ detail: "Internal error" });
     expect(reply.raw).not.toContain("hf_s3cr3t");
-  });
-
-  it.each([
-    ["MalformedError", 400],
-    ["NotFoundError", 404],
-    ["ConflictError", 409],
-    ["TooLargeError", 413],
-    ["InvalidError", 422],
-    ["BrokenStateError", 500],
-    ["BusyError", 503],
-  ] as const)("answers a domain %s with status %i and its detail", async (name, status) => {
-    const detail = `${name} for the test`;
-    const handler = api(async () => {
-      throw new errors[name](detail);
-    });
-
-    const reply = await invoke(handler);
-
-    expect(reply.status).toBe(status);
-    expect(reply.json).toEqual({ detail });
-  });
-
-  it.each([
-    ["BadRequestError", 400],
-    ["UnauthorizedError", 401],
-  ] as const)("answers the HTTP edge's %s with status %i and its detail", async (name, status) => {
-    const detail = `${name} for the test`;
-    const handler = api(async () => {
-      throw new edge[name](detail);
-    });
-
-    const reply = await invoke(handler);
-
-    expect(reply.status).toBe(status);
-    expect(reply.json).toEqual({ detail });
   });
 
   it("answers the 404 of a model the catalog does not know with its documented message", async () => {
