@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { ServerStateError } from "./errors";
+import { BrokenStateError } from "./errors";
 import { foldersOverlap } from "./folders-apart";
 import { Secret } from "./secret";
 
@@ -96,7 +96,7 @@ export interface Config {
   readonly allowPrivateUrls: boolean;
 }
 
-export class ConfigError extends ServerStateError {}
+export class ConfigError extends BrokenStateError {}
 
 const isWritableDir = (dir: string): boolean => {
   try {

@@ -1,7 +1,8 @@
 /**
- * Errors a person can act on. Code throws these; the error middleware (lib/http) turns them into
- * `{"detail": ...}` responses. Only HttpError details reach a client: anything else is a 500
- * "Internal error" with the real cause in the log.
+ * What can go wrong, in the words of the domain: the core (catalog, state, fs, the sidecar) throws these
+ * and knows nothing of HTTP. Each carries a `detail` written for the person who asked, safe to show them.
+ * lib/http/error-response.ts chooses the status code a client gets for each; anything that is not one of
+ * these is a 500 "Internal error" there, with the real cause in the log only.
  */
 export type Detail = string | readonly ValidationIssue[];
 
@@ -12,8 +13,7 @@ export interface ValidationIssue {
   type: string;
 }
 
-export class HttpError extends Error {
-  readonly statusCode: number = 500;
+export abstract class DomainError extends Error {
   readonly detail: Detail;
 
   constructor(detail: Detail, options?: ErrorOptions) {
@@ -23,38 +23,26 @@ export class HttpError extends Error {
   }
 }
 
-export class BadRequestError extends HttpError {
-  override readonly statusCode = 400;
-}
+/** What was asked for does not exist (a model the catalog does not list, a file not on disk). */
+export class NotFoundError extends DomainError {}
 
-export class UnauthorizedError extends HttpError {
-  override readonly statusCode = 401;
-}
+/** The ask is fine, but the state of things does not allow it now (the file is still on disk, no clone yet). */
+export class ConflictError extends DomainError {}
 
-export class NotFoundError extends HttpError {
-  override readonly statusCode = 404;
-}
+/** Something else holds what this needs (a file's lock, a download still stopping): try again shortly. */
+export class BusyError extends DomainError {}
 
-export class ConflictError extends HttpError {
-  override readonly statusCode = 409;
-}
+/** Understood, but not acceptable: a catalog or entry that breaks the schema or the limits. */
+export class InvalidError extends DomainError {}
 
-export class PayloadTooLargeError extends HttpError {
-  override readonly statusCode = 413;
-}
+/** Not readable at all: an uploaded catalog that is not JSON. */
+export class MalformedError extends DomainError {}
 
-export class UnprocessableError extends HttpError {
-  override readonly statusCode = 422;
-}
+/** More than the limit allows (an import file over 10 MB). */
+export class TooLargeError extends DomainError {}
 
-export class ServiceUnavailableError extends HttpError {
-  override readonly statusCode = 503;
-}
-
-/** A 500 whose detail is safe and useful to show, e.g. a catalog file that does not parse. */
-export class ServerStateError extends HttpError {
-  override readonly statusCode = 500;
-}
+/** Our own state is damaged or missing (a catalog file that does not parse, the configuration); the detail says what to fix. */
+export class BrokenStateError extends DomainError {}
 
 export const modelNotFound = (file: string): NotFoundError =>
   new NotFoundError(`Model '${file}' not found in catalog`);

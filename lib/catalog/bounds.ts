@@ -1,4 +1,4 @@
-import { UnprocessableError } from "../errors";
+import { InvalidError } from "../errors";
 import type { CatalogDocument } from "./schema";
 
 /**
@@ -35,19 +35,19 @@ const count = (n: number): string => n.toLocaleString("en-US");
 const mb = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
 
 /**
- * Refuses a change that takes the catalog from `before` past a bound, with 422 for both bounds: the
- * request is well-formed, and what it asks for does not fit in the catalog; 413 stays the answer for a
- * request body that is too large (send less at once), which is not what helps here.
+ * Refuses a change that takes the catalog from `before` past a bound, as invalid for both bounds: the
+ * request is well-formed, and what it asks for does not fit in the catalog; "too large" stays the answer
+ * for a request body over its limit (send less at once), which is not what helps here.
  */
 export function checkGrowth(before: CatalogSize, after: CatalogSize): void {
   if (after.models > MAX_CATALOG_MODELS && after.models > before.models) {
-    throw new UnprocessableError(
+    throw new InvalidError(
       `The catalog would hold ${count(after.models)} models; the limit is ${count(MAX_CATALOG_MODELS)} ` +
         `(it holds ${count(before.models)} now). Remove models from it before adding more`,
     );
   }
   if (after.bytes > MAX_CATALOG_BYTES && after.bytes > before.bytes) {
-    throw new UnprocessableError(
+    throw new InvalidError(
       `The catalog would be ${mb(after.bytes)}; the limit is ${mb(MAX_CATALOG_BYTES)} ` +
         `(it is ${mb(before.bytes)} now). Remove models from it before adding more`,
     );

@@ -1,4 +1,4 @@
-import { BadRequestError, PayloadTooLargeError, UnprocessableError, type ValidationIssue } from "../errors";
+import { InvalidError, MalformedError, TooLargeError, type ValidationIssue } from "../errors";
 import { toValidationIssue } from "../issues";
 import { CatalogDocument, CatalogModel, type CatalogCategory } from "./schema";
 import { changeCatalog } from "./store";
@@ -15,14 +15,14 @@ export interface ImportResult {
 /** Parses and checks an uploaded catalog: every problem in it is reported at once, or none. */
 export function parseImport(content: Buffer | string): CatalogDocument {
   const size = typeof content === "string" ? Buffer.byteLength(content) : content.length;
-  if (size > MAX_IMPORT_BYTES) throw new PayloadTooLargeError(`Import file is ${size} bytes; the limit is 10 MB`);
+  if (size > MAX_IMPORT_BYTES) throw new TooLargeError(`Import file is ${size} bytes; the limit is 10 MB`);
   // Editors on Windows like to start JSON with a byte-order mark, which JSON.parse refuses.
   const text = (typeof content === "string" ? content : content.toString("utf8")).replace(/^\uFEFF/, "");
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new BadRequestError(`Invalid JSON: ${(error as Error).message}`);
+    throw new MalformedError(`Invalid JSON: ${(error as Error).message}`);
   }
   const issues: ValidationIssue[] = [];
   const document = CatalogDocument.safeParse(json);
@@ -42,7 +42,7 @@ export function parseImport(content: Buffer | string): CatalogDocument {
       }
     });
   });
-  if (issues.length > 0 || !document.success) throw new UnprocessableError(issues);
+  if (issues.length > 0 || !document.success) throw new InvalidError(issues);
   return document.data;
 }
 

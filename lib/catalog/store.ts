@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { config } from "../config";
-import { modelNotFound, ServerStateError } from "../errors";
+import { BrokenStateError, modelNotFound } from "../errors";
 import { withFileLock } from "../fs/lock";
 import { readTextIfExists } from "../fs/read-text";
 import { formatIssue } from "../issues";
@@ -35,14 +35,14 @@ export function parseCatalog(file: string, text: string): LoadedCatalog {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ServerStateError(
+    throw new BrokenStateError(
       `Catalog ${file} is not valid JSON (${(error as Error).message}); fix or replace it, it is never overwritten`,
     );
   }
   const parsed = CatalogDocument.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(formatIssue).join("; ");
-    throw new ServerStateError(`Catalog ${file} is not a catalog (${problems}); fix or replace it, it is never overwritten`);
+    throw new BrokenStateError(`Catalog ${file} is not a catalog (${problems}); fix or replace it, it is never overwritten`);
   }
   const document = parsed.data;
   const categories = document.categories.map((category, c) => ({

@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { open, realpath } from "node:fs/promises";
 import path from "node:path";
 import { config } from "../config";
-import { BadRequestError, ConflictError, HttpError, UnprocessableError } from "../errors";
+import { ConflictError, InvalidError, MalformedError, TooLargeError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic-write";
 import { catalogText, checkGrowth, countEntries, sizeOf } from "./bounds";
 import { parseImport } from "./import";
@@ -32,10 +32,10 @@ export async function readRemoteCatalog(): Promise<CatalogDocument> {
     // A repository can commit a link: only a regular file inside the clone is read, never what a link
     // points to (it could be any file this service can read, echoed back in a parse error).
     const [real, root] = await Promise.all([realpath(file), realpath(config().repoDir)]);
-    if (!real.startsWith(root + path.sep)) throw new UnprocessableError("Invalid remote catalog: catalogs/models.json leads outside the clone");
+    if (!real.startsWith(root + path.sep)) throw new InvalidError("Invalid remote catalog: catalogs/models.json leads outside the clone");
     const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      if (!(await handle.stat()).isFile()) throw new UnprocessableError("Invalid remote catalog: catalogs/models.json is not a file");
+      if (!(await handle.stat()).isFile()) throw new InvalidError("Invalid remote catalog: catalogs/models.json is not a file");
       text = await handle.readFile("utf8");
     } finally {
       await handle.close();
@@ -45,14 +45,14 @@ export async function readRemoteCatalog(): Promise<CatalogDocument> {
     if (code === "ENOENT") {
       throw new ConflictError("No catalog clone yet: check for updates first (POST /api/admin/models/check-updates)");
     }
-    if (code === "ELOOP") throw new UnprocessableError("Invalid remote catalog: catalogs/models.json is a link");
+    if (code === "ELOOP") throw new InvalidError("Invalid remote catalog: catalogs/models.json is a link");
     throw error;
   }
   try {
     return parseImport(text);
   } catch (error) {
-    if (error instanceof BadRequestError) throw new UnprocessableError(`Invalid remote catalog: ${error.message}`);
-    if (error instanceof HttpError && typeof error.detail === "string") throw new UnprocessableError(`Invalid remote catalog: ${error.detail}`);
+    // not JSON, or too big: in the clone's catalog that is the remote catalog being invalid, not the request
+    if (error instanceof MalformedError || error instanceof TooLargeError) throw new InvalidError(`Invalid remote catalog: ${error.message}`);
     throw error;
   }
 }

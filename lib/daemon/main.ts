@@ -1,4 +1,5 @@
-import { ConfigError, parseConfig } from "../config";
+import { parseConfig } from "../config";
+import { DomainError } from "../errors";
 import { redactSecrets } from "../redact";
 import { updateStatus } from "../state/status";
 import { DownloadQueue } from "../downloads/worker";
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`[sidecar] ${error instanceof ConfigError ? error.message : redactSecrets((error as Error).stack ?? String(error))}`);
+  // a domain error's message is written for a person (bad configuration, another sidecar running): no stack
+  console.error(`[sidecar] ${redactSecrets(error instanceof DomainError ? error.message : ((error as Error).stack ?? String(error)))}`);
   process.exit(1);
 });

@@ -2,7 +2,7 @@ import { readFile, rmdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import lockfile from "proper-lockfile";
-import { ConfigError } from "../config";
+import { ConflictError } from "../errors";
 
 /**
  * One sidecar per studio: a second one would resume the first one's downloads under its feet. The lock
@@ -48,7 +48,7 @@ export async function acquireSidecarLock(stateDir: string, log: (line: string) =
       onCompromised: (error) => log(`lost the sidecar lock: ${error.message}`),
     })
     .catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ELOCKED") throw new ConfigError(`another sidecar is running on ${stateDir}`);
+      if (error.code === "ELOCKED") throw new ConflictError(`another sidecar is running on ${stateDir}`);
       throw error;
     });
   await writeFile(holderFile, JSON.stringify({ pid: process.pid, host: os.hostname() } satisfies Holder));

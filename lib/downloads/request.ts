@@ -1,5 +1,5 @@
 import { unlink } from "node:fs/promises";
-import { NotFoundError, ServiceUnavailableError } from "../errors";
+import { BusyError, NotFoundError } from "../errors";
 import { entryExists, isRegularFile } from "../fs/exists";
 import { containedModelPath, modelPath, scanPresence } from "../catalog/paths";
 import { findModel, loadCatalog, whileCatalogSteady } from "../catalog/store";
@@ -87,7 +87,7 @@ async function stopDownload(file: string): Promise<boolean> {
   while (stopping((await readStatus()).downloads[file])) {
     // the sidecar still holds the file: removing it now could race its last write or its rename
     if (Date.now() > deadline) {
-      throw new ServiceUnavailableError(`The download of '${file}' is still stopping; try again in a few seconds`);
+      throw new BusyError(`The download of '${file}' is still stopping; try again in a few seconds`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -129,6 +129,6 @@ export async function deleteModel(file: string): Promise<{ status: "deleted"; fi
       return "deleted" as const;
     });
     if (answer === "deleted") return { status: "deleted", file };
-    if (round >= DELETE_ROUNDS) throw new ServiceUnavailableError(`'${file}' keeps being queued again; try again in a few seconds`);
+    if (round >= DELETE_ROUNDS) throw new BusyError(`'${file}' keeps being queued again; try again in a few seconds`);
   }
 }

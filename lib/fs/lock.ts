@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import lockfile from "proper-lockfile";
-import { ServiceUnavailableError } from "../errors";
+import { BusyError } from "../errors";
 import { removeStrayTemps, writeFileAtomic } from "./atomic-write";
 import { LockLostError, LockOwnership } from "./lock-ownership";
 
@@ -51,7 +51,7 @@ export async function withFileLock<T>(file: string, work: (lease: Lease) => Prom
     } catch (error) {
       if (!(error instanceof LockLostError)) throw error;
       if (attempt >= ATTEMPTS) {
-        throw new ServiceUnavailableError(
+        throw new BusyError(
           `${path.basename(file)} was not changed: this change stalled until its lock went stale, ${ATTEMPTS} times; try again`,
           { cause: error },
         );
@@ -78,7 +78,7 @@ async function holdingLock<T>(file: string, work: (lease: Lease) => Promise<T>):
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ELOCKED") {
-      throw new ServiceUnavailableError(`${path.basename(file)} is busy (another change holds its lock); try again`, {
+      throw new BusyError(`${path.basename(file)} is busy (another change holds its lock); try again`, {
         cause: error,
       });
     }

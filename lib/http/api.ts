@@ -2,12 +2,12 @@ import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { Readable } from "node:stream";
 import type { z } from "zod";
-import { BadRequestError, UnprocessableError, type ValidationIssue } from "../errors";
+import { InvalidError, type ValidationIssue } from "../errors";
 import { toValidationIssue } from "../issues";
 import { apiKeyAuth } from "./auth";
 import { jsonBody, multipartBody } from "./body";
 import { cors } from "./cors";
-import { errorResponse } from "./error-response";
+import { BadRequestError, errorResponse } from "./error-response";
 import { inLambda, lambdaPayload } from "./lambda-payload";
 import { jsonResponse, type ApiEvent, type ApiResult } from "./types";
 
@@ -62,7 +62,7 @@ function validate(event: ApiEvent, schemas: Partial<Record<(typeof parts)[number
     if (result.success) values[part] = result.data;
     else issues.push(...result.error.issues.map((issue) => toValidationIssue(issue, [part])));
   }
-  if (issues.length > 0) throw new UnprocessableError(issues);
+  if (issues.length > 0) throw new InvalidError(issues);
   return values;
 }
 

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { ServerStateError, UnauthorizedError } from "../errors";
+import { BrokenStateError } from "../errors";
 import type { Secret } from "../secret";
+import { UnauthorizedError } from "./error-response";
 import { configuredKey } from "./key-source";
 import { header, type ApiMiddleware } from "./types";
 
@@ -26,7 +27,7 @@ export const apiKeyAuth = (opts: AuthOptions = {}): ApiMiddleware => {
   const { key } = { key: configuredKey(), ...opts };
   const before: ApiMiddleware["before"] = async (request) => {
     const expected = await key();
-    if (expected === undefined) throw new ServerStateError("Server misconfigured: API_KEY is not set");
+    if (expected === undefined) throw new BrokenStateError("Server misconfigured: API_KEY is not set");
     if (!keyMatches(header(request.event, "x-api-key"), expected)) {
       throw new UnauthorizedError("Invalid or missing API key");
     }

@@ -1,5 +1,6 @@
 import multipartBodyParser from "@middy/http-multipart-body-parser";
-import { BadRequestError, PayloadTooLargeError } from "../errors";
+import { TooLargeError } from "../errors";
+import { BadRequestError } from "./error-response";
 import { inLambda, LAMBDA_BODY_BYTES, megabytes } from "./lambda-payload";
 import { header, type ApiMiddleware } from "./types";
 
@@ -15,7 +16,7 @@ const bodyBytes = (body: string, isBase64Encoded: boolean): number =>
 const limitBody = (body: unknown, isBase64Encoded: boolean): void => {
   const limit = maxBodyBytes();
   if (typeof body === "string" && bodyBytes(body, isBase64Encoded) > limit) {
-    throw new PayloadTooLargeError(`Request body is larger than ${megabytes(limit)}`);
+    throw new TooLargeError(`Request body is larger than ${megabytes(limit)}`);
   }
 };
 

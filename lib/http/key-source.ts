@@ -7,7 +7,7 @@
 import type { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { inspect } from "node:util";
 import { config } from "../config";
-import { ServerStateError, ServiceUnavailableError } from "../errors";
+import { BrokenStateError, BusyError } from "../errors";
 import { redactSecrets } from "../redact";
 import { Secret } from "../secret";
 
@@ -46,11 +46,11 @@ export function ssmKey(name: string, options: SsmKeyOptions = {}): () => Promise
     } catch (error) {
       // the operator's log gets AWS's reason (AccessDenied, ParameterNotFound...); the client only the name
       console.error(redactSecrets(`Reading the API key from SSM parameter ${name} failed: ${causeOf(error)}`));
-      throw new ServiceUnavailableError(`could not read the API key from SSM parameter ${name}; try again`);
+      throw new BusyError(`could not read the API key from SSM parameter ${name}; try again`);
     }
     // trimmed like API_KEY, so a key stored with its trailing newline still matches
     const key = typeof value === "string" ? value.trim() : "";
-    if (key === "") throw new ServerStateError(`Server misconfigured: SSM parameter ${name} holds no API key`);
+    if (key === "") throw new BrokenStateError(`Server misconfigured: SSM parameter ${name} holds no API key`);
     return new Secret(key);
   }
 

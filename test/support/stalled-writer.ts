@@ -3,6 +3,7 @@ import path from "node:path";
 import { importModels } from "../../lib/catalog/import";
 import { catalogPath } from "../../lib/catalog/store";
 import { config } from "../../lib/config";
+import { statusOf } from "../../lib/http/error-response";
 import { appendActivity } from "../../lib/state/activity-log";
 import { statusPath, updateStatus } from "../../lib/state/status";
 
@@ -80,5 +81,5 @@ if (task.holdAt === "read") holdStill("readFile", 0, true);
 if (task.holdAt === "rename") holdStill("rename", 1, false);
 change().then(
   (result) => say({ event: "done", result: result ?? null }),
-  (error: Error & { statusCode?: number }) => say({ event: "failed", status: error.statusCode ?? 500, message: error.message }),
+  (error: Error) => say({ event: "failed", status: statusOf(error), message: error.message }),
 );

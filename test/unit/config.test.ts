@@ -4,6 +4,7 @@ import path from "node:path";
 import { inspect, format } from "node:util";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigError, parseConfig } from "../../lib/config";
+import { statusOf } from "../../lib/http/error-response";
 import { makeTempDir, removeTempDir, setEnv } from "./helpers";
 
 const CWD = "/srv/pod";
@@ -201,7 +202,7 @@ describe("parseConfig: bad values fail fast with the variable's name", () => {
   it("is a 500 whose detail a Lambda can show, since the request cannot be served", () => {
     const error = configError({ PORT: "abc" });
 
-    expect(error.statusCode).toBe(500);
+    expect(statusOf(error)).toBe(500);
     expect(error.detail).toBe(error.message);
   });
 });

@@ -214,7 +214,7 @@ export function lambdaContext(): Context {
 }
 
 /** The error a promise rejects with; fails the test when it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<Error & { statusCode?: number; detail?: unknown }> {
+export async function rejection(promise: Promise<unknown>): Promise<Error & { detail?: unknown }> {
   try {
     await promise;
   } catch (error) {

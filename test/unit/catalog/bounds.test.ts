@@ -10,7 +10,7 @@ describe("checkGrowth", () => {
     try {
       work();
     } catch (error) {
-      return error as Error & { statusCode: number; detail: unknown };
+      return error as Error & { detail: unknown };
     }
     throw new Error("expected a refusal");
   };
@@ -23,14 +23,14 @@ describe("checkGrowth", () => {
   it("refuses one model more with 422, saying the limit and both counts", () => {
     const error = refusal(() => checkGrowth(size(99_999), size(100_001)));
 
-    expect(error.statusCode).toBe(422);
+    expect(error.name).toBe("InvalidError");
     expect(error.detail).toBe("The catalog would hold 100,001 models; the limit is 100,000 (it holds 99,999 now). Remove models from it before adding more");
   });
 
   it("refuses a catalog past the byte bound with 422, saying the limit and both sizes", () => {
     const error = refusal(() => checkGrowth(size(10, MAX_CATALOG_BYTES - 1024 ** 2), size(11, MAX_CATALOG_BYTES + 1024 ** 2)));
 
-    expect(error.statusCode).toBe(422);
+    expect(error.name).toBe("InvalidError");
     expect(error.detail).toBe("The catalog would be 65.0 MB; the limit is 64.0 MB (it is 63.0 MB now). Remove models from it before adding more");
   });
 
@@ -61,7 +61,7 @@ describe("every change of the catalog is bounded", { timeout: 60_000 }, () => {
 
     const error = await rejection(importModels(JSON.stringify(catalogDoc([category("new", [model("x.safetensors"), model("y.safetensors")])]))));
 
-    expect(error.statusCode).toBe(422);
+    expect(error.name).toBe("InvalidError");
     expect(error.detail).toBe("The catalog would hold 100,001 models; the limit is 100,000 (it holds 99,999 now). Remove models from it before adding more");
     expect(await readFile(catalogFile(), "utf8")).toBe(before);
     const taken = await importModels(JSON.stringify(catalogDoc([category("new", [model("x.safetensors")])])));
@@ -80,7 +80,7 @@ describe("every change of the catalog is bounded", { timeout: 60_000 }, () => {
       }),
     );
 
-    expect(error.statusCode).toBe(422);
+    expect(error.name).toBe("InvalidError");
     expect(error.detail).toMatch(/^The catalog would be 64\.0 MB; the limit is 64\.0 MB \(it is 0\.0 MB now\)/);
     expect(await readFile(catalogFile(), "utf8")).toBe(before);
   });
@@ -96,7 +96,7 @@ describe("every change of the catalog is bounded", { timeout: 60_000 }, () => {
 
     const error = await rejection(syncCatalog());
 
-    expect(error.statusCode).toBe(422);
+    expect(error.name).toBe("InvalidError");
     expect(error.detail).toMatch(/^The catalog would hold 100,001 models; the limit is 100,000/);
     expect(await readFile(catalogFile(), "utf8")).toBe(before);
     expect(await stat(`${catalogFile()}.bak`).catch(() => undefined)).toBeUndefined();

@@ -13,7 +13,6 @@ beforeEach(async () => {
 
 interface Thrown {
   name: string;
-  statusCode: number;
   detail: unknown;
 }
 
@@ -49,7 +48,7 @@ describe("parseImport", () => {
 
     const error = thrown(() => importer.parseImport(text));
 
-    expect(error.statusCode).toBe(400);
+    expect(error.name).toBe("MalformedError");
     expect(error.detail).toBe(`Invalid JSON: ${parserMessage}`);
   });
 
@@ -59,9 +58,9 @@ describe("parseImport", () => {
     const fromText = thrown(() => importer.parseImport(big));
     const fromBytes = thrown(() => importer.parseImport(Buffer.from(big)));
 
-    expect(fromText.statusCode).toBe(413);
+    expect(fromText.name).toBe("TooLargeError");
     expect(fromText.detail).toBe(`Import file is ${Buffer.byteLength(big)} bytes; the limit is 10 MB`);
-    expect(fromBytes.statusCode).toBe(413);
+    expect(fromBytes.name).toBe("TooLargeError");
     expect(fromBytes.detail).toBe(fromText.detail);
   });
 
@@ -72,7 +71,7 @@ describe("parseImport", () => {
     const error = thrown(() => importer.parseImport(wide));
 
     expect(wide.length).toBeLessThan(importer.MAX_IMPORT_BYTES);
-    expect(error.statusCode).toBe(413);
+    expect(error.name).toBe("TooLargeError");
     expect(error.detail).toBe(`Import file is ${Buffer.byteLength(wide)} bytes; the limit is 10 MB`);
   });
 
@@ -107,7 +106,7 @@ describe("parseImport", () => {
 
     const error = thrown(() => importer.parseImport(upload(doc)));
 
-    expect(error.statusCode).toBe(422);
+    expect(error.name).toBe("InvalidError");
     expect(error.detail).toEqual([
       { loc: ["file", "categories", 0, "models", 2, "dest"], msg: "must not contain '..'", type: "custom" },
       { loc: ["file", "categories", 1, "models", 0, "file"], msg: "must be a relative path", type: "custom" },
@@ -120,7 +119,7 @@ describe("parseImport", () => {
   it("answers 422 located at the document for a file without categories", () => {
     const error = thrown(() => importer.parseImport(upload({ version: 1, models: [] })));
 
-    expect(error.statusCode).toBe(422);
+    expect(error.name).toBe("InvalidError");
     expect(error.detail).toEqual([{ loc: ["file", "categories"], msg: expect.any(String), type: "invalid_type" }]);
   });
 
@@ -129,7 +128,7 @@ describe("parseImport", () => {
 
     const error = thrown(() => importer.parseImport(upload(doc)));
 
-    expect(error.statusCode).toBe(422);
+    expect(error.name).toBe("InvalidError");
     expect(error.detail).toEqual([
       { loc: ["file", "categories", 0, "id"], msg: expect.any(String), type: "invalid_type" },
       { loc: ["file", "categories", 1, "models", 0, "dest"], msg: "must be a relative path", type: "custom" },
@@ -253,7 +252,7 @@ describe("importModels", () => {
 
     const error = await rejected(() => importer.importModels(upload(incoming)));
 
-    expect(error.statusCode).toBe(422);
+    expect(error.name).toBe("InvalidError");
     expect(await readFile(file, "utf8")).toBe(text);
   });
 
@@ -274,7 +273,7 @@ describe("importModels", () => {
 
     const error = await rejected(() => importer.importModels(upload(catalogDoc([category("c", [model("x.pt")])]))));
 
-    expect(error.statusCode).toBe(500);
+    expect(error.name).toBe("BrokenStateError");
     expect(error.detail).toContain(file);
     expect(await readFile(file, "utf8")).toBe("{ broken");
   });

@@ -183,7 +183,7 @@ describe("containedModelPath", () => {
 
     const refused = await paths.containedModelPath({ file: "x.pt", dest }).catch((error: unknown) => error);
 
-    expect(refused).toMatchObject({ statusCode: 409, detail: `'${dest}' leads outside the models folder through a link; refusing to touch 'x.pt' there` });
+    expect(refused).toMatchObject({ name: "ConflictError", detail: `'${dest}' leads outside the models folder through a link; refusing to touch 'x.pt' there` });
   });
 
   it("follows a models folder that is itself a link", async () => {

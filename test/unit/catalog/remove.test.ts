@@ -12,11 +12,11 @@ beforeEach(async () => {
   return () => vi.restoreAllMocks();
 });
 
-async function rejected(work: () => Promise<unknown>): Promise<{ statusCode: number; detail: unknown }> {
+async function rejected(work: () => Promise<unknown>): Promise<{ name: string; detail: unknown }> {
   try {
     await work();
   } catch (error) {
-    return error as { statusCode: number; detail: unknown };
+    return error as { name: string; detail: unknown };
   }
   throw new Error("expected a rejection");
 }
@@ -28,7 +28,7 @@ describe("removeFromCatalog", () => {
 
     const error = await rejected(() => remove.removeFromCatalog("x"));
 
-    expect(error.statusCode).toBe(404);
+    expect(error.name).toBe("NotFoundError");
     expect(error.detail).toBe("Model 'x' not found in catalog");
     expect(await readFile(file, "utf8")).toBe(text);
   });
@@ -36,7 +36,7 @@ describe("removeFromCatalog", () => {
   it("answers 404 when the catalog does not exist yet", async () => {
     const error = await rejected(() => remove.removeFromCatalog("a.safetensors"));
 
-    expect(error).toMatchObject({ statusCode: 404, detail: "Model 'a.safetensors' not found in catalog" });
+    expect(error).toMatchObject({ name: "NotFoundError", detail: "Model 'a.safetensors' not found in catalog" });
   });
 
   it("answers 404 for a name only an invalid entry carries, and keeps that entry", async () => {
@@ -45,7 +45,7 @@ describe("removeFromCatalog", () => {
 
     const error = await rejected(() => remove.removeFromCatalog("only-invalid.safetensors"));
 
-    expect(error.statusCode).toBe(404);
+    expect(error.name).toBe("NotFoundError");
     expect(await readCatalog(studio(), "models")).toEqual(doc);
   });
 
@@ -56,7 +56,7 @@ describe("removeFromCatalog", () => {
 
     const error = await rejected(() => remove.removeFromCatalog("on-disk.safetensors"));
 
-    expect(error.statusCode).toBe(409);
+    expect(error.name).toBe("ConflictError");
     expect(error.detail).toBe(
       "Model 'on-disk.safetensors' is still on disk in diffusion_models/WanVideo/2_2/: delete the file first (DELETE /api/admin/models/on-disk.safetensors)",
     );
@@ -71,7 +71,7 @@ describe("removeFromCatalog", () => {
 
     const error = await rejected(() => remove.removeFromCatalog("linked.safetensors"));
 
-    expect(error.statusCode).toBe(409);
+    expect(error.name).toBe("ConflictError");
     expect(await readCatalog(studio(), "models")).toEqual(doc);
   });
 
@@ -85,7 +85,7 @@ describe("removeFromCatalog", () => {
 
     const error = await rejected(() => remove.removeFromCatalog("dup.safetensors"));
 
-    expect(error.statusCode).toBe(409);
+    expect(error.name).toBe("ConflictError");
     expect(await readCatalog(studio(), "models")).toEqual(doc);
   });
 

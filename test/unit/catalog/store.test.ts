@@ -57,8 +57,7 @@ describe("loadCatalog", () => {
 
     const error = await rejection(store.loadCatalog("models"));
 
-    expect(error.name).toBe("ServerStateError");
-    expect(error.statusCode).toBe(500);
+    expect(error.name).toBe("BrokenStateError");
     expect(error.detail).toBe(
       `Catalog ${file} is not valid JSON (${jsonParseMessage(text)}); fix or replace it, it is never overwritten`,
     );
@@ -69,7 +68,7 @@ describe("loadCatalog", () => {
 
     const error = await rejection(store.loadCatalog("models"));
 
-    expect(error.statusCode).toBe(500);
+    expect(error.name).toBe("BrokenStateError");
     expect(error.detail).toContain(`Catalog ${file} is not a catalog (categories.0.id: `);
   });
 
@@ -148,7 +147,7 @@ describe("changeCatalog", () => {
     const changeError = await rejection(store.changeCatalog("models", change));
 
     expect(loadError.detail).toContain(file);
-    expect(changeError.name).toBe("ServerStateError");
+    expect(changeError.name).toBe("BrokenStateError");
     expect(changeError.detail).toBe(
       `Catalog ${file} is not valid JSON (${jsonParseMessage(text)}); fix or replace it, it is never overwritten`,
     );

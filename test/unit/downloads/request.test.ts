@@ -72,7 +72,7 @@ describe("queueDownload", () => {
   it("answers 404 for a model that is not in the catalog", async () => {
     const error = await rejection(queue.queueDownload("nope.safetensors"));
 
-    expect(error.statusCode).toBe(404);
+    expect(error.name).toBe("NotFoundError");
     expect(error.detail).toBe("Model 'nope.safetensors' not found in catalog");
     expect(await downloads()).toEqual({});
   });
@@ -187,14 +187,14 @@ describe("deleteModel", () => {
   it("answers 404 when the model is neither on disk nor downloading", async () => {
     const error = await rejection(queue.deleteModel("a.safetensors"));
 
-    expect(error.statusCode).toBe(404);
+    expect(error.name).toBe("NotFoundError");
     expect(error.detail).toBe("Model 'a.safetensors' is not on disk");
   });
 
   it("answers 404 for a model that is not in the catalog", async () => {
     const error = await rejection(queue.deleteModel("nope.safetensors"));
 
-    expect(error.statusCode).toBe(404);
+    expect(error.name).toBe("NotFoundError");
     expect(error.detail).toBe("Model 'nope.safetensors' not found in catalog");
   });
 });
@@ -249,7 +249,7 @@ describe("queueing beside a removal from the catalog", () => {
       expect(entry).toBeUndefined();
       expect(await inCatalog()).toBe(false);
     } else {
-      expect((removed.reason as { statusCode?: number }).statusCode).toBe(409);
+      expect((removed.reason as Error).name).toBe("ConflictError");
       expect(queued.status).toBe("fulfilled");
       expect(entry?.status).toBe("queued");
       expect(await inCatalog()).toBe(true);
@@ -277,9 +277,9 @@ describe("deleteModel beside another delete of the same download", () => {
     await sidecar;
 
     const fulfilled = answers.filter((a) => a.status === "fulfilled");
-    const rejected = answers.flatMap((a) => (a.status === "rejected" ? [a.reason as { statusCode?: number; detail?: unknown }] : []));
+    const rejected = answers.flatMap((a) => (a.status === "rejected" ? [a.reason as { name?: string; detail?: unknown }] : []));
     expect(fulfilled).toHaveLength(1);
-    expect(rejected.map((e) => [e.statusCode, e.detail])).toEqual([[404, "Model 'a.safetensors' is not on disk"]]);
+    expect(rejected.map((e) => [e.name, e.detail])).toEqual([["NotFoundError", "Model 'a.safetensors' is not on disk"]]);
   });
 });
 
@@ -305,7 +305,7 @@ describe("deleteModel when the model's folder becomes a link out of the models f
     const error = await rejection(queue.deleteModel("a.safetensors"));
     await sidecar;
 
-    expect(error.statusCode).toBe(409);
+    expect(error.name).toBe("ConflictError");
     expect(error.detail).toBe("'checkpoints' leads outside the models folder through a link; refusing to touch 'a.safetensors' there");
     for (const name of precious) expect(await readFile(path.join(outside, name), "utf8")).toBe("not ours");
   });

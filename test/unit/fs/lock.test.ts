@@ -57,7 +57,7 @@ describe("withFileLock", () => {
       }),
     );
 
-    expect(error.statusCode).toBe(503);
+    expect(error.name).toBe("BusyError");
     expect(error.message).toMatch(/state\.json was not changed.*try again/);
     expect(runs).toBe(3);
     expect(await readFile(file, "utf8")).toBe("taker 3");

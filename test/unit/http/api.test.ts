@@ -245,27 +245,6 @@ describe("api(): errors from the function", () => {
     expect(reply.raw).not.toContain("hf_s3cr3t");
   });
 
-  it.each([
-    ["BadRequestError", 400],
-    ["UnauthorizedError", 401],
-    ["NotFoundError", 404],
-    ["ConflictError", 409],
-    ["PayloadTooLargeError", 413],
-    ["UnprocessableError", 422],
-    ["ServiceUnavailableError", 503],
-    ["ServerStateError", 500],
-  ] as const)("answers a %s with status %i and its detail", async (name, status) => {
-    const detail = `${name} for the test`;
-    const handler = api(async () => {
-      throw new errors[name](detail);
-    });
-
-    const reply = await invoke(handler);
-
-    expect(reply.status).toBe(status);
-    expect(reply.json).toEqual({ detail });
-  });
-
   it("answers the 404 of a model the catalog does not know with its documented message", async () => {
     const reply = await invoke(
       api(async () => {

@@ -9,13 +9,11 @@ useStudio({ CORS_ORIGINS: "chrome-extension://*, https://admin.example.com" });
 
 let cors: typeof import("../../../lib/http/cors");
 let errorResponse: typeof import("../../../lib/http/error-response");
-let errors: typeof import("../../../lib/errors");
 let types: typeof import("../../../lib/http/types");
 
 beforeEach(async () => {
   cors = await import("../../../lib/http/cors");
   errorResponse = await import("../../../lib/http/error-response");
-  errors = await import("../../../lib/errors");
   types = await import("../../../lib/http/types");
 });
 
@@ -176,7 +174,7 @@ describe("cors middleware", () => {
 
   it("adds CORS headers to an error response too, so the extension can read a 401", async () => {
     const handler = lambda(async () => {
-      throw new errors.UnauthorizedError("Invalid or missing API key");
+      throw new errorResponse.UnauthorizedError("Invalid or missing API key");
     });
 
     const response = await handler(restEvent({ headers: { ORIGIN: "chrome-extension://abc" } }), lambdaContext());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { pathParameters } from "../../../lib/http/api";
-import { HttpError } from "../../../lib/errors";
+import { BadRequestError, statusOf } from "../../../lib/http/error-response";
 
 describe("pathParameters", () => {
   it("decodes what API Gateway hands over still percent-encoded", () => {
@@ -23,8 +23,8 @@ describe("pathParameters", () => {
       error = thrown;
     }
 
-    expect(error).toBeInstanceOf(HttpError);
-    expect((error as HttpError).statusCode).toBe(400);
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(statusOf(error)).toBe(400);
   });
 
   it("gives an empty object for a route without parameters", () => {

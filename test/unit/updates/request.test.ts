@@ -14,7 +14,7 @@ describe("checking for updates without CATALOG_REPO_URL", () => {
   it("answers 409 saying what to set, and asks the sidecar for nothing", async () => {
     const error = await check.requestUpdateCheck().catch((e: unknown) => e);
 
-    expect(error).toMatchObject({ statusCode: 409 });
+    expect(error).toMatchObject({ name: "ConflictError" });
     expect((error as Error).message).toMatch(/^CATALOG_REPO_URL is not set/);
     expect((await status.readStatus()).updates).toBeUndefined();
   });
