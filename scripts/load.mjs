@@ -9,18 +9,15 @@
 // benchmark itself cannot run. Not part of `npm test` (test/fault/load.test.ts runs a short version
 // without timing targets). It starts its own stack (`node scripts/run.mjs server`, as `npm start` does)
 // on a free port with its own folders under the temp dir, and removes them at the end (--keep keeps them).
-import { spawn } from "node:child_process";
-import { createWriteStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import { PROJECT_DIR as ROOT, spawnStack } from "../test/support/launch-stack.mjs";
 import { freePort, lifecycle } from "./script-kit.mjs";
 import { connectSseClients, listOnce, loadList, sseReport, TARGETS, verdict, warmList, writeLoadCatalog } from "./load-kit.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const API_KEY = "load-key-0123456789abcdef";
 const READY_TIMEOUT_MS = 90_000;
 
@@ -63,39 +60,22 @@ const life = lifecycle(log);
 // the stack: `node scripts/run.mjs server`, as `npm start` runs it, in folders of its own
 
 async function startStack(root) {
-  const port = await freePort();
-  const studioDir = path.join(root, "studio");
-  const comfyuiDir = path.join(root, "ComfyUI");
   const logFile = path.join(root, "stack.log");
-  const out = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(process.execPath, ["scripts/run.mjs", "server"], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, STUDIO_DIR: studioDir, COMFYUI_DIR: comfyuiDir, PORT: String(port), HOST: "127.0.0.1", API_KEY },
+  const stack = spawnStack({
+    studioDir: path.join(root, "studio"),
+    comfyuiDir: path.join(root, "ComfyUI"),
+    port: await freePort(),
+    env: { API_KEY },
+    logFile,
+    readyTimeoutMs: READY_TIMEOUT_MS,
   });
-  const running = { child, port, baseUrl: `http://127.0.0.1:${port}`, studioDir, modelsDir: path.join(comfyuiDir, "models"), logFile };
-  life.own(child, 15_000);
-  const tail = [];
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new LoadError(`the stack was not ready within ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`)), READY_TIMEOUT_MS);
-    const onLine = (line) => {
-      out.write(`${line}\n`);
-      tail.push(line);
-      if (tail.length > 30) tail.shift();
-      if (/Models admin API ready on/.test(line)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    createInterface({ input: child.stdout }).on("line", onLine);
-    createInterface({ input: child.stderr }).on("line", onLine);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new LoadError(`the stack exited with ${code} before it was ready:\n${tail.join("\n")}`));
-    });
+  life.own(stack.process, () => stack.stop("SIGTERM", 15_000));
+  await stack.ready.catch((error) => {
+    // the reason and the last 30 lines of the stack's output; the rest is in its log
+    const [reason, ...lines] = error.message.split("\n");
+    throw new LoadError([reason, ...lines.slice(-30), `see ${logFile}`].join("\n"));
   });
-  return running;
+  return { baseUrl: stack.baseUrl, logFile };
 }
 
 // ---------------------------------------------------------------------------------------------------

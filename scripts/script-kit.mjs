@@ -1,6 +1,7 @@
-// What the measuring scripts (bench.mjs, load.mjs) share: free ports, detached children stopped with their
-// whole process group, and clean-ups that run whatever happens (Ctrl-C, an exception, a normal end).
+// What the measuring scripts (bench.mjs, load.mjs) share: free ports, and clean-ups that run whatever
+// happens (Ctrl-C, an exception, a normal end), stopping detached children with their whole process group.
 import { createServer } from "node:net";
+import { killGroup, stopChild } from "../test/support/launch-stack.mjs";
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -11,25 +12,6 @@ export function freePort() {
       server.close(() => resolve(port));
     });
   });
-}
-
-const killGroup = (pid, signal) => {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
-};
-
-/** Group-kills a detached child: SIGTERM, then SIGKILL after `graceMs`, then whatever of its group is left. */
-export async function stopGroup(child, graceMs = 10_000) {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  killGroup(child.pid, "SIGTERM");
-  const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), graceMs);
-  await exited;
-  clearTimeout(timer);
-  killGroup(child.pid, "SIGKILL");
 }
 
 /**
@@ -60,15 +42,18 @@ export function lifecycle(log) {
   return {
     /** Runs `step` at clean-up. */
     onCleanup: (step) => steps.push(step),
-    /** A detached child to stop at clean-up (and to SIGKILL at exit if still running). */
-    own(child, graceMs) {
+    /**
+     * A detached child to stop at clean-up with `stop` (default: SIGTERM to its group, SIGKILL after 10 s),
+     * then to SIGKILL with whatever is left of its group; and to SIGKILL at exit if still running.
+     */
+    own(child, stop = () => stopChild(child, { group: true, graceMs: 10_000 })) {
       owned.add(child);
       steps.push(async () => {
-        await stopGroup(child, graceMs);
+        await stop();
+        killGroup(child.pid);
         owned.delete(child);
       });
     },
-    disown: (child) => owned.delete(child),
     cleanup,
     interrupted: () => interrupted,
   };

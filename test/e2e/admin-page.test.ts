@@ -1,7 +1,7 @@
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { catalog, placeModel, writeCatalog, type TestModel } from "../support/catalogs";
-import { createCatalogRemote, publish } from "../support/git-remote";
+import { createCatalogRemote, publish } from "../support/upstream/git";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
 import { tempDirs } from "../support/stack";
 import { chromiumAvailable, launchChromium, LAPTOP, PHONE, screenshot, type Browser, type PageGlobals } from "./browser";

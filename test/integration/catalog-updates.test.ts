@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { catalog, catalogFile, civitaiModel, hfModel, readCatalog, writeCatalog, type TestCatalog } from "../support/catalogs";
 import { call } from "../support/client";
 import { exists, stackInfo, waitUntil } from "../support/downloads";
-import { git, publish } from "../support/git-remote";
+import { git, publish } from "../support/upstream/git";
 
 interface CheckView {
   status: "idle" | "running" | "done" | "error";

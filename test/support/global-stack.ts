@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import type { TestProject } from "vitest/node";
 import { startStack, tempDirs, testStackEnv } from "./stack";
-import { createCatalogRemote } from "./git-remote";
+import { createCatalogRemote } from "./upstream/git";
 import { CIVITAI_API_KEY, HF_TOKEN, markersOnDisk } from "./secrets";
 import { startUpstream } from "./upstream";
 

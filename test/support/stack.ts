@@ -1,13 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { freeLoopbackPorts } from "../../lib/server/ports";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
+import { launchStack, PROJECT_DIR } from "./launch-stack.mjs";
 import { CIVITAI_API_KEY, HF_TOKEN } from "./secrets";
 
-export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+export { PROJECT_DIR };
 
 /**
  * What every test stack runs with: the local stand-in for CivitAI and Hugging Face at `upstreamUrl`, the
@@ -59,71 +58,12 @@ export async function tempDirs(prefix = "models-admin-"): Promise<StackDirs> {
 }
 
 /**
- * Starts the service exactly as `npm start` does (node scripts/run.mjs server), in its own process group,
- * and resolves once it says it is ready. Its output is kept for assertions.
+ * Starts the service exactly as `npm start` does (launch-stack.mjs), on a free port and with the folders of
+ * `dirs`, and resolves once it says it is ready. Its output is kept for assertions and in a log file.
  */
 export async function startStack(dirs: StackDirs, env: NodeJS.ProcessEnv = {}): Promise<RunningStack> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["scripts/run.mjs", "server"], {
-    cwd: PROJECT_DIR,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      STUDIO_DIR: dirs.studioDir,
-      COMFYUI_DIR: path.dirname(dirs.modelsDir),
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      ...env,
-    },
-  });
-  const output: string[] = [];
   const logFile = path.join(dirs.root, `stack-${port}.log`);
-  const log = createWriteStream(logFile, { flags: "a" });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const ready = new Promise<void>((resolve, reject) => {
-    const onLine = (line: string) => {
-      output.push(line);
-      log.write(`${line}\n`);
-      if (/Models admin API ready on/.test(line)) resolve();
-    };
-    createInterface({ input: child.stdout! }).on("line", onLine);
-    createInterface({ input: child.stderr! }).on("line", onLine);
-    void exited.then((code) => reject(new Error(`stack exited with ${code} before ready:\n${output.join("\n")}`)));
-  });
-  const stop = async (signal: NodeJS.Signals = "SIGINT") => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal);
-    const timer = setTimeout(() => killGroup(child.pid!), 15_000);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
-  };
-  try {
-    await withTimeout(ready, 60_000, () => `stack not ready within 60 s:\n${output.join("\n")}`);
-  } catch (error) {
-    killGroup(child.pid!);
-    throw error;
-  }
-  return { ...dirs, baseUrl: `http://127.0.0.1:${port}`, logFile, output, process: child, stop };
-}
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    // gone
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message())), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const stack = await launchStack({ studioDir: dirs.studioDir, comfyuiDir: path.dirname(dirs.modelsDir), port, env, logFile });
+  return { ...dirs, baseUrl: stack.baseUrl, logFile, output: stack.output, process: stack.process, stop: stack.stop };
 }

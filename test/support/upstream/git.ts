@@ -1,3 +1,5 @@
+// The catalog's git remote, standing in for the GitHub repository behind CATALOG_REPO_URL: a bare
+// repository on the local disk (file://) and a work clone that publishes new catalog versions to it.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
