@@ -1,38 +1,16 @@
 import { readFile, rm, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { bigCatalog, catalog, catalogFile, civitaiModel, hfModel, placeModel, readCatalog, writeCatalog, type TestCatalog } from "../support/catalogs";
-import { LambdaCloud, LAMBDA_REQUEST_BYTES } from "../support/lambda-cloud";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { catalog, catalogFile, hfModel, placeModel, readCatalog, type TestCatalog } from "../support/catalogs";
+import type { LambdaCloud } from "../support/lambda-cloud";
+import { form, juggernaut, KEY, lora, sdxl, spaced, startSeededCloud, type Listing } from "../support/lambda-fixtures";
 import { PACKAGE_PARAMS } from "../support/package";
 
 // The cloud path, proven by running it: the functions `npm run package` built, unpacked from their zips and
 // run by the Lambda Node.js runtime's rules (support/lambda-runner.cjs) behind the packaged REST API
 // (support/lambda-cloud.ts), with only the environment the template gives them. The EFS mount is a temp
-// folder here: every variable that starts with /mnt/workspace points into it.
-
-const KEY = "cloud-key-7f3e9b2a10";
-const MiB = 1024 * 1024;
-const SIX_MB = 6 * MiB;
-
-const juggernaut = civitaiModel("juggernautXL_v9.safetensors", "checkpoints", 123456, 789, { base_model: "SDXL 1.0" });
-const sdxl = hfModel("sd_xl_base_1.0.safetensors", "checkpoints");
-const spaced = hfModel("my model (v2).safetensors", "loras/sd15");
-const lora = civitaiModel("add_detail.safetensors", "loras/sd15", 62833, 58390);
-const smallCatalog = () => catalog([{ id: "sdxl", name: "SDXL", models: [juggernaut, sdxl, spaced] }], 21);
-
-interface Listing {
-  version: number;
-  stats: { total_count: number; present_count: number; queued_count: number; daemon_running: boolean };
-  categories: { id: string; models: { file: string; status: string; on_disk_bytes: number }[] }[];
-}
-
-/** A multipart/form-data upload of `content` as field `file`: its bytes and Content-Type, as curl -F sends them. */
-async function form(content: string): Promise<{ body: Buffer; type: string }> {
-  const data = new FormData();
-  data.append("file", new Blob([content], { type: "application/json" }), "models.json");
-  const request = new Request("http://localhost/", { method: "POST", body: data });
-  return { body: Buffer.from(await request.arrayBuffer()), type: request.headers.get("content-type")! };
-}
+// folder here: every variable that starts with /mnt/workspace points into it. Lambda's payload limits are
+// proven the same way in lambda-payload-limits.test.ts.
 
 describe("the packaged functions in the Lambda Node.js runtime, behind the packaged REST API", () => {
   let cloud: LambdaCloud;
@@ -41,26 +19,7 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
   const key = { "X-API-Key": KEY, Accept: "application/json" };
 
   beforeAll(async () => {
-    cloud = await LambdaCloud.start({
-      packageDir: inject("packageDir"),
-      parameters: {
-        EfsFileSystemArn: "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123",
-        EfsAccessPointArn: "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-0123",
-        SubnetIds: "subnet-a",
-        SecurityGroupIds: "sg-a",
-      },
-      // only for variables the template defines
-      env: { CATALOG_REPO_URL: "file:///srv/git/catalog.git" },
-      // the SecureString the operator put the key in, under the name the template was packaged with
-      ssmParameters: { [PACKAGE_PARAMS.apiKeyParameter]: KEY },
-    });
-    const env = cloud.envOf("listModels");
-    studioDir = env.STUDIO_DIR!;
-    modelsDir = env.MODELS_DIR ?? path.join(env.COMFYUI_DIR!, "models");
-    // what the pod's `npm start` seeded on the volume the functions mount
-    await writeCatalog(studioDir, "models", smallCatalog());
-    await writeCatalog(studioDir, "loras", catalog([{ id: "loras", name: "LoRAs", models: [lora] }]));
-    await mkdir(modelsDir, { recursive: true });
+    ({ cloud, studioDir, modelsDir } = await startSeededCloud());
     await cloud.warm();
   }, 120_000);
 
@@ -301,70 +260,5 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
     expect([...names]).toEqual([PACKAGE_PARAMS.apiKeyParameter]);
     expect(cloud.ssm.requests.length).toBeGreaterThanOrEqual(10);
     expect(cloud.ssm.requests.every((request) => request.withDecryption === true && request.target === "AmazonSSM.GetParameter")).toBe(true);
-  });
-
-  describe("payload limits (6 MB per invocation, each way)", () => {
-    it("makes every media type binary, and each CORS preflight converts to text (a mock integration fails on binary)", () => {
-      const preflights = Object.values(cloud.template.Resources).filter((r) => r.Type === "AWS::ApiGateway::Method" && r.Properties.HttpMethod === "OPTIONS");
-
-      expect(cloud.restApi.BinaryMediaTypes).toContain("*/*");
-      expect(preflights.length).toBeGreaterThan(10);
-      expect(preflights.map((m) => (m.Properties.Integration as { ContentHandling?: string }).ContentHandling)).toEqual(preflights.map(() => "CONVERT_TO_TEXT"));
-    });
-
-    it("lists 50,000 models within Lambda's 6 MB: gzip-compressed for a client that accepts it", async () => {
-      await writeCatalog(studioDir, "models", bigCatalog(50_000, "cloud"));
-
-      // as a browser's fetch asks (the admin page, the extension), and curl --compressed
-      const reply = await cloud.request("GET", "/api/admin/models", { headers: { ...key, Accept: "*/*", "Accept-Encoding": "gzip, deflate, br" } });
-      const listing = reply.json<Listing>();
-
-      expect(reply.lambda.resultBytes).toBeLessThan(SIX_MB);
-      expect(reply.status).toBe(200);
-      expect(reply.headers["content-encoding"]).toBe("gzip");
-      expect(listing.stats.total_count).toBe(50_000);
-      expect(listing.categories.flatMap((c) => c.models)).toHaveLength(50_000);
-    }, 60_000);
-
-    it("answers a client that cannot take the 50,000 compressed with 406 saying how to ask, not a bare 502", async () => {
-      const reply = await cloud.request("GET", "/api/admin/models", { headers: key });
-
-      expect(reply.lambda.resultBytes).toBeLessThan(SIX_MB);
-      expect(reply.status).toBe(406);
-      expect(reply.json<{ detail: string }>().detail).toMatch(
-        /^The answer is 16\.\d MB, more than AWS Lambda can return uncompressed \(6 MB\): ask for it compressed with the header 'Accept-Encoding: gzip' \(curl --compressed\)$/,
-      );
-      await writeCatalog(studioDir, "models", smallCatalog());
-    }, 60_000);
-
-    it("answers 413 JSON to a body over 4 MB that Lambda still delivers, and writes nothing", async () => {
-      const before = await readFile(catalogFile(studioDir, "models"), "utf8");
-      const document = JSON.stringify(bigCatalog(14_500, "too-big"));
-      const upload = await form(document);
-      // the largest body whose event Lambda still takes (base64, 4/3)
-      const edge = await form(`${document}${" ".repeat(Math.floor(((LAMBDA_REQUEST_BYTES - 64 * 1024) * 3) / 4) - upload.body.length)}`);
-
-      const over = await cloud.request("POST", "/api/admin/models/import", { headers: { ...key, "Content-Type": upload.type }, body: upload.body });
-      const atEdge = await cloud.request("POST", "/api/admin/models/import", { headers: { ...key, "Content-Type": edge.type }, body: edge.body });
-
-      expect(upload.body.length).toBeGreaterThan(4 * MiB);
-      expect(over.lambda.eventBytes).toBeLessThan(LAMBDA_REQUEST_BYTES);
-      expect([over.status, over.json()]).toEqual([413, { detail: "Request body is larger than 4 MB" }]);
-      expect(atEdge.lambda.eventBytes).toBeLessThan(LAMBDA_REQUEST_BYTES);
-      expect([atEdge.status, atEdge.json()]).toEqual([413, { detail: "Request body is larger than 4 MB" }]);
-      expect(await readFile(catalogFile(studioDir, "models"), "utf8")).toBe(before);
-    }, 60_000);
-
-    it("leaves bodies Lambda cannot take to API Gateway, as {detail} JSON: 413 Request Too Long up to 10 MB, its own 413 above", async () => {
-      const lambdaRefuses = await form(" ".repeat(5 * MiB));
-      const gatewayRefuses = await form(" ".repeat(10 * MiB + 1));
-
-      const mid = await cloud.request("POST", "/api/admin/models/import", { headers: { ...key, "Content-Type": lambdaRefuses.type }, body: lambdaRefuses.body });
-      const huge = await cloud.request("POST", "/api/admin/models/import", { headers: { ...key, "Content-Type": gatewayRefuses.type }, body: gatewayRefuses.body });
-
-      expect(mid.lambda.eventBytes).toBeGreaterThan(LAMBDA_REQUEST_BYTES);
-      expect([mid.status, mid.json()]).toEqual([413, { detail: "Request Too Long" }]);
-      expect([huge.status, huge.json()]).toEqual([413, { detail: "Request body is larger than 10 MB" }]);
-    }, 60_000);
   });
 });

@@ -1,69 +1,24 @@
-import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { parseConfig } from "../../lib/config";
 import { MAX_STREAM_SECONDS } from "../../lib/downloads/status-stream";
-import { PROJECT_DIR } from "../support/stack";
+import {
+  actionsOf,
+  apiFunctionsOf,
+  arnOf,
+  envOf,
+  functionsOf,
+  methodAt,
+  ofType,
+  pathOf,
+  printed,
+  statementsOf,
+  type Printed,
+  type Resource,
+  type Template,
+} from "../support/cloud-template";
 import { zipEntry } from "../support/zip";
-
-interface Resource {
-  Type: string;
-  Properties: Record<string, unknown>;
-  DependsOn?: string[];
-}
-
-interface Template {
-  Resources: Record<string, Resource>;
-  Parameters: Record<string, { Type: string; Default?: string }>;
-}
-
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
-
-/** serverless.yml as osls resolves it with nothing set (`sls print`: the same resolution, without a build). */
-interface Printed {
-  functions: Record<string, { environment?: Record<string, string>; vpc?: unknown }>;
-  provider: { logRetentionInDays: number; iam: { role: { statements: Statement[] } } };
-  resources: { Resources: Record<string, Resource> };
-}
-async function printed(): Promise<Printed> {
-  const { stdout } = await promisify(execFile)(path.join(PROJECT_DIR, "node_modules", ".bin", "sls"), ["print", "--format", "json"], {
-    cwd: PROJECT_DIR,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return JSON.parse(stdout) as Printed;
-}
-
-const ofType = (template: Template, type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
-const functionsOf = (template: Template) => ofType(template, "AWS::Lambda::Function");
-/** Every function but the admin page's: the ones that serve the API. */
-const apiFunctionsOf = (template: Template) => functionsOf(template).filter((f) => f !== template.Resources.AdminPageLambdaFunction);
-const envOf = (fn: Resource) => (fn.Properties.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables;
-const statementsOf = (template: Template): Statement[] =>
-  (template.Resources.IamRoleLambdaExecution!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]).flatMap(
-    (policy) => policy.PolicyDocument.Statement,
-  );
-const actionsOf = (statement: Statement) => [statement.Action].flat();
-/** The URL path of an API Gateway resource, from its chain of parents. */
-const pathOf = (template: Template, ref: { Ref: string } | { "Fn::GetAtt": unknown }): string => {
-  if (!("Ref" in ref)) return "";
-  const resource = template.Resources[ref.Ref]!;
-  return `${pathOf(template, resource.Properties.ParentId as { Ref: string })}/${resource.Properties.PathPart as string}`;
-};
-const methodAt = (template: Template, method: string, urlPath: string) =>
-  ofType(template, "AWS::ApiGateway::Method").find(
-    (m) => m.Properties.HttpMethod === method && pathOf(template, m.Properties.ResourceId as { Ref: string }) === urlPath,
-  )!;
-const arnOf = (name: string) => ({
-  "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ssm:", { Ref: "AWS::Region" }, ":", { Ref: "AWS::AccountId" }, `:parameter/${name}`]],
-});
 
 /** What API Gateway would be given: `sls package` needs no AWS credentials. */
 describe("the cloud template (sls package)", () => {

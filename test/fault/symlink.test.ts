@@ -3,7 +3,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog, writeCatalog, type TestModel } from "../support/catalogs";
 import type { ApiReply } from "../support/client";
-import { isAlive, sleep, waitFor } from "../support/fault-kit";
+import { isAlive, waitFor } from "../support/fault-kit";
+import { holdSidecar } from "../support/held-sidecar";
 import { pathsUnder } from "../support/hostile-http";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
 import { tempDirs, type StackDirs } from "../support/stack";
@@ -221,20 +222,6 @@ describe("a model's folder swapped for a link out of the models folder while its
     Promise.all(precious(model).map((file) => readFile(file, "utf8").catch(() => "<gone>")));
   const entryOf = async (file: string) => (await own.readStatus()).downloads[file] as { status: string; cancel?: boolean } | undefined;
 
-  /** Stops the sidecar at a moment it holds no lock, so that the API's changes go through meanwhile. */
-  const holdSidecar = async (pid: number) => {
-    // the shared files' locks (the sidecar's own single-instance lock stays held all along)
-    const locks = ["state/status.json.lock", "state/activity-log.json.lock", "catalogs/models.json.lock"].map((lock) => path.join(dirs.studioDir, lock));
-    for (let tries = 0; tries < 100; tries++) {
-      process.kill(pid, "SIGSTOP");
-      const held = await Promise.all(locks.map((lock) => lstat(lock).then(() => true, () => false)));
-      if (!held.includes(true)) return;
-      process.kill(pid, "SIGCONT");
-      await sleep(20);
-    }
-    throw new Error("the sidecar never let go of its locks");
-  };
-
   /**
    * Starts `model`'s download, holds the sidecar, sends the DELETE that asks it to stop, and once the cancel
    * is in the status file swaps the model's folder for a link out of the models folder. Returns the
@@ -247,7 +234,7 @@ describe("a model's folder swapped for a link out of the models folder while its
     await waitFor(async () => ((await own.up.log()).some((entry) => entry.path === `/hang/${model.file}`) ? true : undefined), "the upstream asked");
     await waitFor(() => lstat(folder), `${model.file}'s folder`);
     const pid = (await own.readStatus()).daemon!.pid;
-    await holdSidecar(pid);
+    await holdSidecar(pid, dirs.studioDir);
     const deleting = own.call<{ detail?: string }>("DELETE", `/api/admin/models/${model.file}`);
     await waitFor(async () => ((await entryOf(model.file))?.cancel ? true : undefined), `${model.file}'s cancel`);
     await rm(folder, { recursive: true });
