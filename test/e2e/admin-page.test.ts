@@ -1,3 +1,7 @@
+/**
+ * The admin page in Chromium against the real stack (npm start) and its upstream stand-in: what a person
+ * sees and does. Each test opens the page afresh; the models each one touches are its own.
+ */
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { catalog, writeCatalog, type TestModel } from "../support/catalogs";
@@ -6,11 +10,6 @@ import { startOwnStack, type OwnStack } from "../support/own-stack";
 import { tempDirs } from "../support/stack";
 import { closeAfterwards, eventually, openPage, seedModels, text, type AdminPageModels, type OpenOptions } from "./admin-page-kit";
 import { chromiumAvailable, launchChromium, PHONE, screenshot, type Browser, type PageGlobals } from "./browser";
-
-/**
- * The admin page in Chromium against the real stack (npm start) and its upstream stand-in: what a person
- * sees and does. Each test opens the page afresh; the models each one touches are its own.
- */
 
 describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
   let stack: OwnStack;

@@ -1,3 +1,4 @@
+/** Helpers of the fault suite (test/fault): seeded randomness, pids from the stack's log, watchers. */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, readdir, readFile } from "node:fs/promises";
@@ -5,8 +6,6 @@ import path from "node:path";
 import { catalog, writeCatalog, type TestModel } from "./catalogs";
 import { tempDirs, type StackDirs } from "./stack";
 import type { UpstreamClient } from "./upstream";
-
-/** Helpers of the fault suite (test/fault): seeded randomness, pids from the stack's log, watchers. */
 
 export const MiB = 1024 * 1024;
 

@@ -1,3 +1,7 @@
+/**
+ * Packages the service once for every file of the cloud project (10-60 s: the main cost of these tests),
+ * which read the template and run the zips; no stack is started.
+ */
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -11,10 +15,6 @@ declare module "vitest" {
   }
 }
 
-/**
- * Packages the service once for every file of the cloud project (10-60 s: the main cost of these tests),
- * which read the template and run the zips; no stack is started.
- */
 export default async function setup(project: TestProject) {
   const dir = await mkdtemp(path.join(os.tmpdir(), "models-admin-package-"));
   await packageInto(dir);

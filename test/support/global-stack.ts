@@ -1,3 +1,8 @@
+/**
+ * One running stack (npm start) shared by the integration files, which run one at a time, with a local
+ * server standing in for CivitAI and Hugging Face. Retries and stall detection are shortened so that the
+ * fault tests take seconds.
+ */
 import { rm } from "node:fs/promises";
 import type { TestProject } from "vitest/node";
 import { startStack, tempDirs, testStackEnv } from "./stack";
@@ -22,11 +27,6 @@ declare module "vitest" {
   }
 }
 
-/**
- * One running stack (npm start) shared by the integration files, which run one at a time, with a local
- * server standing in for CivitAI and Hugging Face. Retries and stall detection are shortened so that the
- * fault tests take seconds.
- */
 export default async function setup(project: TestProject) {
   const upstream = await startUpstream();
   const dirs = await tempDirs();

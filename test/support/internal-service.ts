@@ -1,12 +1,12 @@
-import { createHash, randomBytes } from "node:crypto";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-
 /**
  * A service on the pod that a catalog must not reach unless ALLOW_PRIVATE_URLS says so (issue 12, item 3):
  * a server on 127.0.0.1 that serves a model at /model.safetensors and answers everything else with a 500
  * whose body holds `INTERNAL_SECRET`. It remembers every path it was asked for.
  */
+import { createHash, randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
 export const INTERNAL_SECRET = "pod-internal-secret-7c2e91";
 
 export interface InternalService {

@@ -1,10 +1,10 @@
-import { open, stat } from "node:fs/promises";
-import { afterEach, beforeEach, inject } from "vitest";
-
 /**
  * A failed integration test prints what the shared stack logged while it ran (its last 80 lines): on CI,
  * where the stack's folder is gone with the machine, that is the only trace of why an answer was a 5xx.
  */
+import { open, stat } from "node:fs/promises";
+import { afterEach, beforeEach, inject } from "vitest";
+
 let from = 0;
 
 beforeEach(async () => {

@@ -1,3 +1,8 @@
+/**
+ * A stack of a test file's own (npm start, its own studio and models folders, its own upstream stand-in),
+ * for tests that kill its processes, fill its disk or flood it: they must not disturb the shared
+ * integration stack. It runs with the same test environment as that one (testStackEnv).
+ */
 import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { callAt, type ApiReply, type CallOptions } from "./client";
@@ -5,11 +10,6 @@ import { markersOnDisk, type MarkerHit } from "./secrets";
 import { startStack, tempDirs, testStackEnv, type RunningStack } from "./stack";
 import { startUpstream, upstreamClient, type Upstream, type UpstreamClient } from "./upstream";
 
-/**
- * A stack of a test file's own (npm start, its own studio and models folders, its own upstream stand-in),
- * for tests that kill its processes, fill its disk or flood it: they must not disturb the shared
- * integration stack. It runs with the same test environment as that one (testStackEnv).
- */
 export interface OwnStack {
   readonly stack: RunningStack;
   readonly apiKey: string;

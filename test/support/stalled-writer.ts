@@ -1,3 +1,11 @@
+/**
+ * One writer of test/fault/stalled-lock.test.ts, run as a process of its own (the test bundles it with
+ * esbuild): makes one change through the real lib code (an import, a status change, an
+ * activity line) and can hold still inside it, lock held, so that the test can SIGSTOP it right there.
+ *
+ * argv[2] is a JSON WriterTask. It prints one JSON line per event: {"event":"holding"} when it holds still,
+ * then {"event":"done","result":...} or {"event":"failed","status":...,"message":...}.
+ */
 import fs from "node:fs";
 import path from "node:path";
 import { importModels } from "../../lib/catalog/import";
@@ -7,14 +15,6 @@ import { statusOf } from "../../lib/http/error-response";
 import { appendActivity } from "../../lib/state/activity-log";
 import { statusPath, updateStatus } from "../../lib/state/status";
 
-/**
- * One writer of test/fault/stalled-lock.test.ts, run as a process of its own (the test bundles it with
- * esbuild): makes one change through the real lib code (an import, a status change, an
- * activity line) and can hold still inside it, lock held, so that the test can SIGSTOP it right there.
- *
- * argv[2] is a JSON WriterTask. It prints one JSON line per event: {"event":"holding"} when it holds still,
- * then {"event":"done","result":...} or {"event":"failed","status":...,"message":...}.
- */
 export interface WriterTask {
   target: "catalog" | "status" | "activity";
   /** What the change adds: the import's file `<name>.safetensors`, the download `<name>`, the line `<name>`. */

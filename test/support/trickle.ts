@@ -1,11 +1,11 @@
-import net from "node:net";
-import { parseRawAnswer } from "./hostile-http";
-
 /**
  * A client that sends its request line and headers at once and then its body a few bytes at a time, as
  * a slow-body (slowloris-style) attacker or a very bad link does. It records when the answer came, what
  * it was, and when the server closed the connection; it never finishes the body unless told to.
  */
+import net from "node:net";
+import { parseRawAnswer } from "./hostile-http";
+
 export interface Trickler {
   /** When the headers were written (ms since the epoch). */
   readonly sentAt: () => number;

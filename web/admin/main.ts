@@ -1,3 +1,7 @@
+/**
+ * The admin page: the catalog with live progress and every action of the API. The listing is fetched
+ * on load, after each action and every 15 s; the status stream moves the bars in between.
+ */
 import { run, catalogActions, downloadActions } from "./actions";
 import { Api } from "./api";
 import { apiBase } from "./base";
@@ -15,10 +19,6 @@ import { Toolbar } from "./toolbar";
 import { followMetadata, followUpdates, onClick, wireToolsPanel } from "./tools-panel";
 import type { Listing, LiveDownload, Model } from "./types";
 
-/**
- * The admin page: the catalog with live progress and every action of the API. The listing is fetched
- * on load, after each action and every 15 s; the status stream moves the bars in between.
- */
 const LISTING_EVERY_MS = 15_000;
 
 const state = {

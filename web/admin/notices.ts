@@ -1,10 +1,10 @@
-import { byId, h } from "./dom";
-
 /**
  * Messages about what an action did. Both lists are live regions: confirmations are announced politely
  * and go away by themselves; errors are announced at once and stay until dismissed, since a person may
  * need them to act.
  */
+import { byId, h } from "./dom";
+
 const MAX_SHOWN = 5;
 const INFO_MS = 8_000;
 
