@@ -1,4 +1,6 @@
-import { daemonRunning, readStatus, type DownloadEntry, type Status } from "../state/status";
+import { config } from "../config";
+import { sidecarRunning } from "../state/heartbeat";
+import { readStatus, type DownloadEntry, type Status } from "../state/status";
 import { freeBytes, modelPath, presentSizes } from "./paths";
 import type { CatalogModel } from "./schema";
 import { loadCatalog, type LoadedCatalog } from "./store";
@@ -71,7 +73,12 @@ function buildListing(catalog: LoadedCatalog, sizes: ReadonlyMap<string, number>
 /** GET /api/admin/models: the models catalog with what is on disk and downloading, and the volume's figures. */
 export async function listModels() {
   const catalog = await loadCatalog("models");
-  const [sizes, free, status] = await Promise.all([presentSizes([...targetsOf(catalog).values()]), freeBytes(), readStatus()]);
+  const [sizes, free, status, running] = await Promise.all([
+    presentSizes([...targetsOf(catalog).values()]),
+    freeBytes(),
+    readStatus(),
+    sidecarRunning(config().stateDir),
+  ]);
   const active = Object.values(status.downloads);
 
   const key = listingKey(catalog, sizes, status.downloads);
@@ -90,7 +97,7 @@ export async function listModels() {
       global_speed: active.reduce((sum, entry) => sum + (entry.status === "downloading" ? entry.speed : 0), 0),
       models_bytes: modelsBytes,
       free_bytes: free,
-      daemon_running: daemonRunning(status),
+      daemon_running: running,
     },
     categories,
   };

@@ -1,7 +1,9 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseConfig } from "../config";
 import { DomainError } from "../errors";
 import { redactSecrets } from "../redact";
-import { updateStatus } from "../state/status";
+import { HEARTBEAT_MS, heartbeatWriter } from "../state/heartbeat";
+import { ensureStatus } from "../state/status";
 import { DownloadQueue } from "../downloads/worker";
 import { MetadataQueue } from "../metadata/worker";
 import { UpdateChecker } from "../updates/worker";
@@ -9,8 +11,9 @@ import { acquireSidecarLock } from "./single-instance";
 
 /**
  * The sidecar: one long-lived process beside the API that does every slow thing. It owns the progress
- * in the status file; the handlers only write intent there. `npm start` runs and restarts it; on a pod
- * it can run alone (`npm run daemon`).
+ * in the status file; the handlers only write intent there. With nothing to do it only reads: its
+ * heartbeat goes to a file of its own. `npm start` runs and restarts it; on a pod it can run alone
+ * (`npm run daemon`).
  */
 const TICK_MS = 250;
 const PROGRESS_MS = 500;
@@ -26,28 +29,31 @@ async function main(): Promise<void> {
   const updates = new UpdateChecker(config, log);
   await queue.recover();
   await metadata.recover();
-  const startedAt = Date.now();
-  const beat = () =>
-    updateStatus((status, now) => {
-      queue.recordProgress(status, now);
-      status.daemon = { pid: process.pid, heartbeat: now, started_at: startedAt };
-      return { result: undefined, changed: true };
-    });
+  await ensureStatus();
+  // beats before it claims anything: the API takes a download whose sidecar does not beat for orphaned
+  const { beat } = heartbeatWriter(config.stateDir);
   await beat();
   log(`sidecar started (pid ${process.pid}); models in ${config.modelsDir}, at most ${config.maxConcurrentDownloads} downloads at once`);
 
-  let stopping = false;
+  // stopping ends every loop's pause at once: the heartbeat's is seconds long
+  const stopping = new AbortController();
   const loop = async (every: number, work: () => Promise<void>) => {
-    while (!stopping) {
+    while (!stopping.signal.aborted) {
       await work().catch((error: unknown) => log(`error: ${(error as Error).stack ?? String(error)}`));
-      await new Promise((resolve) => setTimeout(resolve, every));
+      await sleep(every, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
   };
-  const loops = [loop(TICK_MS, () => queue.tick()), loop(TICK_MS, () => metadata.tick()), loop(TICK_MS, () => updates.tick()), loop(PROGRESS_MS, beat)];
+  const loops = [
+    loop(TICK_MS, () => queue.tick()),
+    loop(TICK_MS, () => metadata.tick()),
+    loop(TICK_MS, () => updates.tick()),
+    loop(PROGRESS_MS, () => queue.writeProgress()),
+    loop(HEARTBEAT_MS, beat),
+  ];
 
   const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (stopping.signal.aborted) return;
+    stopping.abort();
     log(`${signal}: stopping; downloads in progress resume on the next start`);
     await Promise.all([queue.shutdown(), metadata.shutdown(), updates.shutdown()]);
     await Promise.all(loops);

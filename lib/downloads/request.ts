@@ -1,9 +1,11 @@
 import { unlink } from "node:fs/promises";
+import { config } from "../config";
 import { BusyError, NotFoundError } from "../errors";
 import { entryExists, isRegularFile } from "../fs/exists";
 import { containedModelPath, modelPath, scanPresence } from "../catalog/paths";
 import { findModel, loadCatalog, whileCatalogSteady } from "../catalog/store";
-import { daemonRunning, isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
+import { sidecarRunning } from "../state/heartbeat";
+import { isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
 import { partPath, removePartial } from "../catalog/partial";
 
 /** The API side of downloads: handlers only write intent into the status file; the sidecar does the rest. */
@@ -67,10 +69,15 @@ const CANCEL_WAIT_MS = 5_000;
  * nobody holds the file, and the entry is cleared here. The partial is the caller's to remove.
  */
 async function stopDownload(file: string): Promise<boolean> {
-  const { state, seq } = await updateStatus<{ state: "idle" | "removed" | "asked" | "joined"; seq: number }>((status, now) => {
+  // The heartbeat is read after the download was seen running: the sidecar that claimed it had beaten
+  // before it claimed it, so a stale one now means nobody runs it (a sidecar started since would have
+  // queued it again, with another seq, before it claimed it).
+  const seen = (await readStatus()).downloads[file];
+  const orphan = seen?.status === "downloading" && !(await sidecarRunning(config().stateDir)) ? seen.seq : undefined;
+  const { state, seq } = await updateStatus<{ state: "idle" | "removed" | "asked" | "joined"; seq: number }>((status) => {
     const entry = status.downloads[file];
     if (!isActive(entry)) return { result: { state: "idle", seq: 0 }, changed: false };
-    if (entry!.status === "queued" || !daemonRunning(status, now)) {
+    if (entry!.status === "queued" || entry!.seq === orphan) {
       delete status.downloads[file];
       return { result: { state: "removed", seq: 0 }, changed: true };
     }

@@ -6,24 +6,24 @@ import { removeModelPartial } from "../catalog/partial";
 import { ConflictError } from "../errors";
 import { isRegularFile } from "../fs/exists";
 import { redactSecrets } from "../redact";
-import { isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
+import { hasExpired, inspectStatus, isActive, updateStatus, type DownloadEntry, type Status } from "../state/status";
 import { Download, type DownloadResult } from "./engine/engine";
 import { asDownloadError, CancelledError } from "./engine/errors";
 import { resolveSource } from "./engine/source";
+import { Progress, type Figures } from "./progress";
 
 interface Running {
   /** Set once the download has its source; before that only the controller can stop it. */
   download: Download | undefined;
   readonly controller: AbortController;
   readonly startedAt: number;
-  sampleAt: number;
-  /** Bytes at the last sample; undefined until the first, so resumed bytes never count as speed. */
-  sampleBytes: number | undefined;
-  speed: number;
+  readonly progress: Progress;
 }
 
 /** Why a running download is stopped: cancel drops its partial, shutdown keeps it for the next start. */
 type StopReason = "cancel" | "shutdown";
+
+const NO_PROGRESS = { bytes_downloaded: 0, bytes_total: 0, speed: 0, percent: 0 } as const;
 
 const mb = (bytes: number, seconds: number) => (bytes / 1e6 / Math.max(seconds, 0.001)).toFixed(1);
 
@@ -38,6 +38,8 @@ export class DownloadQueue {
   readonly #settled = new Set<Promise<void>>();
   /** Why the catalog cannot be read now, once said in the log. */
   #catalogProblem: string | undefined;
+  /** The status file wants a write though no progress changed (see tick). */
+  #rewrite = false;
 
   constructor(config: Config, log: (line: string) => void) {
     this.#config = config;
@@ -76,12 +78,16 @@ export class DownloadQueue {
 
   /** One look at the status file: stop what was cancelled, start what fits. */
   async tick(): Promise<void> {
-    const status = await readStatus();
+    const { value: status, corrupt } = await inspectStatus();
     // Only an explicit cancel stops a download. A missing entry is not one: the API never removes the
-    // entry of a running download, so it was lost (a corrupt status file) and recordProgress restores it.
+    // entry of a running download, so it was lost (a corrupt status file) and writeProgress restores it.
+    let lost = false;
     for (const [file, running] of this.#running) {
       if (status.downloads[file]?.cancel) running.controller.abort("cancel" satisfies StopReason);
+      lost ||= status.downloads[file] === undefined && this.#figures(running) !== undefined;
     }
+    // the next writeProgress writes then: it repairs a corrupt file, restores lost entries, drops expired ones
+    if (corrupt || lost || hasExpired(status)) this.#rewrite = true;
     const free = this.#config.maxConcurrentDownloads - this.#running.size;
     if (free <= 0) return;
     const queued = Object.entries(status.downloads)
@@ -144,7 +150,7 @@ export class DownloadQueue {
     const controller = new AbortController();
     const now = Date.now();
     // registered at once, so that a cancel or a shutdown reaches it from the first instant
-    const running: Running = { download: undefined, controller, startedAt: now, sampleAt: now, sampleBytes: undefined, speed: 0 };
+    const running: Running = { download: undefined, controller, startedAt: now, progress: new Progress(now) };
     this.#running.set(file, running);
     const config = this.#config;
     const log = (line: string) => this.#log(`${file}: ${line}`);
@@ -233,46 +239,50 @@ export class DownloadQueue {
     });
   }
 
-  /** Progress of every running download into `status`, at most twice a second. */
-  recordProgress(status: Status, now: number): boolean {
-    let changed = false;
-    for (const [file, running] of this.#running) {
-      if (running.download === undefined || running.controller.signal.aborted) continue;
-      const { done, total } = running.download.progress;
-      // nothing to say until the download knows its size (and a resumed one its bytes on disk)
-      if (total === 0) continue;
-      // rebuilt from what this sidecar knows, after a corrupt status file was replaced
-      const entry = (status.downloads[file] ??= {
-        status: "downloading",
-        bytes_downloaded: 0,
-        bytes_total: 0,
-        speed: 0,
-        percent: 0,
-        seq: 0,
-        queued_at: running.startedAt,
-        started_at: running.startedAt,
-      });
-      if (!isActive(entry)) continue;
-      const seconds = (now - running.sampleAt) / 1000;
-      if (running.sampleBytes === undefined) {
-        running.sampleAt = now;
-        running.sampleBytes = done;
-      } else if (seconds >= 0.25) {
-        const instant = Math.max(0, done - running.sampleBytes) / seconds;
-        // smoothed, so that the figure a person watches does not jump about
-        running.speed = running.speed === 0 ? instant : 0.5 * running.speed + 0.5 * instant;
-        running.sampleAt = now;
-        running.sampleBytes = done;
-      }
-      Object.assign(entry, {
-        bytes_downloaded: done,
-        bytes_total: total,
-        speed: Math.round(running.speed),
-        percent: total > 0 ? Math.min(100, Math.round((done / total) * 1000) / 10) : 0,
-      });
-      changed = true;
+  /**
+   * Writes the running downloads' progress when some of it changed (or the status file wants a write, see
+   * tick); else nothing. The main loop calls it twice a second and never again before it returns: one write
+   * in flight at most, and each writes the latest progress, read under the lock.
+   */
+  async writeProgress(): Promise<void> {
+    const now = Date.now();
+    let news = false;
+    for (const running of this.#running.values()) {
+      const figures = this.#figures(running, now);
+      news ||= figures !== undefined && running.progress.isNews(figures);
     }
-    return changed;
+    if (!news && !this.#rewrite) return;
+    this.#rewrite = false;
+    const written = await updateStatus((status) => {
+      const recorded = this.#record(status);
+      return { result: recorded, changed: recorded.size > 0 };
+    });
+    for (const [running, figures] of written) running.progress.wrote(figures);
+  }
+
+  /** A running download's figures now, sampled at `now` when given; undefined until it knows its size. */
+  #figures(running: Running, now?: number): Figures | undefined {
+    if (running.download === undefined || running.controller.signal.aborted) return undefined;
+    const { done, total } = running.download.progress;
+    // nothing to say until the download knows its size (and a resumed one its bytes on disk)
+    if (total === 0) return undefined;
+    if (now !== undefined) running.progress.sample(done, now);
+    return running.progress.figures(done, total);
+  }
+
+  /** The progress of every running download into `status`; what was put there. */
+  #record(status: Status): Map<Running, Figures> {
+    const recorded = new Map<Running, Figures>();
+    for (const [file, running] of this.#running) {
+      const figures = this.#figures(running);
+      if (figures === undefined) continue;
+      // rebuilt from what this sidecar knows, after a corrupt status file was replaced
+      const entry = (status.downloads[file] ??= { ...NO_PROGRESS, status: "downloading", seq: 0, queued_at: running.startedAt, started_at: running.startedAt });
+      if (!isActive(entry)) continue;
+      Object.assign(entry, figures);
+      recorded.set(running, figures);
+    }
+    return recorded;
   }
 
   /** Stops every running download, keeping partials, and waits until they have let go of their files. */

@@ -50,10 +50,15 @@ export class JsonState<T> {
 
   /** The state as it is now; a corrupt file reads as what can be salvaged of it, and the next writer moves it aside. */
   async read(): Promise<T> {
+    return (await this.inspect()).value;
+  }
+
+  /** The state as `read` gives it, and whether the file is corrupt (the next write, changed or not, repairs it). */
+  async inspect(): Promise<{ value: T; corrupt: boolean }> {
     const text = await readTextIfExists(this.#file());
-    if (text === undefined) return this.#empty();
+    if (text === undefined) return { value: this.#empty(), corrupt: false };
     const parsed = parse(text, this.#schema, this.#salvage);
-    return parsed.ok ? parsed.value : (parsed.salvaged ?? this.#empty());
+    return parsed.ok ? { value: parsed.value, corrupt: false } : { value: parsed.salvaged ?? this.#empty(), corrupt: true };
   }
 
   /**

@@ -1,13 +1,14 @@
 import path from "node:path";
 import { z } from "zod";
 import { config } from "../config";
-import { STALE_MS as LOCK_STALE_MS } from "../fs/lock";
+import { entryExists } from "../fs/exists";
 import { JsonState, type StateChange } from "./json-state";
 
 /**
  * The status file, `$STUDIO_DIR/state/status.json`, shared by the handlers (which only enqueue and ask
  * for cancels) and the sidecar (which owns progress). The ONLY module that touches it. Every change is a
  * read-modify-write under one lock, written atomically; readers take no lock and never see half a file.
+ * It changes only when something happens: the sidecar's heartbeat lives apart (heartbeat.ts).
  */
 
 export const DOWNLOAD_STATES = ["queued", "downloading", "done", "error"] as const;
@@ -36,12 +37,6 @@ export const MetadataEntry = z.looseObject({
 });
 export type MetadataEntry = z.infer<typeof MetadataEntry>;
 
-export const DaemonInfo = z.looseObject({
-  pid: z.number(),
-  heartbeat: z.number(),
-  started_at: z.number(),
-});
-
 /** A check for catalog updates: asked for by the API ("queued"), run by the sidecar. */
 export const UpdateCheck = z.looseObject({
   status: z.enum(["queued", "running", "done", "error"]),
@@ -55,7 +50,6 @@ export const Status = z.looseObject({
   downloads: z.record(z.string(), DownloadEntry).default({}),
   metadata: z.record(z.string(), MetadataEntry).default({}),
   updates: UpdateCheck.optional(),
-  daemon: DaemonInfo.optional(),
 });
 export type Status = z.infer<typeof Status>;
 
@@ -80,20 +74,12 @@ function salvageStatus(json: unknown): Status | undefined {
   const status: Status = { downloads: goodEntries(DownloadEntry, json.downloads), metadata: goodEntries(MetadataEntry, json.metadata) };
   const updates = UpdateCheck.safeParse(json.updates);
   if (updates.success) status.updates = updates.data;
-  const daemon = DaemonInfo.safeParse(json.daemon);
-  if (daemon.success) status.daemon = daemon.data;
   return status;
 }
 
 /** A finished download stays visible this long (SSE clients see "done"); a failed one until retried or a day. */
 export const DONE_RETENTION_MS = 30 * 60_000;
 export const ERROR_RETENTION_MS = 24 * 60 * 60_000;
-/**
- * The sidecar beats twice a second. A beat can wait out the stale lock of a writer that was killed
- * holding it (up to STALE_MS, and the second the lock was last refreshed): only a heartbeat older than
- * that and a margin means it is not running.
- */
-export const HEARTBEAT_STALE_MS = LOCK_STALE_MS + 3_000;
 
 export function statusPath(): string {
   return path.join(config().stateDir, "status.json");
@@ -104,6 +90,16 @@ const state = new JsonState(statusPath, Status, emptyStatus, salvageStatus);
 /** The status as it is now. A corrupt file reads as what can be salvaged of it; the next writer moves it aside. */
 export const readStatus = (): Promise<Status> => state.read();
 
+/** The status as it is now, and whether the file is corrupt: then the next update repairs it, changed or not. */
+export const inspectStatus = (): Promise<{ value: Status; corrupt: boolean }> => state.inspect();
+
+/** Writes the status file when there is none, so that readers always find one (the sidecar, as it starts). */
+export async function ensureStatus(): Promise<void> {
+  if (await entryExists(statusPath())) return;
+  // under the lock: had another writer made the file meanwhile, its content is written back as it is
+  await updateStatus(() => ({ result: undefined, changed: true }));
+}
+
 export type StatusChange<R> = StateChange<R>;
 
 /**
@@ -112,17 +108,26 @@ export type StatusChange<R> = StateChange<R>;
  */
 export function updateStatus<R>(change: (status: Status, now: number) => StatusChange<R>): Promise<R> {
   return state.update((status, now) => {
+    // an older sidecar kept its heartbeat here; gone with the next write
+    delete status.daemon;
     const pruned = prune(status, now);
     const { result, changed } = change(status, now);
     return { result, changed: changed || pruned };
   });
 }
 
+const expired = (entry: DownloadEntry, now: number): boolean => {
+  const age = now - (entry.finished_at ?? now);
+  return (entry.status === "done" && age > DONE_RETENTION_MS) || (entry.status === "error" && age > ERROR_RETENTION_MS);
+};
+
+/** Whether `status` holds an entry past its retention, which the next write drops. */
+export const hasExpired = (status: Status, now = Date.now()): boolean => Object.values(status.downloads).some((entry) => expired(entry, now));
+
 function prune(status: Status, now: number): boolean {
   let pruned = false;
   for (const [file, entry] of Object.entries(status.downloads)) {
-    const age = now - (entry.finished_at ?? now);
-    if ((entry.status === "done" && age > DONE_RETENTION_MS) || (entry.status === "error" && age > ERROR_RETENTION_MS)) {
+    if (expired(entry, now)) {
       delete status.downloads[file];
       pruned = true;
     }
@@ -132,6 +137,3 @@ function prune(status: Status, now: number): boolean {
 
 export const isActive = (entry: DownloadEntry | undefined): boolean =>
   entry?.status === "queued" || entry?.status === "downloading";
-
-export const daemonRunning = (status: Status, now = Date.now()): boolean =>
-  status.daemon !== undefined && now - status.daemon.heartbeat < HEARTBEAT_STALE_MS;

@@ -68,7 +68,7 @@ describe("files corrupted under the running stack", () => {
     await writeCatalog(own.stack.studioDir, "models", goodCatalog());
     // hand edits make the file unparsable on purpose; but there is always a file to read
     await own.call("GET", "/api/admin/models");
-    await waitFor(async () => (await own.readStatus()).daemon, "a first heartbeat");
+    await waitFor(() => own.heartbeat(), "a first heartbeat");
     poller = jsonPoller(own.statusFile);
   });
 

@@ -233,7 +233,7 @@ describe("a model's folder swapped for a link out of the models folder while its
     await waitFor(async () => ((await entryOf(model.file))?.status === "downloading" ? true : undefined), `${model.file} downloading`);
     await waitFor(async () => ((await own.up.log()).some((entry) => entry.path === `/hang/${model.file}`) ? true : undefined), "the upstream asked");
     await waitFor(() => lstat(folder), `${model.file}'s folder`);
-    const pid = (await own.readStatus()).daemon!.pid;
+    const pid = (await own.heartbeat())!.pid;
     await holdSidecar(pid, dirs.studioDir);
     const deleting = own.call<{ detail?: string }>("DELETE", `/api/admin/models/${model.file}`);
     await waitFor(async () => ((await entryOf(model.file))?.cancel ? true : undefined), `${model.file}'s cancel`);
@@ -277,8 +277,8 @@ describe("a model's folder swapped for a link out of the models folder while its
     process.kill(pid, "SIGKILL");
     // npm start restarts the sidecar, whose recovery drops the cancelled download
     await waitFor(async () => {
-      const status = await own.readStatus();
-      const restarted = status.daemon !== undefined && status.daemon.pid !== pid && isAlive(status.daemon.pid);
+      const [status, beat] = await Promise.all([own.readStatus(), own.heartbeat()]);
+      const restarted = beat !== undefined && beat.pid !== pid && isAlive(beat.pid);
       return restarted && status.downloads[recovered.file] === undefined ? true : undefined;
     }, "the restarted sidecar's recovery", 30_000);
     // the DELETE saw the download stop in time (409), or gave up waiting for the dead sidecar (503)

@@ -8,6 +8,7 @@ import {
   hfEntry,
   modelFile,
   queue,
+  readHeartbeat,
   readStatusFile,
   settled,
   stackInfo,
@@ -16,6 +17,7 @@ import {
   useModels,
   waitUntil,
 } from "../support/downloads";
+import { HEARTBEAT_MS } from "../../lib/state/heartbeat";
 import { CIVITAI_API_KEY, HF_TOKEN } from "../support/global-stack";
 import { fileBytes } from "../support/upstream";
 
@@ -149,10 +151,11 @@ describe("downloading a model", () => {
 
   it("reports a running sidecar", async () => {
     const { json } = await call<{ stats: { daemon_running: boolean } }>("GET", "/api/admin/models");
-    const beat = await waitUntil(async () => (await readStatusFile()).daemon, "a heartbeat");
+    const beat = await waitUntil(readHeartbeat, "a heartbeat");
 
     expect(json.stats.daemon_running).toBe(true);
-    expect(Date.now() - beat.heartbeat).toBeLessThan(3_000);
+    // it beats every HEARTBEAT_MS, and has lately
+    expect(Date.now() - beat.heartbeat).toBeLessThan(HEARTBEAT_MS + 2_500);
     expect(stackInfo().baseUrl).toMatch(/^http:/);
   });
 });

@@ -18,7 +18,6 @@ export interface StatusEntry {
 
 export interface StatusFile {
   downloads: Record<string, StatusEntry>;
-  daemon?: { pid: number; heartbeat: number };
 }
 
 export const stackInfo = () => inject("stack");
@@ -27,6 +26,11 @@ export const upstream = () => upstreamClient(inject("stack").upstream);
 export async function readStatusFile(): Promise<StatusFile> {
   const file = path.join(inject("stack").studioDir, "state", "status.json");
   return JSON.parse(await readFile(file, "utf8")) as StatusFile;
+}
+
+/** The sidecar's heartbeat (state/sidecar.json). */
+export async function readHeartbeat(): Promise<{ pid: number; heartbeat: number; started_at: number }> {
+  return JSON.parse(await readFile(path.join(inject("stack").studioDir, "state", "sidecar.json"), "utf8")) as { pid: number; heartbeat: number; started_at: number };
 }
 
 export { waitUntil } from "./wait";

@@ -177,24 +177,23 @@ export const encodeText = (text: string): string => encodeBytes(Buffer.from(text
 
 /**
  * What a rejected request must leave alone: every file of the studio and the models folder with its
- * content (links with their target), except what the sidecar changes on its own: its heartbeat in
- * status.json, and lock folders that come and go.
+ * content (links with their target), except what the sidecar changes on its own: its heartbeat
+ * (sidecar.json), and lock folders that come and go. The status file it leaves alone when it has nothing to do.
  */
 export async function stateSnapshot(...roots: string[]): Promise<Map<string, string>> {
   const entries = new Map<string, string>();
   const visit = async (entry: string): Promise<void> => {
     const info = await lstat(entry).catch(() => undefined);
     if (!info) return;
-    // lock folders and the temp files of atomic writes come and go with the sidecar's heartbeat
+    // lock folders and the temp files of atomic writes come and go with the sidecar's heartbeat and lock
     if (/\.lock$|\.tmp$/.test(entry)) return;
     if (info.isSymbolicLink()) {
       entries.set(entry, `link -> ${await readlink(entry).catch(() => "?")}`);
     } else if (info.isDirectory()) {
       entries.set(entry, "dir");
       for (const name of await readdir(entry).catch(() => [])) await visit(path.join(entry, name));
-    } else if (path.basename(entry) === "status.json") {
-      const text = await readFile(entry, "utf8").catch(() => "");
-      entries.set(entry, statusWithoutHeartbeat(text));
+    } else if (path.basename(entry) === "sidecar.json") {
+      entries.set(entry, "heartbeat");
     } else if (path.basename(entry) === "sidecar.holder.json") {
       entries.set(entry, "holder");
     } else {
@@ -206,15 +205,6 @@ export async function stateSnapshot(...roots: string[]): Promise<Map<string, str
   };
   for (const root of roots) await visit(root);
   return entries;
-}
-
-function statusWithoutHeartbeat(text: string): string {
-  try {
-    const { daemon: _daemon, ...rest } = JSON.parse(text) as Record<string, unknown>;
-    return JSON.stringify(rest);
-  } catch {
-    return `unparsable: ${text.length}`;
-  }
 }
 
 /** The entries that differ between two snapshots, for a failure message. */

@@ -17,7 +17,9 @@ export interface OwnStack {
   readonly up: UpstreamClient;
   call<T = unknown>(method: string, urlPath: string, options?: CallOptions): Promise<ApiReply<T>>;
   readonly statusFile: string;
-  readStatus(): Promise<{ downloads: Record<string, { status: string; bytes_downloaded: number; bytes_total: number; error?: string }>; daemon?: { pid: number; heartbeat: number } }>;
+  readStatus(): Promise<{ downloads: Record<string, { status: string; bytes_downloaded: number; bytes_total: number; error?: string }> }>;
+  /** The sidecar's heartbeat (state/sidecar.json); undefined until a sidecar has beaten. */
+  heartbeat(): Promise<SidecarBeat | undefined>;
   log(): Promise<string>;
   /** Markers found in its log, studio folder and models folder's small files. */
   secretsOnDisk(): Promise<MarkerHit[]>;
@@ -26,6 +28,12 @@ export interface OwnStack {
    * folders (unless KEEP_TEST_DIRS is set), and throws when the scan found any.
    */
   close(): Promise<void>;
+}
+
+export interface SidecarBeat {
+  readonly pid: number;
+  readonly heartbeat: number;
+  readonly started_at: number;
 }
 
 export const OWN_API_KEY = "own-stack-key-3d9a61c0";
@@ -51,6 +59,7 @@ export async function startOwnStack(env: NodeJS.ProcessEnv = {}, dirs?: Awaited<
     call: (method, urlPath, options) => callAt(target, method, urlPath, options),
     statusFile,
     readStatus: async () => JSON.parse(await readFile(statusFile, "utf8")),
+    heartbeat: () => readFile(path.join(stack.studioDir, "state", "sidecar.json"), "utf8").then((text) => JSON.parse(text) as SidecarBeat, () => undefined),
     log: () => readFile(stack.logFile, "utf8"),
     secretsOnDisk: () => markersOnDisk(stack.logFile, stack.studioDir, stack.modelsDir),
     async close() {

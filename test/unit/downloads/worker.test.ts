@@ -1,6 +1,6 @@
-import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { catalogDoc, category, model, useStudio, writeCatalog } from "../helpers";
 
 const studio = useStudio();
@@ -97,5 +97,57 @@ describe("the sidecar's recovery of a download cancelled before it died", () => 
     expect(lines).toEqual([
       "a.safetensors: cancelled before the restart; partial data not removed: 'linked/deeper' leads outside the models folder through a link; refusing to touch 'a.safetensors' there",
     ]);
+  });
+});
+
+describe("the sidecar's download queue with nothing running", () => {
+  const statusFile = () => path.join(studio().studioDir, "state", "status.json");
+  const idleQueue = () => new queueModule.DownloadQueue(config.parseConfig(), () => undefined);
+  const finishedAgo = (ms: number) => ({ status: "done", percent: 100, finished_at: Date.now() - ms });
+
+  it("looks and writes nothing: the status file stays as it was", async () => {
+    await queued("a.safetensors", finishedAgo(60_000));
+    const before = await stat(statusFile());
+    const queue = idleQueue();
+
+    for (let round = 0; round < 3; round++) {
+      await queue.tick();
+      await queue.writeProgress();
+    }
+
+    const after = await stat(statusFile());
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  });
+
+  it("drops a finished download once past its retention, in one write", async () => {
+    await queued("a.safetensors", finishedAgo(state.DONE_RETENTION_MS + 1_000));
+    await queued("b.safetensors", finishedAgo(60_000));
+    const queue = idleQueue();
+
+    await queue.tick();
+    await queue.writeProgress();
+    const pruned = await stat(statusFile());
+    await queue.tick();
+    await queue.writeProgress();
+
+    expect(Object.keys((await state.readStatus()).downloads)).toEqual(["b.safetensors"]);
+    expect((await stat(statusFile())).ino).toBe(pruned.ino);
+  });
+
+  it("repairs a status file spoilt by hand, keeping what was good of it", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await queued("a.safetensors", finishedAgo(60_000));
+    const spoilt = JSON.parse(await readFile(statusFile(), "utf8")) as { downloads: Record<string, unknown> };
+    spoilt.downloads["b.safetensors"] = { status: "flying" };
+    await writeFile(statusFile(), JSON.stringify(spoilt));
+    const queue = idleQueue();
+
+    await queue.tick();
+    await queue.writeProgress();
+
+    const repaired = JSON.parse(await readFile(statusFile(), "utf8")) as { downloads: Record<string, unknown> };
+    expect(Object.keys(repaired.downloads)).toEqual(["a.safetensors"]);
+    expect((await readdir(path.dirname(statusFile()))).filter((name) => name.startsWith("status.json.corrupt-"))).toHaveLength(1);
+    vi.restoreAllMocks();
   });
 });

@@ -146,6 +146,7 @@ describe("updateStatus", () => {
       const text = JSON.stringify({
         downloads: { "good.safetensors": entry({ seq: 3 }), "bad.safetensors": { status: "flying" } },
         metadata: { "m.safetensors": { status: "done" }, "n.safetensors": "nonsense" },
+        // where an older sidecar kept its heartbeat: it lives in sidecar.json now
         daemon: { pid: 12, heartbeat: 1, started_at: 1 },
       });
       await writeStatusText(text);
@@ -157,7 +158,7 @@ describe("updateStatus", () => {
       expect(Object.keys(rebuilt.downloads)).toEqual(["good.safetensors", "new.safetensors"]);
       expect(rebuilt.downloads["good.safetensors"]?.seq).toBe(3);
       expect(rebuilt.metadata).toEqual({ "m.safetensors": { status: "done" } });
-      expect(rebuilt.daemon).toEqual({ pid: 12, heartbeat: 1, started_at: 1 });
+      expect(rebuilt).not.toHaveProperty("daemon");
       const aside = await corruptFiles();
       expect(await readFile(path.join(stateDir(), aside[0] as string), "utf8")).toBe(text);
       expect(String(logged.mock.calls[0]?.[0])).toMatch(/downloads\.bad\.safetensors\.status: .*with the entries that were still good/);
@@ -244,43 +245,6 @@ describe("updateStatus", () => {
     expect(files.map((file) => downloads[file]?.seq)).toEqual(files.map((_, i) => i + 1));
     expect(reads.length).toBeGreaterThan(0);
     for (const text of reads) expect(() => JSON.parse(text)).not.toThrow();
-  });
-});
-
-describe("daemonRunning", () => {
-  const withHeartbeat = (heartbeat: number): Status => ({
-    downloads: {},
-    metadata: {},
-    daemon: { pid: 1234, heartbeat, started_at: heartbeat - 60_000 },
-  });
-
-  it("is true within HEARTBEAT_STALE_MS of the last heartbeat", () => {
-    const beat = 1_700_000_000_000;
-
-    expect(state.daemonRunning(withHeartbeat(beat), beat)).toBe(true);
-    expect(state.daemonRunning(withHeartbeat(beat), beat + state.HEARTBEAT_STALE_MS - 1)).toBe(true);
-  });
-
-  it("is false once the heartbeat is HEARTBEAT_STALE_MS old or more", () => {
-    const beat = 1_700_000_000_000;
-
-    expect(state.daemonRunning(withHeartbeat(beat), beat + state.HEARTBEAT_STALE_MS)).toBe(false);
-    expect(state.daemonRunning(withHeartbeat(beat), beat + 60 * 60_000)).toBe(false);
-  });
-
-  it("stays true while a beat waits out the stale lock of a killed writer", () => {
-    const beat = 1_700_000_000_000;
-
-    expect(state.daemonRunning(withHeartbeat(beat), beat + 6_500)).toBe(true);
-  });
-
-  it("is false when no sidecar ever wrote a heartbeat", () => {
-    expect(state.daemonRunning({ downloads: {}, metadata: {} })).toBe(false);
-  });
-
-  it("uses the current time by default", () => {
-    expect(state.daemonRunning(withHeartbeat(Date.now()))).toBe(true);
-    expect(state.daemonRunning(withHeartbeat(Date.now() - state.HEARTBEAT_STALE_MS - 1000))).toBe(false);
   });
 });
 
