@@ -1,3 +1,9 @@
+/**
+ * The sidecar with nothing to do writes no shared state: over 10 idle seconds the status file is not
+ * replaced once (on a network volume each time is a lock, an fsync and a rename that every handler waits
+ * behind), while its heartbeat, in a file of its own, goes on. The sidecar runs as `npm run daemon` runs
+ * it, on a studio of its own.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
 import { watch } from "node:fs";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
@@ -5,12 +11,6 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeTempDir, removeTempDir } from "../helpers";
 
-/**
- * The sidecar with nothing to do writes no shared state: over 10 idle seconds the status file is not
- * replaced once (on a network volume each time is a lock, an fsync and a rename that every handler waits
- * behind), while its heartbeat, in a file of its own, goes on. The sidecar runs as `npm run daemon` runs
- * it, on a studio of its own.
- */
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const IDLE_MS = 10_000;
 

@@ -1,15 +1,15 @@
-import { lstat, mkdir, rm, writeFile } from "node:fs/promises";
-import path from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
-import { catalogDoc, category, model, useStudio, writeCatalog } from "../helpers";
-import type { DownloadEntry } from "../../../lib/state/status";
-
 /**
  * DELETE of a download left "downloading" by a sidecar that is gone: nobody holds its file, so the API
  * clears it at once. Whether the sidecar is gone is for its heartbeat (state/sidecar.json) to say, read
  * after the entry was: a sidecar started meanwhile, which queued the download again and claimed it, is
  * asked to stop it instead, as any running sidecar is.
  */
+import { lstat, mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { catalogDoc, category, model, useStudio, writeCatalog } from "../helpers";
+import type { DownloadEntry } from "../../../lib/state/status";
+
 const studio = useStudio();
 let queue: typeof import("../../../lib/downloads/request");
 let state: typeof import("../../../lib/state/status");

@@ -1,13 +1,13 @@
+/**
+ * What the sidecar at rest asks of the status file: to read whether it wants a write (corrupt, or with an
+ * entry past its retention) rather than to write it on the off chance, and one to be there at all.
+ */
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { useStudio } from "../helpers";
 import type { DownloadEntry, Status } from "../../../lib/state/status";
 
-/**
- * What the sidecar at rest asks of the status file: to read whether it wants a write (corrupt, or with an
- * entry past its retention) rather than to write it on the off chance, and one to be there at all.
- */
 const studio = useStudio();
 let state: typeof import("../../../lib/state/status");
 
