@@ -1,98 +1,31 @@
+/**
+ * One model download: `.part` + control file beside the target, several ranges at once when the server
+ * takes them, resumable after any crash, checked for size and SHA256, then synced and renamed into place.
+ * The parts: probe.ts reads the first answer, pump.ts streams a range into the file, checkpoints.ts saves
+ * progress, retry.ts retries, finish.ts verifies and renames; this file decides what happens in which order.
+ */
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, mkdir, open, rename, rm, stat, statfs, type FileHandle } from "node:fs/promises";
+import { lstat, mkdir, open, rm, stat, statfs, type FileHandle } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { controlPath, partPath, removePartial } from "../../catalog/partial";
 import { removeStrayTemps } from "../../fs/atomic-write";
-import { writeAll } from "../../fs/write-all";
+import { Checkpoints } from "./checkpoints";
 import { bytesDone, loadControl, plan, saveControl, segmentLength, type Control, type Segment } from "./control";
+import { diskFullError, gib, isDiskFull, PART_FLAGS } from "./disk";
 import { asDownloadError, CancelledError, DownloadError } from "./errors";
-import { openDownload, type Opened } from "./http";
+import { finish } from "./finish";
+import { openDownload } from "./http";
+import type { DownloadJob, DownloadResult } from "./job";
+import { describeProbe, validatorChanged, type Probe } from "./probe";
+import { pump } from "./pump";
+import { retrying } from "./retry";
 import { claimedOn, stake } from "./room";
-import type { Source } from "./source";
 
-export interface DownloadJob {
-  readonly target: string;
-  readonly source: Source;
-  /** From the catalog; Hugging Face's X-Linked-Etag is used when the catalog has none. */
-  readonly sha256: string | undefined;
-  readonly connections: number;
-  readonly stallMs: number;
-  readonly retryBaseMs: number;
-  readonly maxAttempts: number;
-  readonly hasCivitaiKey: boolean;
-  readonly signal: AbortSignal;
-  readonly log: (line: string) => void;
-}
+export type { DownloadJob, DownloadResult };
 
-export interface DownloadResult {
-  readonly bytes: number;
-  /** Bytes that were already on disk from an earlier attempt. */
-  readonly resumedFrom: number;
-  readonly sha256: string | undefined;
-  readonly verified: boolean;
-}
-
-// Larger writes gain nothing measurable, and buffers held longer outlive V8's young generation: at
-// 2 MiB per connection the sidecar's peak memory was 60 MB higher (2 GiB over 8 connections, loopback).
-const FLUSH_BYTES = 512 * 1024;
-// On a slow connection 512 KiB can take seconds to fill: data is written at least this often, so that a
-// checkpoint can claim it.
-const FLUSH_MS = 250;
-// What a crash can cost: the progress since the last checkpoint (and data not yet written), fetched again
-// on resume. At 1 s, a sidecar killed every second or two fetched nearly twice the file (test/fault).
-const CHECKPOINT_MS = 500;
-// But a checkpoint syncs the part, and on a fast link that takes long (the page cache fills faster than
-// the disk drains it): checkpoints then come further apart, so that syncing takes at most a tenth of the
-// time. Every 500 ms regardless made a 2 GiB unthrottled download 1.5x slower (npm run bench).
-const CHECKPOINT_SHARE = 0.1;
-// Opened with O_NOFOLLOW: a link planted at `<file>.part` is refused, never written through.
-const PART_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
-
-/** Sizes as the catalog gives them (GiB, two decimals); under 1 GiB in MiB, where 0.01 GiB says too little. */
-const gib = (bytes: number): string =>
-  bytes < 1024 ** 3 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-
-interface Probe {
-  readonly opened: Opened;
-  readonly ranges: boolean;
-  readonly size: number | undefined;
-  readonly etag: string | undefined;
-  readonly lastModified: string | undefined;
-}
-
-function describe(opened: Opened): Probe {
-  const { res } = opened;
-  const header = (name: string) => {
-    const value = res.headers[name];
-    return typeof value === "string" && value !== "" ? value : undefined;
-  };
-  const total = /^bytes 0-\d+\/(\d+)$/.exec(header("content-range") ?? "")?.[1];
-  const length = header("content-length");
-  const ranges = res.statusCode === 206 && total !== undefined;
-  const size = ranges ? Number(total) : length !== undefined ? Number(length) : opened.linkedSize;
-  const etag = header("etag");
-  return {
-    opened,
-    ranges,
-    size: size !== undefined && Number.isSafeInteger(size) && size > 0 ? size : undefined,
-    // a weak ETag cannot validate a byte range (RFC 9110)
-    etag: etag?.startsWith("W/") ? undefined : etag,
-    lastModified: header("last-modified"),
-  };
-}
-
-function looksLikeHtml(contentType: string | undefined, firstBytes: Buffer): boolean {
-  if (contentType !== undefined && /text\/html/i.test(contentType)) return true;
-  return /^\s*(<!doctype html|<html)/i.test(firstBytes.subarray(0, 256).toString("latin1"));
-}
-
-/**
- * One model download: `.part` + control file beside the target, several ranges at once when the server
- * takes them, resumable after any crash, checked for size and SHA256, then synced and renamed into place.
- */
 export class Download {
   readonly #job: DownloadJob;
   readonly #part: string;
@@ -147,7 +80,7 @@ export class Download {
     if (control && partSize !== control.size) control = undefined;
     const probe = await this.#retrying(
       () => 0,
-      async () => describe(await openDownload(job.source, { range: { start: 0 }, signal: job.signal }, job.hasCivitaiKey)),
+      async () => describeProbe(await openDownload(job.source, { range: { start: 0 }, signal: job.signal }, job.hasCivitaiKey)),
     );
     const { opened } = probe;
     try {
@@ -155,7 +88,7 @@ export class Download {
       if (contentType !== undefined && /text\/html/i.test(contentType)) {
         throw new DownloadError(`Got an HTML page instead of the model from ${job.source.label} (a login or error page?)`);
       }
-      if (control && (control.size !== probe.size || changed(control, probe))) {
+      if (control && (control.size !== probe.size || validatorChanged(control, probe))) {
         job.log("the upstream file changed since the partial download; starting over");
         control = undefined;
       }
@@ -201,11 +134,7 @@ export class Download {
   async #diskFull(error: unknown, resumable: boolean): Promise<never> {
     if (!isDiskFull(error)) throw error;
     if (!resumable) await removePartial(this.#job.target);
-    const of = this.#total > 0 ? ` of ${gib(this.#total)}` : "";
-    const partial = resumable ? "the partial download is kept and resumes when there is room" : "the partial download was removed";
-    throw new DownloadError(`The disk is full: no room left in ${path.dirname(this.#job.target)} after ${gib(this.#done)}${of}; ${partial}`, {
-      cause: error,
-    });
+    throw diskFullError(error, path.dirname(this.#job.target), this.#done, this.#total, resumable);
   }
 
   /** A server without byte ranges: one stream from the start, hashed on the way in. */
@@ -270,29 +199,8 @@ export class Download {
     const job = this.#job;
     const stop = new AbortController();
     const signal = AbortSignal.any([job.signal, stop.signal]);
-    let saving: Promise<void> = Promise.resolve();
-    let queued = 0;
-    const save = () => {
-      // a slow disk: the checkpoint waiting behind the running one will take the latest progress anyway
-      if (queued > 1) return;
-      queued += 1;
-      saving = saving
-        .then(() => this.#checkpoint(handle, control))
-        .catch((error: Error) => job.log(`could not save progress: ${error.message}`))
-        .finally(() => (queued -= 1));
-    };
-    let checkpoint: NodeJS.Timeout | undefined;
-    let ended = false;
-    const next = (afterMs: number) => {
-      checkpoint = setTimeout(() => {
-        const started = Date.now();
-        save();
-        void saving.then(() => {
-          if (!ended) next(Math.max(CHECKPOINT_MS, ((Date.now() - started) * (1 - CHECKPOINT_SHARE)) / CHECKPOINT_SHARE));
-        });
-      }, afterMs);
-    };
-    next(CHECKPOINT_MS);
+    const checkpoints = new Checkpoints(handle, control, this.#controlFile, job.log);
+    checkpoints.start();
     const validator = probe.etag ?? probe.lastModified;
     // the probe already streams from byte 0: it serves the first range if that one has not started
     const first = control.segments[0]!;
@@ -315,18 +223,8 @@ export class Download {
       // the cause is the first range's failure, not the "cancelled" of the ranges it stopped
       if (results.some((result) => result.status === "rejected")) throw job.signal.aborted ? new CancelledError() : failure;
     } finally {
-      ended = true;
-      clearTimeout(checkpoint);
-      if (!job.signal.aborted) save();
-      await saving;
+      await checkpoints.end(!job.signal.aborted);
     }
-  }
-
-  async #checkpoint(handle: FileHandle, control: Control): Promise<void> {
-    // snapshot first, sync second: the control file never claims a byte that is not on disk
-    const snapshot: Control = { ...control, segments: control.segments.map((s) => ({ ...s })) };
-    await handle.datasync();
-    await saveControl(this.#controlFile, snapshot);
   }
 
   async #segment(
@@ -371,151 +269,20 @@ export class Download {
     );
   }
 
-  /** Streams one response into the file at its segment's position, in large writes, until the segment is full. */
-  async #pump(res: IncomingMessage, segment: Segment, handle: FileHandle, hash: Hash | undefined): Promise<void> {
-    const { stallMs } = this.#job;
-    const length = segmentLength(segment);
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let flushedAt = Date.now();
-    const flush = async () => {
-      flushedAt = Date.now();
-      if (pendingBytes === 0) return;
-      const buffers = pending;
-      const bytes = pendingBytes;
-      pending = [];
-      pendingBytes = 0;
-      await writeAll(handle, buffers, segment.start + segment.done);
-      if (hash) for (const buffer of buffers) hash.update(buffer);
-      segment.done += bytes;
-      this.#done += bytes;
-    };
-    let stall = setTimeout(() => undefined, 0);
-    const armStall = () => {
-      clearTimeout(stall);
-      stall = setTimeout(
-        () => res.destroy(new DownloadError(`No data for ${stallMs / 1000} s`, { retryable: true })),
-        stallMs,
-      );
-    };
-    armStall();
-    try {
-      for await (const chunk of res as AsyncIterable<Buffer>) {
-        armStall();
-        const room = length - segment.done - pendingBytes;
-        const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
-        if (segment.done === 0 && pendingBytes === 0 && segment.start === 0 && looksLikeHtml(undefined, piece)) {
-          throw new DownloadError(`Got an HTML page instead of the model from ${this.#job.source.label} (a login or error page?)`);
-        }
-        pending.push(piece);
-        pendingBytes += piece.length;
-        if (pendingBytes >= FLUSH_BYTES || segment.done + pendingBytes >= length || Date.now() - flushedAt >= FLUSH_MS) {
-          clearTimeout(stall);
-          await flush();
-          armStall();
-        }
-        if (segment.done >= length) break;
-      }
-      await flush();
-    } catch (error) {
-      await flush().catch(() => undefined);
-      throw error;
-    } finally {
-      clearTimeout(stall);
-      res.destroy();
-    }
-    if (segment.done < length && length !== Number.MAX_SAFE_INTEGER) {
-      throw new DownloadError("The connection closed before the end of the data", { retryable: true });
-    }
+  /** Streams one response into the file at its segment's position (pump.ts), counting what is written. */
+  #pump(res: IncomingMessage, segment: Segment, handle: FileHandle, hash: Hash | undefined): Promise<void> {
+    const { stallMs, source } = this.#job;
+    return pump(res, segment, handle, { stallMs, label: source.label, ...(hash && { hash }), onWritten: (bytes) => (this.#done += bytes) });
   }
 
-  /** Runs `work` until it succeeds, retrying what is worth retrying with jittered exponential back-off. */
-  async #retrying<T>(progressOf: () => number, work: () => Promise<T>, signal = this.#job.signal): Promise<T> {
-    const { maxAttempts, retryBaseMs, log } = this.#job;
-    let attempts = 0;
-    let before = progressOf();
-    for (;;) {
-      try {
-        return await work();
-      } catch (error) {
-        const failure = asDownloadError(error);
-        if (failure instanceof CancelledError || signal.aborted) throw new CancelledError();
-        if (!failure.retryable || failure.restart) throw failure;
-        // a try that moved data forward does not count against the limit
-        if (progressOf() > before) attempts = 0;
-        before = progressOf();
-        attempts += 1;
-        if (attempts >= maxAttempts) throw new DownloadError(`Gave up after ${attempts} tries: ${failure.message}`);
-        const backoff = Math.min(30_000, retryBaseMs * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
-        const wait = Math.min(300_000, Math.max(backoff, failure.retryAfterMs ?? 0));
-        log(`${failure.message}; retry ${attempts} of ${maxAttempts - 1} in ${(wait / 1000).toFixed(1)} s`);
-        await sleep(wait, undefined, { signal }).catch(() => {
-          throw new CancelledError();
-        });
-      }
-    }
+  /** Runs `work` under the retry policy (retry.ts) of this download's settings. */
+  #retrying<T>(progressOf: () => number, work: () => Promise<T>, signal = this.#job.signal): Promise<T> {
+    return retrying(this.#job, progressOf, work, signal);
   }
 
-  /** Size, content and checksum checked, data synced, then the one rename that makes the model appear. */
-  async #finish(
-    handle: FileHandle,
-    size: number,
-    resumedFrom: number,
-    expected: string | undefined,
-    inlineHash: Hash | undefined,
-  ): Promise<DownloadResult> {
-    const stat = await handle.stat();
-    if (stat.size !== size) {
-      throw new DownloadError(`Size mismatch: expected ${size} bytes, found ${stat.size}`, { restart: true });
-    }
-    const head = Buffer.alloc(256);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    if (looksLikeHtml(undefined, head.subarray(0, bytesRead))) {
-      await removePartial(this.#job.target);
-      throw new DownloadError(`Got an HTML page instead of the model from ${this.#job.source.label} (a login or error page?)`);
-    }
-    let actual: string | undefined;
-    if (expected !== undefined) {
-      actual = inlineHash ? inlineHash.digest("hex") : await hashFile(handle, size, this.#job.signal);
-      if (actual !== expected) {
-        await removePartial(this.#job.target);
-        throw new DownloadError(`Checksum mismatch: expected SHA256 ${expected}, got ${actual}; the download was discarded`);
-      }
-    }
-    await handle.datasync();
-    // a cancel that arrived while the data was synced wins: the file never appears
-    if (this.#job.signal.aborted) throw new CancelledError();
-    await rename(this.#part, this.#job.target);
-    await removePartial(this.#job.target);
-    await syncDir(path.dirname(this.#job.target));
-    return { bytes: size, resumedFrom, sha256: actual, verified: actual !== undefined };
+  #finish(handle: FileHandle, size: number, resumedFrom: number, expected: string | undefined, inlineHash: Hash | undefined): Promise<DownloadResult> {
+    const { target, source, signal } = this.#job;
+    return finish(handle, { target, size, resumedFrom, expected, inlineHash, label: source.label, signal });
   }
 }
 
-function isDiskFull(error: unknown): boolean {
-  for (let e = error; e instanceof Error; e = e.cause) if ((e as NodeJS.ErrnoException).code === "ENOSPC") return true;
-  return false;
-}
-
-const changed = (control: Control, probe: Probe): boolean =>
-  (control.etag !== undefined && probe.etag !== undefined && control.etag !== probe.etag) ||
-  (control.lastModified !== undefined && probe.lastModified !== undefined && control.lastModified !== probe.lastModified);
-
-async function hashFile(handle: FileHandle, size: number, signal: AbortSignal): Promise<string> {
-  const hash = createHash("sha256");
-  const buffer = Buffer.allocUnsafe(8 * 1024 * 1024);
-  for (let position = 0; position < size; ) {
-    if (signal.aborted) throw new CancelledError();
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-    if (bytesRead === 0) break;
-    hash.update(buffer.subarray(0, bytesRead));
-    position += bytesRead;
-  }
-  return hash.digest("hex");
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r").catch(() => undefined);
-  await handle?.sync().catch(() => undefined);
-  await handle?.close();
-}

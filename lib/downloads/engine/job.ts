@@ -1,0 +1,24 @@
+/** What a download is asked to do, and what it answers when it is done. */
+import type { Source } from "./source";
+
+export interface DownloadJob {
+  readonly target: string;
+  readonly source: Source;
+  /** From the catalog; Hugging Face's X-Linked-Etag is used when the catalog has none. */
+  readonly sha256: string | undefined;
+  readonly connections: number;
+  readonly stallMs: number;
+  readonly retryBaseMs: number;
+  readonly maxAttempts: number;
+  readonly hasCivitaiKey: boolean;
+  readonly signal: AbortSignal;
+  readonly log: (line: string) => void;
+}
+
+export interface DownloadResult {
+  readonly bytes: number;
+  /** Bytes that were already on disk from an earlier attempt. */
+  readonly resumedFrom: number;
+  readonly sha256: string | undefined;
+  readonly verified: boolean;
+}
