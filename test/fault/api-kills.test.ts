@@ -1,11 +1,3 @@
-import { mkdir, readdir, readFile } from "node:fs/promises";
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { catalog, catalogFile, writeCatalog, type TestModel } from "../support/catalogs";
-import { uploadForm } from "../support/client";
-import { dirsWithCatalog, fileModel, isAlive, jsonPoller, seededRandom, sleep, waitFor } from "../support/fault-kit";
-import { startOwnStack, type OwnStack } from "../support/own-stack";
-
 /**
  * SIGKILL the API process (serverless-offline, whose handlers write the catalog and the status file) in
  * the middle of a burst of writes: the supervisor brings it back, no file is ever half written or left
@@ -14,6 +6,14 @@ import { startOwnStack, type OwnStack } from "../support/own-stack";
  * The kill is aimed: it comes as soon as one of the API's writes has its temp file, and it counts only
  * when that process's temp file is still there after it died, a write cut between its start and its rename.
  */
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { catalog, catalogFile, writeCatalog, type TestModel } from "../support/catalogs";
+import { uploadForm } from "../support/client";
+import { dirsWithCatalog, fileModel, isAlive, jsonPoller, seededRandom, sleep, waitFor } from "../support/fault-kit";
+import { startOwnStack, type OwnStack } from "../support/own-stack";
+
 const MAX_KILLS = 3;
 
 /** Every API pid the log announced, oldest first. */

@@ -1,3 +1,8 @@
+/**
+ * 200 mutating requests at once (downloads, batches, deletes, removals from the catalog, imports) while
+ * the sidecar writes the progress of slow downloads. Every answer and the final catalog and status file
+ * must be what the same requests in some serial order give: no lost update, no 5xx, nothing half done.
+ */
 import { access, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -11,11 +16,6 @@ import { explainableTogether, type FileHistory } from "../support/one-order";
 import { explainable, type FileState, type Projection } from "../support/serial-order";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
 
-/**
- * 200 mutating requests at once (downloads, batches, deletes, removals from the catalog, imports) while
- * the sidecar writes the progress of slow downloads. Every answer and the final catalog and status file
- * must be what the same requests in some serial order give: no lost update, no 5xx, nothing half done.
- */
 const REQUESTS = 200;
 const IMPORTS = 16;
 const SEEDS = (process.env.STORM_SEEDS ?? "1,2,3").split(",").map(Number);

@@ -33,7 +33,6 @@ const cancel = (file: string) => call<{ status: string; file: string }>("DELETE"
 const batch = (filenames: string[]) => call<{ queued: string[]; skipped: string[] }>("POST", "/api/admin/models/download-batch", { json: { filenames } });
 
 const slows = [slowA, slowB, slowC, slowD];
-const ACTIVE = ["queued", "downloading"];
 
 /**
  * Each test sets up the downloads it needs, whatever ran before it: exactly `wanted` of the slow models
@@ -41,7 +40,7 @@ const ACTIVE = ["queued", "downloading"];
  */
 async function onlyActive(wanted: typeof slows): Promise<void> {
   const downloads = (await readStatusFile()).downloads;
-  const active = (c: (typeof slows)[number]) => ACTIVE.includes(downloads[c.model.file]?.status ?? "");
+  const active = (c: (typeof slows)[number]) => ["queued", "downloading"].includes(downloads[c.model.file]?.status ?? "");
   await Promise.all(slows.filter((c) => !wanted.includes(c) && active(c)).map((c) => cancel(c.model.file)));
   const missing = wanted.filter((c) => !active(c)).map((c) => c.model.file);
   if (missing.length > 0) expect((await batch(missing)).json.queued).toEqual(missing);
@@ -50,8 +49,7 @@ async function onlyActive(wanted: typeof slows): Promise<void> {
 /** A fast model on disk, downloaded through the service (its status entry says done), or not on disk. */
 async function onDisk(model: { file: string; dest: string }): Promise<void> {
   if (await exists(modelFile(model))) return;
-  // not behind slow ones
-  await onlyActive([]);
+  await onlyActive([]); // not behind slow ones
   await queue(model.file);
   expect((await settled(model.file)).status).toBe("done");
 }
@@ -208,7 +206,6 @@ describe("the download endpoints", () => {
       for (const c of started) if (queued && (await exists(`${modelFile(c.model)}.part`))) return { running: c.model, waiting: queued.model };
       return undefined;
     }, "a partial file and a queued download");
-    const target = modelFile(running);
 
     // what a cancel costs on the API's side alone: a queued download is removed without the sidecar
     let started = Date.now();
@@ -222,9 +219,9 @@ describe("the download endpoints", () => {
     expect(json).toEqual({ status: "deleted", file: running.file });
     // the sidecar's share: it notices, stops and lets go within a second (the API gives it 5 s)
     expect(took - reference).toBeLessThan(1_000);
-    expect(await exists(`${target}.part`)).toBe(false);
-    expect(await exists(`${target}.part.json`)).toBe(false);
-    expect(await exists(target)).toBe(false);
+    expect(await exists(`${modelFile(running)}.part`)).toBe(false);
+    expect(await exists(`${modelFile(running)}.part.json`)).toBe(false);
+    expect(await exists(modelFile(running))).toBe(false);
     expect((await readStatusFile()).downloads[running.file]).toBeUndefined();
   });
 
