@@ -189,7 +189,7 @@ describe("the download endpoints", () => {
   });
 
   it("refuses to remove a model from the catalog while it downloads", async () => {
-    await onlyActive([slowA]);
+    await onlyActive(slows);
     const { status, json } = await call<{ detail: string }>("DELETE", `/api/admin/models/${slowA.model.file}/catalog`);
 
     expect(status).toBe(409);
