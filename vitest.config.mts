@@ -1,8 +1,9 @@
 import { defineConfig } from "vitest/config";
 
-// Groups run one after another (sequence.groupOrder): the fault suite kills processes and fills disks, the
-// browser tests run Chromium, and the cloud tests package the service and run its functions; on a 2-core
-// machine none of them may share the CPU with the timing-sensitive integration files.
+// Groups run one after another (sequence.groupOrder), each project in a group of its own: the unit tests
+// first (they are cheap), then the integration files against one shared stack; the fault suite kills
+// processes and fills disks, the browser tests run Chromium, and the cloud tests package the service and
+// run its functions. On a 2-core machine none of them may share the CPU with another.
 export default defineConfig({
   test: {
     projects: [
@@ -23,7 +24,7 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 30_000,
           hookTimeout: 90_000,
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -34,7 +35,7 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 120_000,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
       {
@@ -47,7 +48,7 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 30_000,
           hookTimeout: 120_000,
-          sequence: { groupOrder: 3 },
+          sequence: { groupOrder: 4 },
         },
       },
       {
@@ -58,7 +59,7 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 120_000,
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
         },
       },
     ],

@@ -1,3 +1,11 @@
+/**
+ * SIGKILL the API process (serverless-offline, whose handlers write the catalog and the status file) in
+ * the middle of a burst of writes: the supervisor brings it back, no file is ever half written or left
+ * behind as a temp file, every write that was answered stands, and the lock the dead process held blocks
+ * the next writer for a few seconds at most: nobody gets a 503, and the sidecar's heartbeat never lapses.
+ * The kill is aimed: it comes as soon as one of the API's writes has its temp file, and it counts only
+ * when that process's temp file is still there after it died, a write cut between its start and its rename.
+ */
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,13 +14,7 @@ import { uploadForm } from "../support/client";
 import { dirsWithCatalog, fileModel, isAlive, jsonPoller, seededRandom, sleep, waitFor } from "../support/fault-kit";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
 
-/**
- * SIGKILL the API process (serverless-offline, whose handlers write the catalog and the status file) in
- * the middle of a burst of writes: the supervisor brings it back, no file is ever half written or left
- * behind as a temp file, every write that was answered stands, and the lock the dead process held blocks
- * the next writer for a few seconds at most: nobody gets a 503, and the sidecar's heartbeat never lapses.
- */
-const KILLS = 1;
+const MAX_KILLS = 3;
 
 /** Every API pid the log announced, oldest first. */
 const apiPids = (log: string): number[] =>
@@ -36,14 +38,28 @@ describe("an API process killed during writes", () => {
     await own?.close();
   });
 
-  /** Kills the API now serving and waits until a new one answers; how long it took. */
-  async function killApi(): Promise<{ pid: number; backAfterMs: number }> {
+  /** The temp files of writes of the catalog or the status file by process `pid`, there now. */
+  async function writesInFlight(pid: number): Promise<string[]> {
+    const dirs = [path.dirname(catalogFile(own.stack.studioDir, "models")), path.dirname(own.statusFile)];
+    const names = (await Promise.all(dirs.map((dir) => readdir(dir).catch(() => [] as string[])))).flat();
+    return names.filter((name) => new RegExp(`^\\.(models|status)\\.json\\.${pid}\\.[0-9a-f]{8}\\.tmp$`).test(name));
+  }
+
+  /**
+   * Kills the API now serving as soon as one of its writes is under way (or after `withinMs` anyway), and
+   * waits until a new one answers. `cut`: its temp files left behind, the writes the kill interrupted.
+   */
+  async function killApiInWrite(withinMs = 5_000): Promise<{ pid: number; backAfterMs: number; cut: string[] }> {
     const pid = apiPids(await own.log()).at(-1)!;
+    const until = Date.now() + withinMs;
+    while ((await writesInFlight(pid)).length === 0 && Date.now() < until) await new Promise(setImmediate);
     const killedAt = Date.now();
     process.kill(pid, "SIGKILL");
+    // nobody removes a temp file of the dead process before its lock goes stale (5 s): a look now sees it
+    const cut = await writesInFlight(pid);
     await waitFor(async () => apiPids(await own.log()).filter((p) => p !== pid && isAlive(p)).at(-1), "the API to be restarted", 30_000);
     await waitFor(async () => ((await own.call("GET", "/api/admin/models")).status === 200 ? true : undefined), "the API to answer again", 30_000);
-    return { pid, backAfterMs: Date.now() - killedAt };
+    return { pid, backAfterMs: Date.now() - killedAt, cut };
   }
 
   /** What a request got: "ok", "restarting" (the front door's 503 while the API is down), or the refusal. */
@@ -117,10 +133,12 @@ describe("an API process killed during writes", () => {
       }
     })();
     const slowest: number[] = [];
+    const cuts: string[][] = [];
     try {
-      for (let kill = 0; kill < KILLS; kill++) {
+      // until a kill lands in a write (most do at once: a write's temp file lives for its fsync)
+      for (let kill = 0; kill < MAX_KILLS && !cuts.some((cut) => cut.length > 0); kill++) {
         const before = apiPids(await own.log()).at(-1);
-        const killing = sleep(random.between(200, 1_500)).then(killApi);
+        const killing = sleep(random.between(200, 1_500)).then(() => killApiInWrite());
         // catalog writes (imports) and status writes (queue requests) at once, from two workers each
         const [imports, queues] = await Promise.all([
           burst(async (n) => {
@@ -129,7 +147,8 @@ describe("an API process killed during writes", () => {
           }, killing, 2),
           burst(async (n) => outcome(await own.call("POST", `/api/admin/models/download/${failing[n % failing.length]!.file}`)), killing, 2),
         ]);
-        const { backAfterMs } = await killing;
+        const { backAfterMs, cut } = await killing;
+        cuts.push(cut);
         const answered = imports.filter((a) => a.status === "ok").map((a) => imported(kill * 1000 + a.n).file);
         const document = JSON.parse(await readFile(catalogFile(own.stack.studioDir, "models"), "utf8")) as {
           categories: { models: { file: string }[] }[];
@@ -146,7 +165,7 @@ describe("an API process killed during writes", () => {
         expect(all.filter((a) => a.status !== "ok" && a.status !== "restarting").map((a) => a.status)).toEqual([]);
         slowest.push(Math.max(...all.filter((a) => a.status === "ok").map((a) => a.ms)));
         console.log(
-          `api-kills: kill ${kill + 1}: API back after ${backAfterMs} ms; ${answered.length} imports and ${queues.filter((a) => a.status === "ok").length} queue requests answered; slowest ${slowest.at(-1)} ms`,
+          `api-kills: kill ${kill + 1}: ${cut.length > 0 ? `cut the write of ${cut.join(", ")}` : "landed between writes"}; API back after ${backAfterMs} ms; ${answered.length} imports and ${queues.filter((a) => a.status === "ok").length} queue requests answered; slowest ${slowest.at(-1)} ms`,
         );
       }
     } finally {
@@ -154,6 +173,9 @@ describe("an API process killed during writes", () => {
       await heartbeat;
     }
     const reads = await Promise.all(pollers.map((poller) => poller.stop()));
+
+    console.log(`api-kills: ${cuts.filter((cut) => cut.length > 0).length} of ${cuts.length} kill(s) landed in a write`);
+    expect(cuts.filter((cut) => cut.length > 0)).toHaveLength(1);
 
     expect(reads.flatMap((r) => r.bad)).toEqual([]);
     expect(Math.max(...slowest)).toBeLessThan(8_000);

@@ -11,6 +11,7 @@ import {
   readHeartbeat,
   readStatusFile,
   settled,
+  type StatusEntry,
   stackInfo,
   upstream,
   urlEntry,
@@ -19,6 +20,7 @@ import {
 } from "../support/downloads";
 import { HEARTBEAT_MS } from "../../lib/state/heartbeat";
 import { CIVITAI_API_KEY, HF_TOKEN } from "../support/global-stack";
+import type { TestModel } from "../support/catalogs";
 import { fileBytes } from "../support/upstream";
 
 const sha256 = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");
@@ -28,6 +30,22 @@ const hf = hfEntry("stabilityai/sdxl-vae/sdxl_vae.safetensors", "sdxl_vae.safete
 const big = hfEntry("black-forest-labs/FLUX.1-schnell/flux1-schnell.safetensors", "flux1-schnell.safetensors", "diffusion_models/flux");
 const civitai = civitaiEntry(128713, "dreamshaper_8.safetensors", "checkpoints");
 const plain = urlEntry("xinntao/RealESRGAN_x4plus.pth", "RealESRGAN_x4plus.pth");
+// in the catalog, never asked for: what a refused request must leave untouched
+const untouched = urlEntry("xinntao/RealESRGAN_x2plus.pth", "RealESRGAN_x2plus.pth");
+const downloadable = [hf, big, civitai, plain];
+
+/**
+ * The models each test needs on disk: the test of a download records it once done; a later test that
+ * needs the model finds it there, or (run alone, or after that test failed) downloads it itself.
+ */
+const done = new Map<string, StatusEntry>();
+async function onDisk(model: TestModel): Promise<void> {
+  if (done.has(model.file)) return;
+  await queue(model.file);
+  const entry = await settled(model.file, 60_000);
+  expect(entry.status, `${model.file} downloaded`).toBe("done");
+  done.set(model.file, entry);
+}
 
 describe("downloading a model", () => {
   const registered: Record<string, { sha256: string; size: number }> = {};
@@ -39,7 +57,7 @@ describe("downloading a model", () => {
     registered.big = await up.register({ id: "black-forest-labs/FLUX.1-schnell/flux1-schnell.safetensors", size: 64 * MiB + 5 });
     registered.civitai = await up.register({ id: "civitai/128713", size: 48 * MiB + 3, mode: "needs-token", signedUses: 1 });
     registered.plain = await up.register({ id: "xinntao/RealESRGAN_x4plus.pth", size: 2 * MiB });
-    await useModels([hf, big, civitai, plain]);
+    await useModels([...downloadable, untouched]);
   });
 
   it("downloads from Hugging Face byte for byte, verified against X-Linked-Etag, with the token for huggingface only", async () => {
@@ -52,6 +70,7 @@ describe("downloading a model", () => {
     expect(json).toEqual({ status: "queued", file: hf.file });
     expect(entry).toMatchObject({ status: "done", bytes_downloaded: registered.hf!.size, bytes_total: registered.hf!.size, percent: 100 });
     expect(await sha256(modelFile(hf))).toBe(registered.hf!.sha256);
+    done.set(hf.file, entry);
     const log = await up().log();
     const resolve = log.filter((l) => l.route === "hf-resolve");
     const cdn = log.filter((l) => l.route === "cdn");
@@ -71,6 +90,7 @@ describe("downloading a model", () => {
 
     expect(entry.status).toBe("done");
     expect(await sha256(modelFile(big))).toBe(registered.big!.sha256);
+    done.set(big.file, entry);
     const ranges = new Set((await up().log()).filter((l) => l.route === "cdn" && l.status === 206).map((l) => l.range));
     expect(ranges.size).toBe(4);
   });
@@ -83,6 +103,7 @@ describe("downloading a model", () => {
 
     expect(entry.status).toBe("done");
     expect(await sha256(modelFile(civitai))).toBe(registered.civitai!.sha256);
+    done.set(civitai.file, entry);
     const log = await up().log();
     const api = log.filter((l) => l.route === "civitai-download");
     const signed = log.filter((l) => l.route === "signed");
@@ -102,9 +123,11 @@ describe("downloading a model", () => {
     expect(entry.status).toBe("done");
     const expected = fileBytes("xinntao/RealESRGAN_x4plus.pth", 0, 0, 2 * MiB);
     expect((await readFile(modelFile(plain))).equals(expected)).toBe(true);
+    done.set(plain.file, entry);
   });
 
   it("answers present, and downloads nothing, for a file already on disk", async () => {
+    await onDisk(hf);
     const before = (await up().stats("stabilityai/sdxl-vae/sdxl_vae.safetensors")).gets;
 
     const { json } = await queue(hf.file);
@@ -115,19 +138,20 @@ describe("downloading a model", () => {
   });
 
   it("leaves no partial or control file behind, and lists the models as present", async () => {
+    for (const model of downloadable) await onDisk(model);
     const { json } = await call<{ categories: { models: { file: string; status: string; on_disk_bytes: number }[] }[] }>(
       "GET",
       "/api/admin/models",
     );
     const leftovers = [];
-    for (const model of [hf, big, civitai, plain]) {
+    for (const model of downloadable) {
       const dir = path.dirname(modelFile(model));
       leftovers.push(...(await readdir(dir)).filter((name) => name.includes(".part")));
     }
 
     expect(leftovers).toEqual([]);
     const listed = json.categories[0]!.models;
-    expect(listed.map((m) => m.status)).toEqual(["present", "present", "present", "present"]);
+    expect(listed.map((m) => m.status)).toEqual(["present", "present", "present", "present", "not_downloaded"]);
     expect(listed[1]!.on_disk_bytes).toBe(64 * MiB + 5);
   });
 
@@ -143,10 +167,15 @@ describe("downloading a model", () => {
     ["missing", null],
     ["wrong", "nope"],
   ])("refuses a %s API key with 401 and queues nothing", async (_, key) => {
-    const { status, json } = await call("POST", `/api/admin/models/download/${plain.file}`, { key });
+    const single = await call("POST", `/api/admin/models/download/${untouched.file}`, { key });
+    const batch = await call("POST", "/api/admin/models/download-batch", { key, json: { filenames: [untouched.file] } });
 
-    expect(status).toBe(401);
-    expect(json).toEqual({ detail: "Invalid or missing API key" });
+    for (const { status, json } of [single, batch]) {
+      expect(status).toBe(401);
+      expect(json).toEqual({ detail: "Invalid or missing API key" });
+    }
+    // a queued entry would be written before the answer: none is there after it
+    expect((await readStatusFile()).downloads[untouched.file]).toBeUndefined();
   });
 
   it("reports a running sidecar", async () => {

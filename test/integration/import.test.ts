@@ -9,6 +9,7 @@ import {
   readCatalog,
   writeCatalog,
   type TestCatalog,
+  type TestModel,
 } from "../support/catalogs";
 import { call, uploadForm } from "../support/client";
 
@@ -24,6 +25,9 @@ interface ImportReply {
   skipped: string[];
   total_added: number;
 }
+
+/** What an import makes of an entry it adds: the same, tagged "imported". */
+const tagged = (model: TestModel): TestModel => ({ ...model, tags: [...((model.tags as string[] | undefined) ?? []), "imported"] });
 
 const importFile = (content: string | Uint8Array, key?: string | null) =>
   call<ImportReply>("POST", "/api/admin/models/import", { body: uploadForm(content), ...(key !== undefined && { key }) });
@@ -57,8 +61,12 @@ describe("POST /api/admin/models/import", () => {
       expect(after.categories[i]!.models.slice(0, category.models.length)).toEqual(category.models);
       expect(after.categories[i]!.name).toBe(category.name);
     }
-    const joined = after.categories[0]!.models.slice(before.categories[0]!.models.length);
-    expect(joined).toEqual(incoming.categories[0]!.models.map((m) => ({ ...m, tags: [...(m.tags as string[]), "imported"] })));
+    // every incoming entry as it was sent, tagged, in its category: after the local ones, or in a new one
+    for (const category of incoming.categories) {
+      const local = before.categories.find((c) => c.id === category.id)?.models.length ?? 0;
+      const added = after.categories.find((c) => c.id === category.id)!.models.slice(local);
+      expect(added).toEqual(category.models.filter((m) => m.file !== duplicate.file).map(tagged));
+    }
     expect(after.categories.map((c) => c.id)).toEqual([...before.categories.map((c) => c.id), "new-cat-3", "new-cat-4", "new-cat-5"]);
     expect(after.categories.at(-1)!.name).toBe("new category 5");
     const allFiles = after.categories.flatMap((c) => c.models.map((m) => m.file));
@@ -202,13 +210,20 @@ describe("POST /api/admin/models/import", () => {
     expect(await readFile(catalogFile(studioDir, "models"), "utf8")).toBe(before);
   });
 
-  it("applies concurrent imports of different files all together", async () => {
+  it("applies concurrent imports of different files all together, each entry as its own import sent it", async () => {
     const uploads = Array.from({ length: 12 }, (_, i) => bigCatalog(5, `batch${i}`));
 
     const replies = await Promise.all(uploads.map((doc) => importFile(JSON.stringify(doc))));
 
-    expect(replies.map((r) => r.json.total_added)).toEqual(uploads.map(() => 5));
-    const files = (await readCatalog(studioDir, "models")).categories.flatMap((c) => c.models.map((m) => m.file));
+    const after = await readCatalog(studioDir, "models");
+    const files = after.categories.flatMap((c) => c.models.map((m) => m.file));
     expect(files).toHaveLength(24 + 60);
+    uploads.forEach((upload, i) => {
+      const sent = upload.categories.flatMap((c) => c.models);
+      expect(replies[i]!.json).toEqual({ added: sent.map((m) => m.file), skipped: [], total_added: 5 });
+      for (const category of upload.categories.filter((c) => c.models.length > 0)) {
+        expect(after.categories.find((c) => c.id === category.id)?.models, `${category.id}`).toEqual(category.models.map(tagged));
+      }
+    });
   });
 });

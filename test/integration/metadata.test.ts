@@ -1,92 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { catalog, readCatalog, writeCatalog, type TestModel } from "../support/catalogs";
-import { call, uploadForm } from "../support/client";
+import { call, uploadForm, type ApiReply } from "../support/client";
 import { readStatusFile, stackInfo, stackLog, upstream, waitUntil } from "../support/downloads";
 import { CIVITAI_API_KEY, HF_TOKEN } from "../support/global-stack";
-
-// Real-shaped payloads: the fields and types of CivitAI's /api/v1/model-versions/:id and /api/v1/models/:id,
-// and of Hugging Face's /api/models/:repo and its resolve HEAD.
-const juggVersion = {
-  id: 456194,
-  modelId: 133005,
-  name: "Jugg_IX_RunDiffusionPhoto_v2",
-  createdAt: "2024-04-23T19:20:14.386Z",
-  updatedAt: "2024-05-02T10:11:12.000Z",
-  status: "Published",
-  publishedAt: "2024-04-23T20:08:44.543Z",
-  trainedWords: [],
-  trainingStatus: null,
-  trainingDetails: null,
-  baseModel: "SDXL 1.0",
-  baseModelType: "Standard",
-  earlyAccessEndsAt: null,
-  description: "<p>Juggernaut IX</p>",
-  uploadType: "Created",
-  stats: { downloadCount: 512345, ratingCount: 0, rating: 0, thumbsUpCount: 4123 },
-  model: { name: "Juggernaut XL", type: "Checkpoint", nsfw: false, poi: false },
-  files: [
-    {
-      id: 367543,
-      sizeKB: 6775430.4453125,
-      name: "juggernautXL_v9Rundiffusionphoto2.safetensors",
-      type: "Model",
-      pickleScanResult: "Success",
-      pickleScanMessage: "No Pickle imports",
-      virusScanResult: "Success",
-      virusScanMessage: null,
-      scannedAt: "2024-04-23T19:33:48.212Z",
-      metadata: { format: "SafeTensor", size: "full", fp: "fp16" },
-      hashes: {
-        AutoV1: "E0EE9A4F",
-        AutoV2: "C9E3E68F89",
-        SHA256: "C9E3E68F89B8E38689E1097D4BE4573CF308DE4E3FD044C64CA697BDB4AA8BCA",
-        CRC32: "5A3AAB72",
-        BLAKE3: "5B0DB0C1F1F1E1B0C8F4B0E1D8B4A3C2F1E0D9C8B7A6F5E4D3C2B1A0F9E8D7C6",
-        AutoV3: "F9D6E6FC3F6D",
-      },
-      primary: true,
-      downloadUrl: "https://civitai.com/api/download/models/456194",
-    },
-  ],
-  images: [],
-  downloadUrl: "https://civitai.com/api/download/models/456194",
-};
-const juggModel = {
-  id: 133005,
-  name: "Juggernaut XL",
-  description: "<p>...</p>",
-  type: "Checkpoint",
-  poi: false,
-  nsfw: false,
-  allowNoCredit: true,
-  allowCommercialUse: ["Image", "RentCivit"],
-  allowDerivatives: true,
-  allowDifferentLicense: true,
-  stats: { downloadCount: 1200000, favoriteCount: 0, thumbsUpCount: 25000, thumbsDownCount: 0, commentCount: 900, ratingCount: 0, rating: 0 },
-  creator: { username: "KandooAI", image: null },
-  tags: ["base model", "photorealistic", "sdxl", "realistic", "photography"],
-  modelVersions: [],
-};
-const lockedVersion = { ...juggVersion, id: 128713, modelId: 4384, name: "8", baseModel: "SD 1.5", trainedWords: ["dreamshaper"] };
-const hfInfo = {
-  _id: "64bfcd5ff462a99a04fd1ec8",
-  id: "stabilityai/stable-diffusion-xl-base-1.0",
-  modelId: "stabilityai/stable-diffusion-xl-base-1.0",
-  author: "stabilityai",
-  sha: "462165984030d82259a11f4367a4eed129e94a7b",
-  lastModified: "2023-10-30T16:03:47.000Z",
-  private: false,
-  gated: false,
-  disabled: false,
-  downloads: 2345678,
-  likes: 6543,
-  tags: ["diffusers", "safetensors", "text-to-image", "stable-diffusion"],
-  pipeline_tag: "text-to-image",
-  library_name: "diffusers",
-  createdAt: "2023-07-25T13:25:51.000Z",
-  siblings: [{ rfilename: "sd_xl_base_1.0.safetensors" }],
-};
-const HF_SHA = "31e35c80fc4829d14f90153f4c74cd59c90b779f6afe05a74cd6120b893f7e5b";
+import { HF_SHA, hfInfo, juggModel, juggVersion, lockedVersion } from "../support/metadata-payloads";
 
 const civ = (file: string, version: number, extra: Partial<TestModel> = {}): TestModel => ({
   name: `${file} (local name)`,
@@ -124,6 +41,42 @@ const get = async <T>(path: string) => {
   return reply;
 };
 
+/** What the one metadata run of this file showed: its start, midway, an import during it, its end. */
+interface Run {
+  readonly posts: ApiReply<{ queued: number; files: string[] }>[];
+  readonly busy: { stats: { fetching_count: number } };
+  readonly midway: Record<string, { status: string }>;
+  readonly imported: number;
+  readonly done: Record<string, { status: string; error?: string }>;
+}
+
+const extra = { name: "Imported", file: "imported_during_run.safetensors", dest: "loras" };
+
+/**
+ * The run every test here looks at, started by the first that needs it (whichever runs first, or alone):
+ * ten requests for it at once, a look at it midway, an import while it goes on, and its end.
+ */
+let started: Promise<Run> | undefined;
+const theRun = (): Promise<Run> => (started ??= fetchAll());
+
+async function fetchAll(): Promise<Run> {
+  const posts = await Promise.all(Array.from({ length: 10 }, () => call<{ queued: number; files: string[] }>("POST", "/api/admin/models/fetch-metadata")));
+  replies.push(...posts.map((p) => p.text));
+  const busy = await waitUntil(async () => {
+    const { json } = await get<{ stats: { fetching_count: number } }>("/api/admin/models");
+    return json.stats.fetching_count > 0 ? json : undefined;
+  }, "a fetch in progress");
+  const { json: midway } = await get<Record<string, { status: string }>>("/api/admin/models/metadata-status");
+  const { status: imported } = await call("POST", "/api/admin/models/import", {
+    body: uploadForm(JSON.stringify(catalog([{ id: "meta", name: "Meta", models: [extra] }]))),
+  });
+  const done = await waitUntil(async () => {
+    const { json } = await get<Record<string, { status: string; error?: string }>>("/api/admin/models/metadata-status");
+    return Object.values(json).every((e) => e.status === "done" || e.status === "error") ? json : undefined;
+  }, "the run to end", 30_000, 200);
+  return { posts, busy, midway, imported, done };
+}
+
 describe("metadata from CivitAI and Hugging Face", () => {
   beforeAll(async () => {
     const up = upstream();
@@ -158,8 +111,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("queues every model with a CivitAI version or a Hugging Face repo, however many ask at once", async () => {
-    const posts = await Promise.all(Array.from({ length: 10 }, () => call<{ queued: number; files: string[] }>("POST", "/api/admin/models/fetch-metadata")));
-    replies.push(...posts.map((p) => p.text));
+    const { posts } = await theRun();
 
     expect(posts.every((p) => p.status === 200)).toBe(true);
     // the first to get the lock starts the run with every model; the others add only what is no longer
@@ -170,11 +122,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("shows the run's progress and counts the models being fetched", async () => {
-    const busy = await waitUntil(async () => {
-      const { json } = await get<{ stats: { fetching_count: number } }>("/api/admin/models");
-      return json.stats.fetching_count > 0 ? json : undefined;
-    }, "a fetch in progress");
-    const { json: midway } = await get<Record<string, { status: string }>>("/api/admin/models/metadata-status");
+    const { busy, midway } = await theRun();
 
     expect(busy.stats.fetching_count).toBeGreaterThan(0);
     expect(busy.stats.fetching_count).toBeLessThanOrEqual(2);
@@ -183,23 +131,16 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("never undoes an import made during the run", async () => {
-    const extra = { name: "Imported", file: "imported_during_run.safetensors", dest: "loras" };
+    const { imported, done } = await theRun();
 
-    const { status } = await call("POST", "/api/admin/models/import", {
-      body: uploadForm(JSON.stringify(catalog([{ id: "meta", name: "Meta", models: [extra] }]))),
-    });
-    const done = await waitUntil(async () => {
-      const { json } = await get<Record<string, { status: string; error?: string }>>("/api/admin/models/metadata-status");
-      return Object.values(json).every((e) => e.status === "done" || e.status === "error") ? json : undefined;
-    }, "the run to end", 30_000, 200);
-
-    expect(status).toBe(200);
+    expect(imported).toBe(200);
     expect(done["juggernautXL_v9.safetensors"]).toEqual({ status: "done" });
     const files = (await readCatalog(stackInfo().studioDir, "models")).categories[0]!.models.map((m) => m.file);
     expect(files).toContain(extra.file);
   });
 
   it("ends each model done or with its error", async () => {
+    await theRun();
     const { json } = await get<Record<string, { status: string; error?: string }>>("/api/admin/models/metadata-status");
 
     expect(json).toEqual({
@@ -219,6 +160,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("writes CivitAI's facts into the entry and leaves every other field as it was", async () => {
+    await theRun();
     const entries = (await readCatalog(stackInfo().studioDir, "models")).categories[0]!.models;
     const jugg = entries.find((m) => m.file === "juggernautXL_v9.safetensors");
     const locked = entries.find((m) => m.file === "dreamshaper_8.safetensors");
@@ -240,6 +182,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("writes Hugging Face's date, size and checksum into the entry", async () => {
+    await theRun();
     const entries = (await readCatalog(stackInfo().studioDir, "models")).categories[0]!.models;
 
     expect(entries.find((m) => m.file === "sd_xl_base_1.0.safetensors")).toEqual({
@@ -252,6 +195,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("backs off on 429 as asked", async () => {
+    await theRun();
     const calls = (await upstream().log()).filter((l) => l.path === "/api/v1/model-versions/777");
 
     expect(calls.map((c) => c.status)).toEqual([429, 200]);
@@ -259,6 +203,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("tries again after a reset connection or a 503, twice, and then gives up", async () => {
+    await theRun();
     const log = await upstream().log();
     const flaky = log.filter((l) => l.path === "/api/v1/model-versions/555");
     const down = log.filter((l) => l.path === "/api/v1/model-versions/666");
@@ -269,6 +214,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("sends each credential to its own API only", async () => {
+    await theRun();
     const log = (await upstream().log()).filter((l) => l.path.startsWith("/api/"));
 
     expect(log.filter((l) => l.path.startsWith("/api/v1/")).every((l) => l.authorization === `Bearer ${CIVITAI_API_KEY}`)).toBe(true);
@@ -276,6 +222,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("keeps an activity log a person can read, oldest first", async () => {
+    await theRun();
     const { json } = await get<ActivityEntry[]>("/api/admin/activity-log");
 
     expect(json[0]).toEqual({ time: expect.stringMatching(/^\d\d:\d\d:\d\d$/), message: `Queued ${fetchable.length} models for metadata fetch`, level: "info" });
@@ -300,6 +247,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("keeps the log across a sidecar restart", async () => {
+    await theRun();
     const before = (await get<ActivityEntry[]>("/api/admin/activity-log")).json;
     const pids = [...(await stackLog()).matchAll(/sidecar started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
     process.kill(pids.at(-1)!, "SIGKILL");
@@ -312,6 +260,7 @@ describe("metadata from CivitAI and Hugging Face", () => {
   });
 
   it("never shows a credential in a response, the status file, the log or the activity log", async () => {
+    await theRun();
     const everything = [...replies, JSON.stringify(await readStatusFile()), await stackLog()].join("\n");
 
     for (const secret of [HF_TOKEN, CIVITAI_API_KEY]) expect(everything).not.toContain(secret);

@@ -15,13 +15,20 @@ async function sidecarPid(): Promise<number> {
 // 64 MiB over 4 connections at 4 MiB/s each: about 4 s, long enough to kill the sidecar on the way
 const spec = { id: "restart/juggernautXL_v9.safetensors", size: 64 * MiB, mode: "slow" as const, bytesPerSecond: 4 * MiB };
 const model = urlEntry(spec.id, "juggernautXL_v9.safetensors", "checkpoints");
+// only has to be queued when the sidecar dies, and downloaded by the next one
+const waitingSpec = { id: "restart/waiting.safetensors", size: 8 * MiB };
+const waiting = urlEntry(waitingSpec.id, "waiting_for_a_sidecar.safetensors", "checkpoints");
+
+const digest = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");
 
 describe("a sidecar that dies", () => {
   let sha256: string;
+  let waitingSha256: string;
 
   beforeAll(async () => {
     sha256 = (await upstream().register(spec)).sha256;
-    await useModels([model]);
+    waitingSha256 = (await upstream().register(waitingSpec)).sha256;
+    await useModels([model, waiting]);
   });
 
   it("is restarted and finishes a download killed with SIGKILL without fetching it again", async () => {
@@ -50,7 +57,7 @@ describe("a sidecar that dies", () => {
 
     expect(second).not.toBe(first);
     expect(entry.status).toBe("done");
-    expect(createHash("sha256").update(await readFile(target)).digest("hex")).toBe(sha256);
+    expect(await digest(target)).toBe(sha256);
     // resumed from the partial (a crash costs at most a second of progress): far less than twice the file went over the wire
     expect((await upstream().stats(spec.id)).bytesSent).toBeLessThan(spec.size * 1.4);
     // a partial never sits under the final name
@@ -77,11 +84,22 @@ describe("a sidecar that dies", () => {
     expect(back.stats.daemon_running).toBe(true);
   });
 
-  it("keeps a queued download queued across a restart", async () => {
-    await call("DELETE", `/api/admin/models/${model.file}`);
-    await queue(model.file);
-    process.kill(await sidecarPid(), "SIGKILL");
+  it("keeps a queued download queued across a restart, and the next sidecar downloads it whole", async () => {
+    const pid = await sidecarPid();
+    // stopped, the sidecar cannot start the download: it is queued, and still is when the sidecar dies
+    process.kill(pid, "SIGSTOP");
+    let queued: unknown;
+    try {
+      expect((await queue(waiting.file)).json).toEqual({ status: "queued", file: waiting.file });
+      queued = (await readStatusFile()).downloads[waiting.file]?.status;
+    } finally {
+      process.kill(pid, "SIGKILL");
+    }
+    const entry = await settled(waiting.file, 40_000);
 
-    expect((await settled(model.file, 40_000)).status).toBe("done");
+    expect(queued).toBe("queued");
+    expect(await sidecarPid()).not.toBe(pid);
+    expect(entry.status).toBe("done");
+    expect(await digest(modelFile(waiting))).toBe(waitingSha256);
   });
 });

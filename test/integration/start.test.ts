@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogFile } from "../support/catalogs";
 import { PROJECT_DIR, startStack, tempDirs, type StackDirs } from "../support/stack";
 
@@ -27,15 +28,28 @@ async function groupEnds(pid: number, withinMs = 5_000): Promise<boolean> {
   return false;
 }
 
+/** The key a start stored in `studioDir`; one stored as a start stores it, if none did. */
+async function storedKey(studioDir: string): Promise<string> {
+  const file = path.join(studioDir, "api-key");
+  const stored = await readFile(file, "utf8").catch(() => undefined);
+  if (stored !== undefined) return stored.trim();
+  const key = randomBytes(24).toString("base64url");
+  await mkdir(path.join(studioDir, "catalogs"), { recursive: true });
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 describe("npm start on a fresh machine", () => {
   let dirs: StackDirs;
+  // one machine for the file: the first test finds it fresh; the later ones need nothing the first did
+  beforeAll(async () => {
+    dirs = await tempDirs("models-admin-start-");
+  });
   afterAll(async () => {
     if (dirs) await rm(dirs.root, { recursive: true, force: true });
   });
 
   it("generates an API key once, seeds the catalogs, serves, and stops everything on Ctrl-C", async () => {
-    dirs = await tempDirs("models-admin-start-");
-
     const first = await startStack(dirs);
     const keyFile = path.join(dirs.studioDir, "api-key");
     const key = (await readFile(keyFile, "utf8")).trim();
@@ -58,7 +72,7 @@ describe("npm start on a fresh machine", () => {
   });
 
   it("reuses the stored key without printing it, and never overwrites an existing catalog", async () => {
-    const key = (await readFile(path.join(dirs.studioDir, "api-key"), "utf8")).trim();
+    const key = await storedKey(dirs.studioDir);
     const mine = JSON.stringify({ version: 99, date: "mine", categories: [] });
     await writeFile(catalogFile(dirs.studioDir, "models"), mine);
 

@@ -43,22 +43,6 @@ async function plant(entry: DownloadEntry): Promise<void> {
 }
 
 describe("deleteModel of a download whose sidecar is gone", () => {
-  it.each([
-    ["no sidecar ever ran", undefined],
-    ["the sidecar's heartbeat is stale", 60_000],
-  ])("clears a download left 'downloading' when %s", async (_why, beatAgoMs) => {
-    await plant(downloading(1));
-    if (beatAgoMs !== undefined) await beat(beatAgoMs);
-    const started = Date.now();
-
-    const answer = await queue.deleteModel(FILE);
-
-    expect(answer).toEqual({ status: "deleted", file: FILE });
-    expect(Date.now() - started).toBeLessThan(1_000);
-    expect((await state.readStatus()).downloads).toEqual({});
-    expect(await exists(partial())).toBe(false);
-  });
-
   it("asks a sidecar started since to stop it, once that one has queued it again and claimed it", async () => {
     await plant(downloading(1));
     await beat(60_000);

@@ -1,0 +1,86 @@
+/**
+ * Real-shaped payloads for the metadata tests: the fields and types of CivitAI's
+ * /api/v1/model-versions/:id and /api/v1/models/:id, and of Hugging Face's /api/models/:repo and the
+ * SHA256 its resolve HEAD gives.
+ */
+export const juggVersion = {
+  id: 456194,
+  modelId: 133005,
+  name: "Jugg_IX_RunDiffusionPhoto_v2",
+  createdAt: "2024-04-23T19:20:14.386Z",
+  updatedAt: "2024-05-02T10:11:12.000Z",
+  status: "Published",
+  publishedAt: "2024-04-23T20:08:44.543Z",
+  trainedWords: [],
+  trainingStatus: null,
+  trainingDetails: null,
+  baseModel: "SDXL 1.0",
+  baseModelType: "Standard",
+  earlyAccessEndsAt: null,
+  description: "<p>Juggernaut IX</p>",
+  uploadType: "Created",
+  stats: { downloadCount: 512345, ratingCount: 0, rating: 0, thumbsUpCount: 4123 },
+  model: { name: "Juggernaut XL", type: "Checkpoint", nsfw: false, poi: false },
+  files: [
+    {
+      id: 367543,
+      sizeKB: 6775430.4453125,
+      name: "juggernautXL_v9Rundiffusionphoto2.safetensors",
+      type: "Model",
+      pickleScanResult: "Success",
+      pickleScanMessage: "No Pickle imports",
+      virusScanResult: "Success",
+      virusScanMessage: null,
+      scannedAt: "2024-04-23T19:33:48.212Z",
+      metadata: { format: "SafeTensor", size: "full", fp: "fp16" },
+      hashes: {
+        AutoV1: "E0EE9A4F",
+        AutoV2: "C9E3E68F89",
+        SHA256: "C9E3E68F89B8E38689E1097D4BE4573CF308DE4E3FD044C64CA697BDB4AA8BCA",
+        CRC32: "5A3AAB72",
+        BLAKE3: "5B0DB0C1F1F1E1B0C8F4B0E1D8B4A3C2F1E0D9C8B7A6F5E4D3C2B1A0F9E8D7C6",
+        AutoV3: "F9D6E6FC3F6D",
+      },
+      primary: true,
+      downloadUrl: "https://civitai.com/api/download/models/456194",
+    },
+  ],
+  images: [],
+  downloadUrl: "https://civitai.com/api/download/models/456194",
+};
+export const juggModel = {
+  id: 133005,
+  name: "Juggernaut XL",
+  description: "<p>...</p>",
+  type: "Checkpoint",
+  poi: false,
+  nsfw: false,
+  allowNoCredit: true,
+  allowCommercialUse: ["Image", "RentCivit"],
+  allowDerivatives: true,
+  allowDifferentLicense: true,
+  stats: { downloadCount: 1200000, favoriteCount: 0, thumbsUpCount: 25000, thumbsDownCount: 0, commentCount: 900, ratingCount: 0, rating: 0 },
+  creator: { username: "KandooAI", image: null },
+  tags: ["base model", "photorealistic", "sdxl", "realistic", "photography"],
+  modelVersions: [],
+};
+export const lockedVersion = { ...juggVersion, id: 128713, modelId: 4384, name: "8", baseModel: "SD 1.5", trainedWords: ["dreamshaper"] };
+export const hfInfo = {
+  _id: "64bfcd5ff462a99a04fd1ec8",
+  id: "stabilityai/stable-diffusion-xl-base-1.0",
+  modelId: "stabilityai/stable-diffusion-xl-base-1.0",
+  author: "stabilityai",
+  sha: "462165984030d82259a11f4367a4eed129e94a7b",
+  lastModified: "2023-10-30T16:03:47.000Z",
+  private: false,
+  gated: false,
+  disabled: false,
+  downloads: 2345678,
+  likes: 6543,
+  tags: ["diffusers", "safetensors", "text-to-image", "stable-diffusion"],
+  pipeline_tag: "text-to-image",
+  library_name: "diffusers",
+  createdAt: "2023-07-25T13:25:51.000Z",
+  siblings: [{ rfilename: "sd_xl_base_1.0.safetensors" }],
+};
+export const HF_SHA = "31e35c80fc4829d14f90153f4c74cd59c90b779f6afe05a74cd6120b893f7e5b";
