@@ -9,6 +9,7 @@ import { redactSecrets } from "../redact";
 import { hasExpired, inspectStatus, isActive, updateStatus, type DownloadEntry, type Status } from "../state/status";
 import { Download, type DownloadResult } from "./engine/engine";
 import { asDownloadError, CancelledError } from "./engine/errors";
+import { DiskRoom } from "./engine/room";
 import { resolveSource } from "./engine/source";
 import { Progress, type Figures } from "./progress";
 
@@ -36,6 +37,8 @@ export class DownloadQueue {
   readonly #log: (line: string) => void;
   readonly #running = new Map<string, Running>();
   readonly #settled = new Set<Promise<void>>();
+  /** What the running downloads have yet to write, per filesystem: each new one must fit beside them. */
+  readonly #room = new DiskRoom();
   /** Why the catalog cannot be read now, once said in the log. */
   #catalogProblem: string | undefined;
   /** The status file wants a write though no progress changed (see tick). */
@@ -170,6 +173,7 @@ export class DownloadQueue {
         retryBaseMs: config.downloadRetryBaseMs,
         maxAttempts: config.downloadMaxAttempts,
         hasCivitaiKey: config.civitaiApiKey !== undefined,
+        room: this.#room,
         signal: controller.signal,
         log,
       });

@@ -22,7 +22,6 @@ import type { DownloadJob, DownloadResult } from "./job";
 import { describeProbe, validatorChanged, type Probe } from "./probe";
 import { pump } from "./pump";
 import { retrying } from "./retry";
-import { claimedOn, stake } from "./room";
 
 export type { DownloadJob, DownloadResult };
 
@@ -115,7 +114,7 @@ export class Download {
     const dir = path.dirname(this.#job.target);
     const [fs, { dev }] = await Promise.all([statfs(dir), stat(dir)]);
     const free = fs.bavail * fs.bsize;
-    const others = claimedOn(dev);
+    const others = this.#job.room.claimedOn(dev);
     const have = Math.max(0, free - others.bytes);
     if (have < need) {
       const promised =
@@ -123,7 +122,7 @@ export class Download {
       throw new DownloadError(`Not enough disk space: need ${gib(need)}, have ${gib(have)}${promised}`);
     }
     // until the size is known (#ranged, #whole set it), the need stands for what is to come
-    this.#releaseRoom = stake({ device: dev, outstanding: () => (this.#total > 0 ? this.#total - this.#done : need) });
+    this.#releaseRoom = this.#job.room.stake({ device: dev, outstanding: () => (this.#total > 0 ? this.#total - this.#done : need) });
   }
 
   /**

@@ -1,4 +1,5 @@
 /** What a download is asked to do, and what it answers when it is done. */
+import type { DiskRoom } from "./room";
 import type { Source } from "./source";
 
 export interface DownloadJob {
@@ -11,6 +12,8 @@ export interface DownloadJob {
   readonly retryBaseMs: number;
   readonly maxAttempts: number;
   readonly hasCivitaiKey: boolean;
+  /** What the other downloads of this process have yet to write: a download must fit beside them. */
+  readonly room: DiskRoom;
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
 }
