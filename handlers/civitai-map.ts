@@ -1,4 +1,4 @@
 import { civitaiMap } from "../lib/catalog/civitai-map";
 import { api } from "../lib/http/api";
 
-export const handler = api(() => civitaiMap());
+export const handler = api(({ studio }) => civitaiMap(studio));

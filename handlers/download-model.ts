@@ -2,4 +2,4 @@ import { queueDownload } from "../lib/downloads/request";
 import { api } from "../lib/http/api";
 import { FilenamePath } from "../lib/http/params";
 
-export const handler = api(({ path }) => queueDownload(path.filename), { path: FilenamePath });
+export const handler = api(({ path, studio }) => queueDownload(studio, path.filename), { path: FilenamePath });

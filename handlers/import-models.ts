@@ -2,4 +2,4 @@ import { importModels } from "../lib/catalog/import";
 import { api } from "../lib/http/api";
 import { formFile } from "../lib/http/body";
 
-export const handler = api(({ body }) => importModels(formFile(body, "file")), { multipart: true });
+export const handler = api(({ body, studio }) => importModels(studio, formFile(body, "file")), { multipart: true });

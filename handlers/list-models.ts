@@ -1,4 +1,4 @@
 import { listModels } from "../lib/catalog/list-models";
 import { api } from "../lib/http/api";
 
-export const handler = api(() => listModels());
+export const handler = api(({ studio }) => listModels(studio));

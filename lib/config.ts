@@ -6,9 +6,10 @@ import { foldersOverlap } from "./folders-apart";
 import { Secret } from "./secret";
 
 /**
- * Every environment variable of the runtime contract (the README's Configuration), parsed once. A bad value stops the
- * process (or fails the request, in a Lambda) with the variable's name; secrets are wrapped so that
- * no log line can print them.
+ * Every environment variable of the runtime contract (the README's Configuration), parsed once per process
+ * by parseConfig and passed to what needs it (no module keeps a configuration of its own). A bad value stops
+ * the process (or fails the request, in a Lambda) with the variable's name; secrets are wrapped so that no
+ * log line can print them.
  */
 
 const optionalString = z
@@ -154,12 +155,4 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.
     corsOrigins: Object.freeze(corsOrigins),
     allowPrivateUrls: e.ALLOW_PRIVATE_URLS,
   });
-}
-
-let cached: Config | undefined;
-
-/** The process's configuration, parsed on first use and then frozen. */
-export function config(): Config {
-  cached ??= parseConfig();
-  return cached;
 }

@@ -1,6 +1,7 @@
 import { modelPath, scanPresence } from "./paths";
 import { civitaiId } from "./schema";
 import { CATALOG_NAMES, loadCatalog, type CatalogName } from "./store";
+import type { Studio } from "./studio";
 
 export interface CivitaiVersionEntry {
   file: string;
@@ -22,12 +23,13 @@ export interface CivitaiMap {
  * Chrome extension answers "do I have this version?" with one lookup. Where two entries claim one
  * version, the models catalog wins over loras, and the first entry within a catalog.
  */
-export async function civitaiMap(): Promise<CivitaiMap> {
+export async function civitaiMap(studio: Studio): Promise<CivitaiMap> {
+  const { modelsDir } = studio.config;
   const map: CivitaiMap = { by_version: {}, by_model: {} };
   for (const name of CATALOG_NAMES) {
-    const catalog = await loadCatalog(name);
+    const catalog = await loadCatalog(studio, name);
     const withVersion = catalog.models.filter((model) => civitaiId(model.civitai_version_id) !== undefined);
-    const sizes = await scanPresence(withVersion);
+    const sizes = await scanPresence(withVersion, modelsDir);
     for (const model of withVersion) {
       const versionId = civitaiId(model.civitai_version_id) as number;
       const key = String(versionId);
@@ -38,7 +40,7 @@ export async function civitaiMap(): Promise<CivitaiMap> {
         dest: model.dest,
         name: model.name,
         base_model: model.base_model ?? null,
-        status: sizes.has(modelPath(model)) ? "present" : "missing",
+        status: sizes.has(modelPath(model, modelsDir)) ? "present" : "missing",
         civitai_model_id: modelId ?? null,
         catalog: name,
       };

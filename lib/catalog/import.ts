@@ -2,6 +2,7 @@ import { InvalidError, MalformedError, TooLargeError, type ValidationIssue } fro
 import { toValidationIssue } from "../issues";
 import { CatalogDocument, CatalogModel, type CatalogCategory } from "./schema";
 import { changeCatalog } from "./store";
+import type { Studio } from "./studio";
 
 export const MAX_IMPORT_BYTES = 10 * 1024 * 1024;
 export const IMPORTED_TAG = "imported";
@@ -55,9 +56,9 @@ const withImportedTag = (entry: CatalogModel): CatalogModel => {
  * POST /api/admin/models/import: new models join their category (created when missing) tagged
  * "imported"; a filename the catalog already has, anywhere, is skipped and left as it was.
  */
-export async function importModels(content: Buffer | string): Promise<ImportResult> {
+export async function importModels(studio: Studio, content: Buffer | string): Promise<ImportResult> {
   const incoming = parseImport(content);
-  return changeCatalog("models", (catalog) => {
+  return changeCatalog(studio, "models", (catalog) => {
     const categories = catalog.document.categories;
     const known = new Set(
       categories.flatMap((category) => category.models.map((entry) => (entry as { file?: unknown } | null)?.file)),

@@ -1,9 +1,9 @@
-import { config } from "../config";
 import { sidecarRunning } from "../state/heartbeat";
 import { readStatus, type DownloadEntry, type Status } from "../state/status";
 import { freeBytes, modelPath, presentSizes } from "./paths";
 import type { CatalogModel } from "./schema";
 import { loadCatalog, type LoadedCatalog } from "./store";
+import type { Studio } from "./studio";
 
 export type ModelStatus = "present" | "not_downloaded" | "downloading" | "queued" | "error";
 
@@ -14,29 +14,37 @@ function modelStatus(entry: DownloadEntry | undefined, present: boolean): ModelS
   return entry?.status === "error" ? "error" : "not_downloaded";
 }
 
-// Worked out once per catalog as loaded (the store keeps one while its file is unchanged): resolving
-// 10,000 paths on every GET cost a quarter of the request.
-const targets = new WeakMap<LoadedCatalog, Map<CatalogModel, string>>();
-
-function targetsOf(catalog: LoadedCatalog): Map<CatalogModel, string> {
-  let found = targets.get(catalog);
-  if (!found) targets.set(catalog, (found = new Map(catalog.models.map((model) => [model, modelPath(model)]))));
-  return found;
-}
-
 interface Listed {
   readonly categories: object[];
   readonly presentCount: number;
   readonly modelsBytes: number;
 }
 
-// The last listing and what it was built from. Between downloads most GETs find the same catalog, files
-// and download states, and then reuse it: checking costs far less than building 10,000 entries again
-// (and their garbage, which made the slowest answers slower still).
-let last: { catalog: LoadedCatalog; key: string; listed: Listed } | undefined;
+/** What a process keeps of its listings, in its Studio: each catalog's model paths, and the last listing. */
+export class ListingCache {
+  // Worked out once per catalog as loaded (the store keeps one while its file is unchanged): resolving
+  // 10,000 paths on every GET cost a quarter of the request.
+  readonly #targets = new WeakMap<LoadedCatalog, Map<CatalogModel, string>>();
+  // The last listing and what it was built from. Between downloads most GETs find the same catalog, files
+  // and download states, and then reuse it: checking costs far less than building 10,000 entries again
+  // (and their garbage, which made the slowest answers slower still).
+  #last: { catalog: LoadedCatalog; key: string; listed: Listed } | undefined;
 
-function listingKey(catalog: LoadedCatalog, sizes: ReadonlyMap<string, number>, downloads: Status["downloads"]): string {
-  const paths = targetsOf(catalog);
+  /** Each model of `catalog` with its path under `modelsDir` (always the same one: a Studio has one models folder). */
+  targetsOf(catalog: LoadedCatalog, modelsDir: string): Map<CatalogModel, string> {
+    let found = this.#targets.get(catalog);
+    if (!found) this.#targets.set(catalog, (found = new Map(catalog.models.map((model) => [model, modelPath(model, modelsDir)]))));
+    return found;
+  }
+
+  /** The last listing when it was built from `catalog` and `key`; else `build`'s, kept as the last. */
+  reuse(catalog: LoadedCatalog, key: string, build: () => Listed): Listed {
+    if (this.#last?.catalog !== catalog || this.#last.key !== key) this.#last = { catalog, key, listed: build() };
+    return this.#last.listed;
+  }
+}
+
+function listingKey(paths: ReadonlyMap<CatalogModel, string>, catalog: LoadedCatalog, sizes: ReadonlyMap<string, number>, downloads: Status["downloads"]): string {
   const parts: string[] = [];
   for (const model of catalog.models) {
     const size = sizes.get(paths.get(model)!);
@@ -46,8 +54,7 @@ function listingKey(catalog: LoadedCatalog, sizes: ReadonlyMap<string, number>, 
   return parts.join("\n");
 }
 
-function buildListing(catalog: LoadedCatalog, sizes: ReadonlyMap<string, number>, downloads: Status["downloads"]): Listed {
-  const paths = targetsOf(catalog);
+function buildListing(paths: ReadonlyMap<CatalogModel, string>, catalog: LoadedCatalog, sizes: ReadonlyMap<string, number>, downloads: Status["downloads"]): Listed {
   const counted = new Set<string>();
   let presentCount = 0;
   let modelsBytes = 0;
@@ -71,19 +78,20 @@ function buildListing(catalog: LoadedCatalog, sizes: ReadonlyMap<string, number>
 }
 
 /** GET /api/admin/models: the models catalog with what is on disk and downloading, and the volume's figures. */
-export async function listModels() {
-  const catalog = await loadCatalog("models");
+export async function listModels(studio: Studio) {
+  const { config, listing } = studio;
+  const catalog = await loadCatalog(studio, "models");
+  const paths = listing.targetsOf(catalog, config.modelsDir);
   const [sizes, free, status, running] = await Promise.all([
-    presentSizes([...targetsOf(catalog).values()]),
-    freeBytes(),
-    readStatus(),
-    sidecarRunning(config().stateDir),
+    presentSizes([...paths.values()]),
+    freeBytes(config.modelsDir),
+    readStatus(config),
+    sidecarRunning(config.stateDir),
   ]);
   const active = Object.values(status.downloads);
 
-  const key = listingKey(catalog, sizes, status.downloads);
-  if (last?.catalog !== catalog || last.key !== key) last = { catalog, key, listed: buildListing(catalog, sizes, status.downloads) };
-  const { categories, presentCount, modelsBytes } = last.listed;
+  const key = listingKey(paths, catalog, sizes, status.downloads);
+  const { categories, presentCount, modelsBytes } = listing.reuse(catalog, key, () => buildListing(paths, catalog, sizes, status.downloads));
 
   return {
     version: catalog.document.version ?? 0,

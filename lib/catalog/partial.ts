@@ -20,6 +20,6 @@ export async function removePartial(target: string): Promise<void> {
  * out of $MODELS_DIR through a link, nothing is removed and containedModelPath's ConflictError says why.
  * What lies behind such a link belongs to someone else, whatever its name.
  */
-export async function removeModelPartial(model: ModelLocation, modelsDir?: string): Promise<void> {
+export async function removeModelPartial(model: ModelLocation, modelsDir: string): Promise<void> {
   await removePartial(await containedModelPath(model, modelsDir));
 }

@@ -1,6 +1,5 @@
 import { lstat, readdir, realpath, stat, statfs } from "node:fs/promises";
 import path from "node:path";
-import { config } from "../config";
 import { ConflictError } from "../errors";
 import { isWithin } from "../within";
 
@@ -13,7 +12,7 @@ export interface ModelLocation {
  * `$MODELS_DIR/<dest>/<file>`. The schema already refuses names that could leave the folder; this
  * checks again on the resolved path, so a bug elsewhere can never turn into a write outside it.
  */
-export function modelPath(model: ModelLocation, modelsDir = config().modelsDir): string {
+export function modelPath(model: ModelLocation, modelsDir: string): string {
   const root = path.resolve(modelsDir);
   const full = path.resolve(root, model.dest, model.file);
   if (!full.startsWith(root + path.sep)) throw new Error(`refusing a model path outside ${root}: ${full}`);
@@ -25,7 +24,7 @@ export function modelPath(model: ModelLocation, modelsDir = config().modelsDir):
  * delete through it would write or remove a file elsewhere. Links to folders inside $MODELS_DIR are
  * fine, and so is a link at the model's path itself: a download replaces it, a delete removes only it.
  */
-export async function containedModelPath(model: ModelLocation, modelsDir = config().modelsDir): Promise<string> {
+export async function containedModelPath(model: ModelLocation, modelsDir: string): Promise<string> {
   const full = modelPath(model, modelsDir);
   const root = path.resolve(modelsDir);
   const realRoot = await realpath(root).catch(() => root);
@@ -47,7 +46,7 @@ export async function containedModelPath(model: ModelLocation, modelsDir = confi
 }
 
 /** What is on disk: the size of every present file among `models`, keyed by its full path. */
-export function scanPresence(models: readonly ModelLocation[], modelsDir = config().modelsDir): Promise<Map<string, number>> {
+export function scanPresence(models: readonly ModelLocation[], modelsDir: string): Promise<Map<string, number>> {
   return presentSizes(models.map((model) => modelPath(model, modelsDir)));
 }
 
@@ -96,7 +95,7 @@ async function mapLimit<T>(items: readonly T[], limit: number, work: (item: T) =
 }
 
 /** Free bytes for an unprivileged writer on the volume that holds `dir` (or its nearest existing parent). */
-export async function freeBytes(dir = config().modelsDir): Promise<number> {
+export async function freeBytes(dir: string): Promise<number> {
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {
     try {
       const s = await statfs(current);

@@ -5,20 +5,22 @@ import { isActive, readStatus } from "../state/status";
 import { containedModelPath, modelPath } from "./paths";
 import { usableEntry } from "./schema";
 import { changeCatalog } from "./store";
+import type { Studio } from "./studio";
 
 
 /** DELETE /api/admin/models/{filename}/catalog: forgets a model whose file is not on disk. */
-export async function removeFromCatalog(file: string): Promise<{ status: "removed"; file: string }> {
-  return changeCatalog("models", async (catalog) => {
+export async function removeFromCatalog(studio: Studio, file: string): Promise<{ status: "removed"; file: string }> {
+  const { modelsDir } = studio.config;
+  return changeCatalog(studio, "models", async (catalog) => {
     const entries = catalog.models.filter((model) => model.file === file);
     if (entries.length === 0) throw modelNotFound(file);
-    if (isActive((await readStatus()).downloads[file])) {
+    if (isActive((await readStatus(studio.config)).downloads[file])) {
       throw new ConflictError(
         `Model '${file}' is being downloaded: cancel it first (DELETE /api/admin/models/${encodeURIComponent(file)})`,
       );
     }
     for (const entry of entries) {
-      if (await entryExists(modelPath(entry))) {
+      if (await entryExists(modelPath(entry, modelsDir))) {
         throw new ConflictError(
           `Model '${file}' is still on disk in ${entry.dest}/: delete the file first (DELETE /api/admin/models/${encodeURIComponent(file)})`,
         );
@@ -30,7 +32,7 @@ export async function removeFromCatalog(file: string): Promise<{ status: "remove
     // a failed download's partial would be left with nothing to name it
     for (const entry of entries) {
       // never through a folder that links out of $MODELS_DIR: what is there is not ours
-      const target = await containedModelPath(entry).catch(() => undefined);
+      const target = await containedModelPath(entry, modelsDir).catch(() => undefined);
       if (target !== undefined) await removePartial(target);
     }
     return { result: { status: "removed", file }, changed: true };

@@ -1,12 +1,13 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { config } from "../config";
+import type { Config } from "../config";
 import { BrokenStateError, modelNotFound } from "../errors";
 import { withFileLock } from "../fs/lock";
 import { readTextIfExists } from "../fs/read-text";
 import { formatIssue } from "../issues";
 import { catalogText, checkGrowth, countEntries, sizeOf, type CatalogSize } from "./bounds";
 import { CatalogDocument, emptyCatalog, usableEntry, type CatalogCategory, type CatalogModel } from "./schema";
+import type { Studio } from "./studio";
 
 export type CatalogName = "models" | "loras";
 export const CATALOG_NAMES: readonly CatalogName[] = ["models", "loras"];
@@ -27,7 +28,7 @@ export interface LoadedCatalog {
   readonly bytes: number;
 }
 
-export const catalogPath = (name: CatalogName): string => path.join(config().catalogsDir, `${name}.json`);
+export const catalogPath = (config: Pick<Config, "catalogsDir">, name: CatalogName): string => path.join(config.catalogsDir, `${name}.json`);
 
 /** Parses a catalog's text; a file that is not a catalog is an error that names it and is never overwritten. */
 export function parseCatalog(file: string, text: string): LoadedCatalog {
@@ -65,9 +66,24 @@ async function readCatalogFile(file: string): Promise<LoadedCatalog> {
   return parseCatalog(file, (await readTextIfExists(file)) ?? JSON.stringify(emptyCatalog()));
 }
 
-// Catalogs are replaced by rename, so a new version always has a new identity (inode, ctime, size).
-// Re-parsing a 10,000-model catalog on every GET would cost more than the rest of the request.
-const cache = new Map<string, { identity: string; loaded: LoadedCatalog }>();
+/**
+ * The catalogs as last parsed, each kept while its file keeps its identity (inode, ctime, size): catalogs
+ * are replaced by rename, so a new version always has a new one. Re-parsing a 10,000-model catalog on every
+ * GET would cost more than the rest of the request. One per process, in its Studio.
+ */
+export class CatalogCache {
+  readonly #byFile = new Map<string, { identity: string; loaded: LoadedCatalog }>();
+
+  /** The catalog parsed from `file` when the file still has `identity`. */
+  get(file: string, identity: string): LoadedCatalog | undefined {
+    const hit = this.#byFile.get(file);
+    return hit?.identity === identity ? hit.loaded : undefined;
+  }
+
+  set(file: string, identity: string, loaded: LoadedCatalog): void {
+    this.#byFile.set(file, { identity, loaded });
+  }
+}
 
 async function fileIdentity(file: string): Promise<string | undefined> {
   try {
@@ -80,13 +96,13 @@ async function fileIdentity(file: string): Promise<string | undefined> {
 }
 
 /** The catalog as it is now, for reading. Do not mutate what it returns: use `changeCatalog`. */
-export async function loadCatalog(name: CatalogName): Promise<LoadedCatalog> {
-  const file = catalogPath(name);
+export async function loadCatalog({ config, catalogs }: Studio, name: CatalogName): Promise<LoadedCatalog> {
+  const file = catalogPath(config, name);
   const identity = await fileIdentity(file);
-  const hit = cache.get(file);
-  if (identity !== undefined && hit?.identity === identity) return hit.loaded;
+  const hit = identity === undefined ? undefined : catalogs.get(file, identity);
+  if (hit) return hit;
   const loaded = await readCatalogFile(file);
-  if (identity !== undefined) cache.set(file, { identity, loaded });
+  if (identity !== undefined) catalogs.set(file, identity, loaded);
   return loaded;
 }
 
@@ -103,10 +119,11 @@ export interface CatalogChange<R> {
  * that a second run would repeat; after a few such losses the request is a 503.
  */
 export async function changeCatalog<R>(
+  { config }: Studio,
   name: CatalogName,
   change: (catalog: LoadedCatalog) => CatalogChange<R> | Promise<CatalogChange<R>>,
 ): Promise<R> {
-  const file = catalogPath(name);
+  const file = catalogPath(config, name);
   return withFileLock(file, async (lease) => {
     const catalog = await readCatalogFile(file);
     const before: CatalogSize = { models: countEntries(catalog.document), bytes: catalog.bytes };
@@ -126,13 +143,13 @@ export async function changeCatalog<R>(
  * true until it is done, so a decision taken from the catalog (the model exists: queue it) cannot be
  * overtaken by a removal. Lock order: a catalog's lock first, then the status file's, never the reverse.
  */
-export async function whileCatalogSteady<R>(name: CatalogName, work: () => Promise<R>): Promise<R> {
-  return withFileLock(catalogPath(name), work);
+export async function whileCatalogSteady<R>({ config }: Studio, name: CatalogName, work: () => Promise<R>): Promise<R> {
+  return withFileLock(catalogPath(config, name), work);
 }
 
 /** The models catalog's entry for `file`, matched exactly, or a 404 in the reference's words. */
-export async function findModel(file: string): Promise<CatalogModel> {
-  const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
+export async function findModel(studio: Studio, file: string): Promise<CatalogModel> {
+  const model = (await loadCatalog(studio, "models")).models.find((entry) => entry.file === file);
   if (!model) throw modelNotFound(file);
   return model;
 }

@@ -1,13 +1,14 @@
 import { constants } from "node:fs";
 import { open, realpath } from "node:fs/promises";
 import path from "node:path";
-import { config } from "../config";
+import type { Config } from "../config";
 import { ConflictError, InvalidError, MalformedError, TooLargeError } from "../errors";
 import { writeFileAtomic } from "../fs/atomic-write";
 import { catalogText, checkGrowth, countEntries, sizeOf } from "./bounds";
 import { parseImport } from "./import";
 import { usableEntry, type CatalogCategory, type CatalogDocument, type CatalogModel } from "./schema";
 import { catalogPath, changeCatalog } from "./store";
+import type { Studio } from "./studio";
 
 /** Fields the metadata fetch writes: a local value stays when the remote entry has none. */
 const FETCHED_FIELDS = [
@@ -22,16 +23,16 @@ const FETCHED_FIELDS = [
   "sha256",
 ] as const;
 
-export const remoteCatalogPath = (): string => path.join(config().repoDir, "catalogs", "models.json");
+export const remoteCatalogPath = (config: Pick<Config, "repoDir">): string => path.join(config.repoDir, "catalogs", "models.json");
 
 /** The clone's catalog, checked as strictly as an import; a bad one is a 422 and changes nothing. */
-export async function readRemoteCatalog(): Promise<CatalogDocument> {
-  const file = remoteCatalogPath();
+export async function readRemoteCatalog(config: Pick<Config, "repoDir">): Promise<CatalogDocument> {
+  const file = remoteCatalogPath(config);
   let text: string;
   try {
     // A repository can commit a link: only a regular file inside the clone is read, never what a link
     // points to (it could be any file this service can read, echoed back in a parse error).
-    const [real, root] = await Promise.all([realpath(file), realpath(config().repoDir)]);
+    const [real, root] = await Promise.all([realpath(file), realpath(config.repoDir)]);
     if (!real.startsWith(root + path.sep)) throw new InvalidError("Invalid remote catalog: catalogs/models.json leads outside the clone");
     const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
@@ -108,16 +109,16 @@ export type SyncResult =
  * POST /api/admin/models/sync: takes the clone's catalog when its version is higher, merged with the
  * local one. The previous catalog is kept as models.json.bak. Atomic, under the catalog's lock.
  */
-export async function syncCatalog(): Promise<SyncResult> {
-  const remote = await readRemoteCatalog();
-  return changeCatalog<SyncResult>("models", async (local) => {
+export async function syncCatalog(studio: Studio): Promise<SyncResult> {
+  const remote = await readRemoteCatalog(studio.config);
+  return changeCatalog<SyncResult>(studio, "models", async (local) => {
     const oldVersion = local.document.version ?? 0;
     const newVersion = remote.version ?? 0;
     if (newVersion <= oldVersion) return { result: { status: "up_to_date", version: oldVersion }, changed: false };
     const merged = mergeCatalogs(local.document, remote);
     // refused before the backup is written, so that a refused sync writes nothing (changeCatalog checks too)
     checkGrowth({ models: countEntries(local.document), bytes: local.bytes }, sizeOf(merged));
-    await writeFileAtomic(`${catalogPath("models")}.bak`, catalogText(local.document));
+    await writeFileAtomic(`${catalogPath(studio.config, "models")}.bak`, catalogText(local.document));
     for (const key of Object.keys(local.document)) delete (local.document as Record<string, unknown>)[key];
     Object.assign(local.document, merged);
     return {

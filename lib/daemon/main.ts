@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseConfig } from "../config";
+import { createStudio } from "../catalog/studio";
+import { parseConfig, type Config } from "../config";
 import { DomainError } from "../errors";
-import { redactSecrets } from "../redact";
+import { redactSecrets, secretsOf } from "../redact";
+import type { Secret } from "../secret";
 import { HEARTBEAT_MS, heartbeatWriter } from "../state/heartbeat";
 import { ensureStatus } from "../state/status";
 import { DownloadQueue } from "../downloads/worker";
@@ -18,18 +20,19 @@ import { acquireSidecarLock } from "./single-instance";
 const TICK_MS = 250;
 const PROGRESS_MS = 500;
 
-const log = (line: string) => console.log(`[sidecar] ${new Date().toISOString()} ${redactSecrets(line)}`);
+type Log = (line: string) => void;
 
-async function main(): Promise<void> {
-  const config = parseConfig();
+async function main(config: Config, log: Log): Promise<void> {
   const release = await acquireSidecarLock(config.stateDir, log);
 
-  const queue = new DownloadQueue(config, log);
-  const metadata = new MetadataQueue(config, log);
+  // the workers share one Studio: one parse of the catalog serves them all while its file is unchanged
+  const studio = createStudio(config);
+  const queue = new DownloadQueue(studio, log);
+  const metadata = new MetadataQueue(studio, log);
   const updates = new UpdateChecker(config, log);
   await queue.recover();
   await metadata.recover();
-  await ensureStatus();
+  await ensureStatus(config);
   // beats before it claims anything: the API takes a download whose sidecar does not beat for orphaned
   const { beat } = heartbeatWriter(config.stateDir);
   await beat();
@@ -64,8 +67,23 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
-main().catch((error: unknown) => {
+function fail(error: unknown, secrets: readonly Secret[]): never {
   // a domain error's message is written for a person (bad configuration, another sidecar running): no stack
-  console.error(`[sidecar] ${redactSecrets(error instanceof DomainError ? error.message : ((error as Error).stack ?? String(error)))}`);
+  console.error(`[sidecar] ${redactSecrets(error instanceof DomainError ? error.message : ((error as Error).stack ?? String(error)), secrets)}`);
   process.exit(1);
-});
+}
+
+/** The configuration, parsed once here and passed down; every line of the log hides its credentials. */
+function start(): void {
+  let config: Config;
+  try {
+    config = parseConfig();
+  } catch (error) {
+    fail(error, []);
+  }
+  const secrets = secretsOf(config);
+  const log: Log = (line) => console.log(`[sidecar] ${new Date().toISOString()} ${redactSecrets(line, secrets)}`);
+  main(config, log).catch((error: unknown) => fail(error, secrets));
+}
+
+start();

@@ -1,9 +1,10 @@
 import { unlink } from "node:fs/promises";
-import { config } from "../config";
+import type { Config } from "../config";
 import { BusyError, NotFoundError } from "../errors";
 import { entryExists, isRegularFile } from "../fs/exists";
 import { containedModelPath, modelPath, scanPresence } from "../catalog/paths";
 import { findModel, loadCatalog, whileCatalogSteady } from "../catalog/store";
+import type { Studio } from "../catalog/studio";
 import { sidecarRunning } from "../state/heartbeat";
 import { isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
 import { partPath, removePartial } from "../catalog/partial";
@@ -26,11 +27,12 @@ export type QueueAnswer = { status: "queued" | "downloading" | "present"; file: 
  * POST /api/admin/models/download/{filename}. The catalog stays as it was looked up until the model is
  * queued: a removal from the catalog meanwhile would leave a queued download of a model nobody lists.
  */
-export function queueDownload(file: string): Promise<QueueAnswer> {
-  return whileCatalogSteady("models", async () => {
-    const model = await findModel(file);
-    if (await isRegularFile(modelPath(model))) return { status: "present", file };
-    return updateStatus<QueueAnswer>((status, now) => {
+export function queueDownload(studio: Studio, file: string): Promise<QueueAnswer> {
+  const { config } = studio;
+  return whileCatalogSteady(studio, "models", async () => {
+    const model = await findModel(studio, file);
+    if (await isRegularFile(modelPath(model, config.modelsDir))) return { status: "present", file };
+    return updateStatus<QueueAnswer>(config, (status, now) => {
       if (isActive(status.downloads[file])) return { result: { status: "downloading", file }, changed: false };
       enqueue(status, [file], now);
       return { result: { status: "queued", file }, changed: true };
@@ -39,20 +41,21 @@ export function queueDownload(file: string): Promise<QueueAnswer> {
 }
 
 /** POST /api/admin/models/download-batch: skipped are the unknown, present, queued and downloading ones. */
-export function queueBatch(filenames: readonly string[]): Promise<{ queued: string[]; skipped: string[] }> {
-  return whileCatalogSteady("models", async () => {
-    const models = new Map((await loadCatalog("models")).models.map((model) => [model.file, model]));
+export function queueBatch(studio: Studio, filenames: readonly string[]): Promise<{ queued: string[]; skipped: string[] }> {
+  const { config } = studio;
+  return whileCatalogSteady(studio, "models", async () => {
+    const models = new Map((await loadCatalog(studio, "models")).models.map((model) => [model.file, model]));
     const named = [...new Set(filenames)];
     // one readdir a folder, not one stat a file: the catalog's lock is held meanwhile
-    const present = await scanPresence(named.flatMap((file) => models.get(file) ?? []));
+    const present = await scanPresence(named.flatMap((file) => models.get(file) ?? []), config.modelsDir);
     const wanted: string[] = [];
     const skipped: string[] = [];
     for (const file of named) {
       const model = models.get(file);
-      if (model && !present.has(modelPath(model))) wanted.push(file);
+      if (model && !present.has(modelPath(model, config.modelsDir))) wanted.push(file);
       else skipped.push(file);
     }
-    const queued = await updateStatus((status, now) => {
+    const queued = await updateStatus(config, (status, now) => {
       const added = wanted.filter((file) => !isActive(status.downloads[file]));
       enqueue(status, added, now);
       return { result: added, changed: added.length > 0 };
@@ -68,13 +71,13 @@ const CANCEL_WAIT_MS = 5_000;
  * sidecar's to stop (it owns the open file): ask, then wait for it to let go. With no sidecar alive
  * nobody holds the file, and the entry is cleared here. The partial is the caller's to remove.
  */
-async function stopDownload(file: string): Promise<boolean> {
+async function stopDownload(config: Config, file: string): Promise<boolean> {
   // The heartbeat is read after the download was seen running: the sidecar that claimed it had beaten
   // before it claimed it, so a stale one now means nobody runs it (a sidecar started since would have
   // queued it again, with another seq, before it claimed it).
-  const seen = (await readStatus()).downloads[file];
-  const orphan = seen?.status === "downloading" && !(await sidecarRunning(config().stateDir)) ? seen.seq : undefined;
-  const { state, seq } = await updateStatus<{ state: "idle" | "removed" | "asked" | "joined"; seq: number }>((status) => {
+  const seen = (await readStatus(config)).downloads[file];
+  const orphan = seen?.status === "downloading" && !(await sidecarRunning(config.stateDir)) ? seen.seq : undefined;
+  const { state, seq } = await updateStatus<{ state: "idle" | "removed" | "asked" | "joined"; seq: number }>(config, (status) => {
     const entry = status.downloads[file];
     if (!isActive(entry)) return { result: { state: "idle", seq: 0 }, changed: false };
     if (entry!.status === "queued" || entry!.seq === orphan) {
@@ -91,7 +94,7 @@ async function stopDownload(file: string): Promise<boolean> {
   const deadline = Date.now() + CANCEL_WAIT_MS;
   // the download asked to stop, not one queued again meanwhile: that one is not this request's
   const stopping = (entry: DownloadEntry | undefined) => isActive(entry) && entry!.seq === seq;
-  while (stopping((await readStatus()).downloads[file])) {
+  while (stopping((await readStatus(config)).downloads[file])) {
     // the sidecar still holds the file: removing it now could race its last write or its rename
     if (Date.now() > deadline) {
       throw new BusyError(`The download of '${file}' is still stopping; try again in a few seconds`);
@@ -104,23 +107,24 @@ async function stopDownload(file: string): Promise<boolean> {
 const DELETE_ROUNDS = 3;
 
 /** DELETE /api/admin/models/{filename}: cancels a download in progress, then deletes the file itself. */
-export async function deleteModel(file: string): Promise<{ status: "deleted"; file: string }> {
-  const model = await findModel(file);
+export async function deleteModel(studio: Studio, file: string): Promise<{ status: "deleted"; file: string }> {
+  const { config } = studio;
+  const model = await findModel(studio, file);
   // before anything is stopped: a folder linked out of $MODELS_DIR is refused, not deleted through
-  await containedModelPath(model);
+  await containedModelPath(model, config.modelsDir);
   for (let round = 1; ; round++) {
-    const stopped = await stopDownload(file);
+    const stopped = await stopDownload(config, file);
     // Under the catalog's lock nobody can queue the model again (queueing takes it too): what is on disk
     // is this request's to remove until it is done.
-    const answer = await whileCatalogSteady("models", async () => {
-      if (isActive((await readStatus()).downloads[file])) {
+    const answer = await whileCatalogSteady(studio, "models", async () => {
+      if (isActive((await readStatus(config)).downloads[file])) {
         // queued again once this request's stop took effect: that download came after this request and
         // owns the partial now; one that came after another request's stop is this one's to stop, again
         return stopped ? ("deleted" as const) : ("again" as const);
       }
       // checked again now that nothing writes there: a folder that became a link out of $MODELS_DIR
       // while the download stopped is refused too (409), and nothing is removed through it
-      const target = await containedModelPath(model);
+      const target = await containedModelPath(model, config.modelsDir);
       // what a failed or stopped download left to resume from goes too
       const partial = await entryExists(partPath(target));
       if (partial) await removePartial(target);
@@ -128,7 +132,7 @@ export async function deleteModel(file: string): Promise<{ status: "deleted"; fi
       const present = await entryExists(target);
       if (present) await unlink(target);
       if (!stopped && !partial && !present) throw new NotFoundError(`Model '${file}' is not on disk`);
-      await updateStatus((status) => {
+      await updateStatus(config, (status) => {
         const gone = status.downloads[file] !== undefined && !isActive(status.downloads[file]);
         if (gone) delete status.downloads[file];
         return { result: undefined, changed: gone };

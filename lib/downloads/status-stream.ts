@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
+import type { Config } from "../config";
 import { readStatus, type Status } from "../state/status";
 
 /**
@@ -41,11 +42,11 @@ export function downloadsEvent(status: Status, now = Date.now()) {
  * Server-Sent Events: one `data:` event at once and then every second, until `maxSeconds` have passed;
  * then a `retry:` hint and the end, so that clients reconnect. A client that goes away stops it.
  */
-export function statusEvents(maxSeconds: number): Readable {
+export function statusEvents(config: Pick<Config, "stateDir">, maxSeconds: number): Readable {
   async function* events() {
     const ends = Date.now() + maxSeconds * 1000;
     for (;;) {
-      yield `data: ${JSON.stringify(downloadsEvent(await readStatus()))}\n\n`;
+      yield `data: ${JSON.stringify(downloadsEvent(await readStatus(config)))}\n\n`;
       const wait = Math.min(INTERVAL_MS, ends - Date.now());
       if (wait <= 0) break;
       await new Promise((resolve) => setTimeout(resolve, wait));

@@ -1,11 +1,11 @@
-import type { Config } from "../config";
 import { containedModelPath } from "../catalog/paths";
 import type { CatalogModel } from "../catalog/schema";
 import { loadCatalog } from "../catalog/store";
+import type { Studio } from "../catalog/studio";
 import { removeModelPartial } from "../catalog/partial";
 import { ConflictError } from "../errors";
 import { isRegularFile } from "../fs/exists";
-import { redactSecrets } from "../redact";
+import { redactSecrets, secretsOf } from "../redact";
 import { hasExpired, inspectStatus, isActive, updateStatus, type DownloadEntry, type Status } from "../state/status";
 import { Download, type DownloadResult } from "./engine/engine";
 import { asDownloadError, CancelledError } from "./engine/errors";
@@ -33,7 +33,7 @@ const mb = (bytes: number, seconds: number) => (bytes / 1e6 / Math.max(seconds, 
  * MAX_CONCURRENT_DOWNLOADS at once, writes their progress, and honours cancels.
  */
 export class DownloadQueue {
-  readonly #config: Config;
+  readonly #studio: Studio;
   readonly #log: (line: string) => void;
   readonly #running = new Map<string, Running>();
   readonly #settled = new Set<Promise<void>>();
@@ -44,8 +44,8 @@ export class DownloadQueue {
   /** The status file wants a write though no progress changed (see tick). */
   #rewrite = false;
 
-  constructor(config: Config, log: (line: string) => void) {
-    this.#config = config;
+  constructor(studio: Studio, log: (line: string) => void) {
+    this.#studio = studio;
     this.#log = log;
   }
 
@@ -58,7 +58,7 @@ export class DownloadQueue {
    * what had been cancelled (the cancel never reached the sidecar that died) is dropped, partial included.
    */
   async recover(): Promise<void> {
-    const { resumed, cancelled } = await updateStatus((status) => {
+    const { resumed, cancelled } = await updateStatus(this.#studio.config, (status) => {
       const active = Object.entries(status.downloads).filter(([, entry]) => isActive(entry));
       const cancelled = active.filter(([, entry]) => entry.cancel).map(([file]) => file);
       for (const file of cancelled) delete status.downloads[file];
@@ -81,7 +81,7 @@ export class DownloadQueue {
 
   /** One look at the status file: stop what was cancelled, start what fits. */
   async tick(): Promise<void> {
-    const { value: status, corrupt } = await inspectStatus();
+    const { value: status, corrupt } = await inspectStatus(this.#studio.config);
     // Only an explicit cancel stops a download. A missing entry is not one: the API never removes the
     // entry of a running download, so it was lost (a corrupt status file) and writeProgress restores it.
     let lost = false;
@@ -91,7 +91,7 @@ export class DownloadQueue {
     }
     // the next writeProgress writes then: it repairs a corrupt file, restores lost entries, drops expired ones
     if (corrupt || lost || hasExpired(status)) this.#rewrite = true;
-    const free = this.#config.maxConcurrentDownloads - this.#running.size;
+    const free = this.#studio.config.maxConcurrentDownloads - this.#running.size;
     if (free <= 0) return;
     const queued = Object.entries(status.downloads)
       .filter(([file, entry]) => entry.status === "queued" && !entry.cancel && !this.#running.has(file))
@@ -100,7 +100,7 @@ export class DownloadQueue {
     if (queued.length === 0) return;
     // A catalog that does not parse is the user's to fix (it is never overwritten): what is queued waits
     // for that instead of failing, and goes on once the file reads again.
-    const problem = await loadCatalog("models").then(
+    const problem = await loadCatalog(this.#studio, "models").then(
       () => undefined,
       (error: Error) => error.message,
     );
@@ -114,7 +114,7 @@ export class DownloadQueue {
 
   /** The models of the catalog, or none (said in the log) when it cannot be read. */
   async #models() {
-    return loadCatalog("models").then(
+    return loadCatalog(this.#studio, "models").then(
       (catalog) => catalog.models,
       (error: Error) => {
         this.#log(`could not read the catalog: ${error.message}`);
@@ -130,7 +130,7 @@ export class DownloadQueue {
    */
   async #dropPartial(model: CatalogModel): Promise<string> {
     try {
-      await removeModelPartial(model, this.#config.modelsDir);
+      await removeModelPartial(model, this.#studio.config.modelsDir);
       return "partial data removed";
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
@@ -139,7 +139,7 @@ export class DownloadQueue {
   }
 
   async #claim(file: string): Promise<void> {
-    const claimed = await updateStatus((status, now) => {
+    const claimed = await updateStatus(this.#studio.config, (status, now) => {
       const entry = status.downloads[file];
       if (entry?.status !== "queued" || entry.cancel) return { result: false, changed: false };
       Object.assign(entry, { status: "downloading", started_at: now, speed: 0 } satisfies Partial<DownloadEntry>);
@@ -155,10 +155,10 @@ export class DownloadQueue {
     // registered at once, so that a cancel or a shutdown reaches it from the first instant
     const running: Running = { download: undefined, controller, startedAt: now, progress: new Progress(now) };
     this.#running.set(file, running);
-    const config = this.#config;
+    const config = this.#studio.config;
     const log = (line: string) => this.#log(`${file}: ${line}`);
     const run = async (): Promise<DownloadResult | "present"> => {
-      const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
+      const model = (await loadCatalog(this.#studio, "models")).models.find((entry) => entry.file === file);
       if (!model) throw new Error(`${file} is no longer in the catalog`);
       // never through a folder linked out of $MODELS_DIR: the download fails with why
       const target = await containedModelPath(model, config.modelsDir);
@@ -184,7 +184,7 @@ export class DownloadQueue {
     const settled = run()
       .then((result) => this.#finished(file, result))
       .catch((error: unknown) => this.#failed(file, error, controller.signal))
-      .catch((error: unknown) => log(`could not record the outcome: ${redactSecrets(String(error))}`))
+      .catch((error: unknown) => log(`could not record the outcome: ${redactSecrets(String(error), secretsOf(this.#studio.config))}`))
       .finally(() => {
         this.#running.delete(file);
         this.#settled.delete(settled);
@@ -202,7 +202,7 @@ export class DownloadQueue {
       const check = result.verified ? `sha256 ${result.sha256} verified` : "no sha256 known to verify";
       this.#log(`${file}: finished ${result.bytes} bytes in ${seconds.toFixed(1)} s (${mb(fresh, seconds)} MB/s), ${check}`);
     }
-    await updateStatus((status, now) => {
+    await updateStatus(this.#studio.config, (status, now) => {
       const entry = status.downloads[file];
       if (!entry) return { result: undefined, changed: false };
       const total = result === "present" ? entry.bytes_total : result.bytes;
@@ -223,7 +223,7 @@ export class DownloadQueue {
       }
       const model = (await this.#models()).find((entry) => entry.file === file);
       const partial = model ? await this.#dropPartial(model) : "no longer in the catalog, so its partial was left";
-      await updateStatus((status) => {
+      await updateStatus(this.#studio.config, (status) => {
         const gone = status.downloads[file] !== undefined;
         delete status.downloads[file];
         return { result: undefined, changed: gone };
@@ -231,9 +231,9 @@ export class DownloadQueue {
       this.#log(`${file}: cancelled; ${partial}`);
       return;
     }
-    const message = redactSecrets(failure.message);
+    const message = redactSecrets(failure.message, secretsOf(this.#studio.config));
     this.#log(`${file}: failed: ${message}`);
-    await updateStatus((status, now) => {
+    await updateStatus(this.#studio.config, (status, now) => {
       const entry = status.downloads[file];
       if (!entry) return { result: undefined, changed: false };
       const done = running?.download?.progress.done ?? entry.bytes_downloaded;
@@ -257,7 +257,7 @@ export class DownloadQueue {
     }
     if (!news && !this.#rewrite) return;
     this.#rewrite = false;
-    const written = await updateStatus((status) => {
+    const written = await updateStatus(this.#studio.config, (status) => {
       const recorded = this.#record(status);
       return { result: recorded, changed: recorded.size > 0 };
     });

@@ -2,7 +2,6 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { BrokenStateError } from "../errors";
 import type { Secret } from "../secret";
 import { UnauthorizedError } from "./error-response";
-import { configuredKey } from "./key-source";
 import { header, type ApiMiddleware } from "./types";
 
 // Hashing first gives both sides one length, so the comparison time says nothing about the key's length either.
@@ -19,12 +18,11 @@ interface AuthOptions {
    * Where the expected key comes from (lib/http/key-source.ts: API_KEY, else the SSM parameter named by
    * API_KEY_PARAMETER); asked on every request, so a Lambda without a key fails closed and a rotated key is seen.
    */
-  readonly key?: () => Secret | undefined | Promise<Secret | undefined>;
+  readonly key: () => Secret | undefined | Promise<Secret | undefined>;
 }
 
 /** Every request must carry `X-API-Key`; there is no default key, and without one configured nobody gets in. */
-export const apiKeyAuth = (opts: AuthOptions = {}): ApiMiddleware => {
-  const { key } = { key: configuredKey(), ...opts };
+export const apiKeyAuth = ({ key }: AuthOptions): ApiMiddleware => {
   const before: ApiMiddleware["before"] = async (request) => {
     const expected = await key();
     if (expected === undefined) throw new BrokenStateError("Server misconfigured: API_KEY is not set");

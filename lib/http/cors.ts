@@ -1,4 +1,3 @@
-import { config } from "../config";
 import { header, type ApiMiddleware, type ApiResult } from "./types";
 
 export const CORS_ALLOWED_HEADERS = ["Content-Type", "X-API-Key"];
@@ -72,11 +71,11 @@ export function corsHeaders(origin: string | undefined, patterns: readonly strin
 
 /**
  * CORS headers on every response, errors included, for an allowed Origin, so the Chrome extension can
- * read a 401 as well as a 200. Preflight OPTIONS never reaches a handler: API Gateway (a mock
+ * read a 401 as well as a 200. `origins` is asked at each response (CORS_ORIGINS, from the handler's
+ * configuration). Preflight OPTIONS never reaches a handler: API Gateway (a mock
  * integration) and serverless-offline answer it from serverless.yml's `cors` settings.
  */
-export const cors = (opts: { origins?: () => readonly string[] } = {}): ApiMiddleware => {
-  const { origins } = { origins: () => config().corsOrigins, ...opts };
+export const cors = ({ origins }: { origins: () => readonly string[] }): ApiMiddleware => {
   const addHeaders = (request: { event: { headers: Record<string, string | undefined> }; response: ApiResult | null }) => {
     if (!request.response) return;
     const headers = corsHeaders(header(request.event, "origin"), origins());

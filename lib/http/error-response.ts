@@ -16,6 +16,7 @@ import {
   type Detail,
 } from "../errors";
 import { redactSecrets } from "../redact";
+import type { Secret } from "../secret";
 import { jsonResponse, type ApiMiddleware } from "./types";
 
 /** A failure of the HTTP request itself, before any domain code runs; its detail is safe to show. */
@@ -71,18 +72,21 @@ const isExposed = (error: unknown): error is ExposedError => {
   return typeof e?.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500 && e.expose === true;
 };
 
-/** Turns every failure into `{"detail": ...}` with its status. */
-export const errorResponse = (): ApiMiddleware => {
+/**
+ * Turns every failure into `{"detail": ...}` with its status. `secrets` are the credentials its log lines
+ * must not show (the handler's configured ones).
+ */
+export const errorResponse = ({ secrets = () => [] }: { secrets?: () => readonly Secret[] } = {}): ApiMiddleware => {
   const onError: ApiMiddleware["onError"] = (request) => {
     const { error } = request;
     const shown = shownError(error);
     if (shown) {
-      if (shown.status >= 500) console.error(redactSecrets(`${shown.status}: ${(error as Error).message}`));
+      if (shown.status >= 500) console.error(redactSecrets(`${shown.status}: ${(error as Error).message}`, secrets()));
       request.response = jsonResponse(shown.status, { detail: shown.detail });
     } else if (isExposed(error)) {
       request.response = jsonResponse(error.statusCode, { detail: error.message });
     } else {
-      console.error(`Internal error: ${redactSecrets(inspect(error))}`);
+      console.error(`Internal error: ${redactSecrets(inspect(error), secrets())}`);
       request.response = jsonResponse(500, { detail: "Internal error" });
     }
   };

@@ -6,9 +6,9 @@
  */
 import type { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { inspect } from "node:util";
-import { config } from "../config";
+import type { Config } from "../config";
 import { BrokenStateError, BusyError } from "../errors";
-import { redactSecrets } from "../redact";
+import { redactSecrets, secretsOf } from "../redact";
 import { Secret } from "../secret";
 
 /** The expected key, or undefined when none is configured (the API then refuses every request). */
@@ -21,6 +21,8 @@ export interface SsmKeyOptions {
   readonly maxAgeSeconds?: number;
   /** The standard AWS SDK v3 client underneath: region, credentials and endpoint come from the environment. */
   readonly provider?: SSMProvider;
+  /** Credentials the log line of a failed read must not show (the configured ones). */
+  readonly secrets?: readonly Secret[];
 }
 
 const causeOf = (error: unknown): string => {
@@ -33,7 +35,7 @@ const causeOf = (error: unknown): string => {
  * while a read is under way wait for that read. A failed read is not cached: the next request tries again.
  */
 export function ssmKey(name: string, options: SsmKeyOptions = {}): () => Promise<Secret> {
-  const { maxAgeSeconds } = { maxAgeSeconds: KEY_MAX_AGE_SECONDS, ...options };
+  const { maxAgeSeconds, secrets } = { maxAgeSeconds: KEY_MAX_AGE_SECONDS, secrets: [], ...options };
   // loaded at the first read: a process that never reads SSM (the pod) never evaluates the AWS SDK
   let provider: Promise<SSMProvider> | undefined = options.provider && Promise.resolve(options.provider);
   let reading: Promise<Secret> | undefined;
@@ -45,7 +47,7 @@ export function ssmKey(name: string, options: SsmKeyOptions = {}): () => Promise
       value = await (await provider).get(name, { decrypt: true, maxAge: maxAgeSeconds });
     } catch (error) {
       // the operator's log gets AWS's reason (AccessDenied, ParameterNotFound...); the client only the name
-      console.error(redactSecrets(`Reading the API key from SSM parameter ${name} failed: ${causeOf(error)}`));
+      console.error(redactSecrets(`Reading the API key from SSM parameter ${name} failed: ${causeOf(error)}`, secrets));
       throw new BusyError(`could not read the API key from SSM parameter ${name}; try again`);
     }
     // trimmed like API_KEY, so a key stored with its trailing newline still matches
@@ -62,14 +64,18 @@ export function ssmKey(name: string, options: SsmKeyOptions = {}): () => Promise
   };
 }
 
-/** API_KEY when it is set (the pod); else the SSM parameter named by API_KEY_PARAMETER (Lambda); else none. */
-export function configuredKey(): KeySource {
+/**
+ * API_KEY when it is set (the pod); else the SSM parameter named by API_KEY_PARAMETER (Lambda); else none.
+ * `config` is asked at each request, so a configuration that does not parse fails that request.
+ */
+export function configuredKey(config: () => Config): KeySource {
   let fromSsm: { name: string; read: () => Promise<Secret> } | undefined;
   return async () => {
-    const { apiKey, apiKeyParameter } = config();
+    const current = config();
+    const { apiKey, apiKeyParameter } = current;
     if (apiKey !== undefined) return apiKey;
     if (apiKeyParameter === undefined) return undefined;
-    if (fromSsm?.name !== apiKeyParameter) fromSsm = { name: apiKeyParameter, read: ssmKey(apiKeyParameter) };
+    if (fromSsm?.name !== apiKeyParameter) fromSsm = { name: apiKeyParameter, read: ssmKey(apiKeyParameter, { secrets: secretsOf(current) }) };
     return fromSsm.read();
   };
 }

@@ -1,7 +1,9 @@
 import type { Config } from "../config";
 import { usableEntry } from "../catalog/schema";
 import { changeCatalog, loadCatalog } from "../catalog/store";
-import { redactSecrets } from "../redact";
+import type { Studio } from "../catalog/studio";
+import { redactSecrets, secretsOf } from "../redact";
+import type { Secret } from "../secret";
 import { appendActivity } from "../state/activity-log";
 import { readStatus, updateStatus } from "../state/status";
 import { fetchMetadata } from "./fetch";
@@ -15,19 +17,23 @@ const CONCURRENCY = 2;
  * so an import or a removal meanwhile is never undone. One model's failure never stops the run.
  */
 export class MetadataQueue {
+  readonly #studio: Studio;
   readonly #config: Config;
+  readonly #secrets: readonly Secret[];
   readonly #log: (line: string) => void;
   readonly #running = new Set<string>();
   readonly #settled = new Set<Promise<void>>();
 
-  constructor(config: Config, log: (line: string) => void) {
-    this.#config = config;
+  constructor(studio: Studio, log: (line: string) => void) {
+    this.#studio = studio;
+    this.#config = studio.config;
+    this.#secrets = secretsOf(studio.config);
     this.#log = log;
   }
 
   /** After a crash: what was being fetched is fetched again. */
   async recover(): Promise<void> {
-    await updateStatus((status) => {
+    await updateStatus(this.#config, (status) => {
       const stuck = Object.values(status.metadata).filter((entry) => entry.status === "fetching_metadata");
       for (const entry of stuck) entry.status = "queued_metadata";
       return { result: undefined, changed: stuck.length > 0 };
@@ -36,12 +42,12 @@ export class MetadataQueue {
 
   async tick(): Promise<void> {
     if (this.#running.size >= CONCURRENCY) return;
-    const { metadata } = await readStatus();
+    const { metadata } = await readStatus(this.#config);
     const queued = Object.entries(metadata)
       .filter(([file, entry]) => entry.status === "queued_metadata" && !this.#running.has(file))
       .slice(0, CONCURRENCY - this.#running.size);
     for (const [file] of queued) {
-      const claimed = await updateStatus((status) => {
+      const claimed = await updateStatus(this.#config, (status) => {
         const entry = status.metadata[file];
         if (entry?.status !== "queued_metadata") return { result: false, changed: false };
         entry.status = "fetching_metadata";
@@ -54,7 +60,7 @@ export class MetadataQueue {
   #start(file: string): void {
     this.#running.add(file);
     const settled = this.#fetch(file)
-      .catch((error: unknown) => this.#log(`metadata of ${file}: could not record the outcome: ${redactSecrets(String(error))}`))
+      .catch((error: unknown) => this.#log(`metadata of ${file}: could not record the outcome: ${redactSecrets(String(error), this.#secrets)}`))
       .finally(() => {
         this.#running.delete(file);
         this.#settled.delete(settled);
@@ -63,13 +69,13 @@ export class MetadataQueue {
   }
 
   async #fetch(file: string): Promise<void> {
-    await appendActivity({ message: `Fetching metadata for ${file}...`, level: "info" });
+    await appendActivity(this.#config, { message: `Fetching metadata for ${file}...`, level: "info" });
     let outcome: { ok: true; summary: string } | { ok: false; error: string };
     try {
-      const model = (await loadCatalog("models")).models.find((entry) => entry.file === file);
+      const model = (await loadCatalog(this.#studio, "models")).models.find((entry) => entry.file === file);
       if (!model) throw new Error("no longer in the catalog");
       const { fields, summary } = await fetchMetadata(model, this.#config);
-      await changeCatalog("models", (catalog) => {
+      await changeCatalog(this.#studio, "models", (catalog) => {
         let changed = false;
         for (const { category } of catalog.categories) {
           for (const entry of category.models) {
@@ -83,9 +89,9 @@ export class MetadataQueue {
       });
       outcome = { ok: true, summary };
     } catch (error) {
-      outcome = { ok: false, error: redactSecrets((error as Error).message) };
+      outcome = { ok: false, error: redactSecrets((error as Error).message, this.#secrets) };
     }
-    await updateStatus((status) => {
+    await updateStatus(this.#config, (status) => {
       const entry = status.metadata[file];
       if (!entry) return { result: undefined, changed: false };
       if (outcome.ok) {
@@ -99,10 +105,10 @@ export class MetadataQueue {
     });
     if (outcome.ok) {
       this.#log(`metadata of ${file}: ${outcome.summary}`);
-      await appendActivity({ message: `OK -- ${file}: ${outcome.summary}`, level: "ok" });
+      await appendActivity(this.#config, { message: `OK -- ${file}: ${outcome.summary}`, level: "ok" });
     } else {
       this.#log(`metadata of ${file} failed: ${outcome.error}`);
-      await appendActivity({ message: `ERROR -- ${file}: ${outcome.error}`, level: "error" });
+      await appendActivity(this.#config, { message: `ERROR -- ${file}: ${outcome.error}`, level: "error" });
     }
   }
 

@@ -30,6 +30,8 @@ export interface FrontOptions {
   readonly corsOrigins: readonly string[];
   /** The API key, fixed for the life of the process ($API_KEY or $STUDIO_DIR/api-key). */
   readonly apiKey: Secret;
+  /** Credentials its log lines must not show; the API key by default. */
+  readonly secrets?: readonly Secret[];
   /** Routes answered here by a streamed handler ("GET /path" keys), since serverless-offline cannot stream. */
   readonly streamed?: Readonly<Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>>>;
   /** Deadlines and caps other than DOOR_LIMITS' (tests). */
@@ -138,7 +140,7 @@ function refusedForKey(req: http.IncomingMessage, route: string, apiKey: Secret,
   return !keyMatches(typeof given === "string" ? given : undefined, apiKey);
 }
 
-export function createFront({ upstreamPort, corsOrigins, apiKey, streamed = {}, limits: given = {} }: FrontOptions): http.Server {
+export function createFront({ upstreamPort, corsOrigins, apiKey, secrets = [apiKey], streamed = {}, limits: given = {} }: FrontOptions): http.Server {
   const limits: DoorLimits = { ...DOOR_LIMITS, ...given };
   const budget = new ByteBudget(limits.bufferedBytes);
   // serverless-offline starts one worker thread per request in flight: 200 at once on two cores starve
@@ -236,7 +238,7 @@ export function createFront({ upstreamPort, corsOrigins, apiKey, streamed = {}, 
       handle(req, res);
     } catch (error) {
       // one odd request must never take the whole service down with it
-      console.error(redactSecrets(`front door: ${req.method} ${(req.url ?? "").slice(0, 200)}: ${(error as Error).message}`));
+      console.error(redactSecrets(`front door: ${req.method} ${(req.url ?? "").slice(0, 200)}: ${(error as Error).message}`, secrets));
       req.resume();
       if (!res.headersSent) send(res, 500, "Internal error", { connection: "close" });
       else res.destroy();

@@ -2,6 +2,7 @@ import { mkdir, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import path from "node:path";
 import { ConfigError, parseConfig, type Config } from "../config";
+import { secretsOf } from "../redact";
 import { resolveApiKey, type ApiKeySource } from "./api-key";
 import { createFront } from "./front";
 import { freeLoopbackPorts } from "./ports";
@@ -62,12 +63,14 @@ async function main(projectDir: string): Promise<void> {
   Object.assign(process.env, env);
   installLambdaStreaming();
   const { handler: modelsStatus } = await import("../../handlers/models-status");
+  const secrets = secretsOf({ ...config, apiKey: apiKey.key });
   const front = createFront({
     upstreamPort,
     corsOrigins: config.corsOrigins,
     // checked at the door too, so that a request without it never waits in line for serverless-offline
     apiKey: apiKey.key,
-    streamed: { "GET /api/admin/models/status": (req, res) => serveStreamed(modelsStatus as never, req, res) },
+    secrets,
+    streamed: { "GET /api/admin/models/status": (req, res) => serveStreamed(modelsStatus as never, req, res, secrets) },
   });
 
   let stopping = false;

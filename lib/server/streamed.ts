@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Writable } from "node:stream";
 import type { Context } from "aws-lambda";
 import { redactSecrets } from "../redact";
+import type { Secret } from "../secret";
 
 /**
  * serverless-offline cannot run a streamed handler (it calls it with a callback; middy fails with a
@@ -88,8 +89,8 @@ function restEvent(req: IncomingMessage) {
   };
 }
 
-/** Runs a streamed handler for one request; a client that hangs up ends the handler's stream. */
-export async function serveStreamed(handler: StreamedHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Runs a streamed handler for one request; a client that hangs up ends the handler's stream. `secrets` never reach the log. */
+export async function serveStreamed(handler: StreamedHandler, req: IncomingMessage, res: ServerResponse, secrets: readonly Secret[]): Promise<void> {
   const stream = new ResponseStream(res);
   const started = Date.now();
   res.once("close", () => {
@@ -105,7 +106,7 @@ export async function serveStreamed(handler: StreamedHandler, req: IncomingMessa
   } catch (error) {
     // a client that went away mid-stream is the normal end of SSE, not a failure
     if (!res.destroyed) {
-      console.error(redactSecrets(`streamed ${req.url}: ${(error as Error).message}`));
+      console.error(redactSecrets(`streamed ${req.url}: ${(error as Error).message}`, secrets));
       if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
       res.end(JSON.stringify({ detail: "Internal error" }));
     }

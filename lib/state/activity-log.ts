@@ -1,7 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
-import { config } from "../config";
-import { redactSecrets } from "../redact";
+import type { Config } from "../config";
+import { redactSecrets, secretsOf } from "../redact";
 import { JsonState } from "./json-state";
 
 /** `state/activity-log.json`: what the metadata fetches did, oldest first, the newest 1,000 kept. */
@@ -15,29 +15,34 @@ export type ActivityLevel = ActivityEntry["level"];
 
 export const ACTIVITY_LOG_LIMIT = 1_000;
 
-const log = new JsonState(
-  () => path.join(config().stateDir, "activity-log.json"),
-  z.array(ActivityEntry),
-  () => [],
-  // a bad entry costs that entry, not the log
-  (json) => (Array.isArray(json) ? json.flatMap((entry) => ActivityEntry.safeParse(entry).data ?? []) : undefined),
-);
+/** What the log needs of the configuration: where it lives, and the credentials no entry may show. */
+type LogConfig = Pick<Config, "stateDir" | "apiKey" | "civitaiApiKey" | "hfToken">;
+
+const logFile = (config: LogConfig) =>
+  new JsonState(
+    () => path.join(config.stateDir, "activity-log.json"),
+    z.array(ActivityEntry),
+    () => [],
+    // a bad entry costs that entry, not the log
+    (json) => (Array.isArray(json) ? json.flatMap((entry) => ActivityEntry.safeParse(entry).data ?? []) : undefined),
+  );
 
 /** "HH:MM:SS" in the pod's local time, as the reference shows it. */
 const clock = (now: number): string => new Date(now).toTimeString().slice(0, 8);
 
-export const readActivity = (): Promise<ActivityEntry[]> => log.read();
+export const readActivity = (config: LogConfig): Promise<ActivityEntry[]> => logFile(config).read();
 
-export async function appendActivity(...lines: { message: string; level: ActivityLevel }[]): Promise<void> {
-  await log.update((entries, now) => {
-    for (const { message, level } of lines) entries.push({ time: clock(now), message: redactSecrets(message), level });
+export async function appendActivity(config: LogConfig, ...lines: { message: string; level: ActivityLevel }[]): Promise<void> {
+  const secrets = secretsOf(config);
+  await logFile(config).update((entries, now) => {
+    for (const { message, level } of lines) entries.push({ time: clock(now), message: redactSecrets(message, secrets), level });
     entries.splice(0, Math.max(0, entries.length - ACTIVITY_LOG_LIMIT));
     return { result: undefined, changed: lines.length > 0 };
   });
 }
 
-export async function clearActivity(): Promise<{ status: "cleared" }> {
-  await log.update((entries) => {
+export async function clearActivity(config: LogConfig): Promise<{ status: "cleared" }> {
+  await logFile(config).update((entries) => {
     const had = entries.length > 0;
     entries.length = 0;
     return { result: undefined, changed: had };

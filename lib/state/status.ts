@@ -1,6 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
-import { config } from "../config";
+import type { Config } from "../config";
 import { entryExists } from "../fs/exists";
 import { JsonState, type StateChange } from "./json-state";
 
@@ -81,23 +81,26 @@ function salvageStatus(json: unknown): Status | undefined {
 export const DONE_RETENTION_MS = 30 * 60_000;
 export const ERROR_RETENTION_MS = 24 * 60 * 60_000;
 
-export function statusPath(): string {
-  return path.join(config().stateDir, "status.json");
+/** What the status file's functions need of the configuration. */
+type StateDir = Pick<Config, "stateDir">;
+
+export function statusPath(config: StateDir): string {
+  return path.join(config.stateDir, "status.json");
 }
 
-const state = new JsonState(statusPath, Status, emptyStatus, salvageStatus);
+const statusFile = (config: StateDir) => new JsonState(() => statusPath(config), Status, emptyStatus, salvageStatus);
 
 /** The status as it is now. A corrupt file reads as what can be salvaged of it; the next writer moves it aside. */
-export const readStatus = (): Promise<Status> => state.read();
+export const readStatus = (config: StateDir): Promise<Status> => statusFile(config).read();
 
 /** The status as it is now, and whether the file is corrupt: then the next update repairs it, changed or not. */
-export const inspectStatus = (): Promise<{ value: Status; corrupt: boolean }> => state.inspect();
+export const inspectStatus = (config: StateDir): Promise<{ value: Status; corrupt: boolean }> => statusFile(config).inspect();
 
 /** Writes the status file when there is none, so that readers always find one (the sidecar, as it starts). */
-export async function ensureStatus(): Promise<void> {
-  if (await entryExists(statusPath())) return;
+export async function ensureStatus(config: StateDir): Promise<void> {
+  if (await entryExists(statusPath(config))) return;
   // under the lock: had another writer made the file meanwhile, its content is written back as it is
-  await updateStatus(() => ({ result: undefined, changed: true }));
+  await updateStatus(config, () => ({ result: undefined, changed: true }));
 }
 
 export type StatusChange<R> = StateChange<R>;
@@ -106,8 +109,8 @@ export type StatusChange<R> = StateChange<R>;
  * Read-modify-write under the status lock. `change` mutates the status in place and says whether it
  * did; finished entries past their retention are pruned on the way.
  */
-export function updateStatus<R>(change: (status: Status, now: number) => StatusChange<R>): Promise<R> {
-  return state.update((status, now) => {
+export function updateStatus<R>(config: StateDir, change: (status: Status, now: number) => StatusChange<R>): Promise<R> {
+  return statusFile(config).update((status, now) => {
     // an older sidecar kept its heartbeat here; gone with the next write
     delete status.daemon;
     const pruned = prune(status, now);

@@ -1,8 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { config } from "../config";
+import type { Config } from "../config";
 import { ConflictError } from "../errors";
 import { remoteCatalogPath } from "../catalog/sync";
 import { loadCatalog } from "../catalog/store";
+import type { Studio } from "../catalog/studio";
 import { readStatus, updateStatus } from "../state/status";
 
 /** The API side of "check for updates": the sidecar clones or fetches the catalog's git repository. */
@@ -11,9 +12,9 @@ const notConfigured = () =>
   new ConflictError("CATALOG_REPO_URL is not set: point it at the git repository of your catalog to check for updates");
 
 /** POST /api/admin/models/check-updates: asks the sidecar for a check; one at a time. */
-export async function requestUpdateCheck(): Promise<{ status: "queued" }> {
-  if (config().catalogRepoUrl === undefined) throw notConfigured();
-  await updateStatus((status, now) => {
+export async function requestUpdateCheck(config: Config): Promise<{ status: "queued" }> {
+  if (config.catalogRepoUrl === undefined) throw notConfigured();
+  await updateStatus(config, (status, now) => {
     const busy = status.updates?.status === "queued" || status.updates?.status === "running";
     if (!busy) status.updates = { status: "queued", requested_at: now };
     return { result: undefined, changed: !busy };
@@ -28,9 +29,9 @@ export interface UpdateCheckView {
   error?: string;
 }
 
-async function remoteVersion(): Promise<number | null> {
+async function remoteVersion(config: Config): Promise<number | null> {
   try {
-    const version = (JSON.parse(await readFile(remoteCatalogPath(), "utf8")) as { version?: unknown }).version;
+    const version = (JSON.parse(await readFile(remoteCatalogPath(config), "utf8")) as { version?: unknown }).version;
     return typeof version === "number" ? version : null;
   } catch {
     return null;
@@ -38,8 +39,9 @@ async function remoteVersion(): Promise<number | null> {
 }
 
 /** GET /api/admin/models/check-updates: the last check, with both versions as they are now. */
-export async function updateCheckStatus(): Promise<UpdateCheckView> {
-  const [{ updates }, local, remote] = await Promise.all([readStatus(), loadCatalog("models"), remoteVersion()]);
+export async function updateCheckStatus(studio: Studio): Promise<UpdateCheckView> {
+  const { config } = studio;
+  const [{ updates }, local, remote] = await Promise.all([readStatus(config), loadCatalog(studio, "models"), remoteVersion(config)]);
   const status = updates === undefined ? "idle" : updates.status === "queued" ? "running" : updates.status;
   return {
     status,

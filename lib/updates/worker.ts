@@ -4,7 +4,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import type { Config } from "../config";
 import { entryExists } from "../fs/exists";
-import { redactSecrets } from "../redact";
+import { redactSecrets, secretsOf } from "../redact";
 import { appendActivity } from "../state/activity-log";
 import { readStatus, updateStatus } from "../state/status";
 
@@ -29,7 +29,8 @@ async function git(args: string[], cwd?: string): Promise<string> {
     const e = error as { stderr?: string; message: string; code?: string };
     if (e.code === "ENOENT") throw new GitError("git is not installed on this machine");
     const detail = (e.stderr ?? e.message).trim().split("\n").filter(Boolean).at(-1) ?? e.message;
-    throw new GitError(redactSecrets(showUrlsIn(detail)));
+    // the configured credentials are hidden where the message is shown (UpdateChecker)
+    throw new GitError(redactSecrets(showUrlsIn(detail), []));
   }
 }
 
@@ -89,10 +90,10 @@ export class UpdateChecker {
 
   async tick(): Promise<void> {
     if (this.#running) return;
-    const { updates } = await readStatus();
+    const { updates } = await readStatus(this.#config);
     if (updates?.status !== "queued" && updates?.status !== "running") return;
     // "running" here means a sidecar died during the check: run it again
-    const claimed = await updateStatus((status) => {
+    const claimed = await updateStatus(this.#config, (status) => {
       if (status.updates?.status !== "queued" && status.updates?.status !== "running") return { result: false, changed: false };
       status.updates.status = "running";
       return { result: true, changed: true };
@@ -108,9 +109,9 @@ export class UpdateChecker {
     try {
       await refreshClone(this.#config, this.#log);
     } catch (failure) {
-      error = failure instanceof GitError ? failure.message : redactSecrets(String(failure));
+      error = redactSecrets(failure instanceof GitError ? failure.message : String(failure), secretsOf(this.#config));
     }
-    await updateStatus((status, now) => {
+    await updateStatus(this.#config, (status, now) => {
       if (!status.updates) return { result: undefined, changed: false };
       status.updates.status = error === undefined ? "done" : "error";
       status.updates.finished_at = now;
@@ -120,7 +121,7 @@ export class UpdateChecker {
     });
     const message = error === undefined ? "Checked for catalog updates: the clone is up to date with the remote" : `ERROR -- check for updates: ${error}`;
     this.#log(message);
-    await appendActivity({ message, level: error === undefined ? "ok" : "error" });
+    await appendActivity(this.#config, { message, level: error === undefined ? "ok" : "error" });
   }
 
   async shutdown(): Promise<void> {

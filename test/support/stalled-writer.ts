@@ -10,7 +10,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { importModels } from "../../lib/catalog/import";
 import { catalogPath } from "../../lib/catalog/store";
-import { config } from "../../lib/config";
+import { createStudio } from "../../lib/catalog/studio";
+import { parseConfig } from "../../lib/config";
 import { statusOf } from "../../lib/http/error-response";
 import { appendActivity } from "../../lib/state/activity-log";
 import { statusPath, updateStatus } from "../../lib/state/status";
@@ -29,10 +30,13 @@ export interface WriterTask {
 }
 
 const task = JSON.parse(process.argv[2] ?? "{}") as WriterTask;
+// the process's environment, as the test gives it: the studio under test
+const studio = createStudio(parseConfig());
+const { config } = studio;
 const say = (event: Record<string, unknown>): void => void fs.writeSync(1, `${JSON.stringify(event)}\n`);
 
 const targetFile = (): string =>
-  ({ catalog: catalogPath("models"), status: statusPath(), activity: path.join(config().stateDir, "activity-log.json") })[task.target];
+  ({ catalog: catalogPath(config, "models"), status: statusPath(config), activity: path.join(config.stateDir, "activity-log.json") })[task.target];
 
 /**
  * The lib reads and renames through node:fs/promises, which the bundle looks up at each call. Holding
@@ -65,15 +69,15 @@ async function change(): Promise<unknown> {
   switch (task.target) {
     case "catalog": {
       const model = { name: task.name, file: `${task.name}.safetensors`, dest: "loras", source: "url", url: `https://example.com/${task.name}` };
-      return importModels(JSON.stringify({ version: 1, date: "2026-01-01", categories: [{ id: "stalled", name: "Stalled", models: [model] }] }));
+      return importModels(studio, JSON.stringify({ version: 1, date: "2026-01-01", categories: [{ id: "stalled", name: "Stalled", models: [model] }] }));
     }
     case "status":
-      return updateStatus((status, now) => {
+      return updateStatus(config, (status, now) => {
         status.downloads[task.name] = { status: "queued", bytes_downloaded: 0, bytes_total: 0, speed: 0, percent: 0, seq: now, queued_at: now };
         return { result: task.name, changed: true };
       });
     case "activity":
-      return appendActivity({ message: task.name, level: "info" });
+      return appendActivity(config, { message: task.name, level: "info" });
   }
 }
 

@@ -2,10 +2,10 @@ import { accessSync, constants } from "node:fs";
 import { mkdir, realpath, symlink } from "node:fs/promises";
 import path from "node:path";
 import { inspect, format } from "node:util";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../lib/config";
 import { statusOf } from "../../lib/http/error-response";
-import { makeTempDir, removeTempDir, setEnv } from "./helpers";
+import { makeTempDir, removeTempDir } from "./helpers";
 
 const CWD = "/srv/pod";
 
@@ -318,32 +318,5 @@ describe("secrets in the configuration", () => {
     expect(config.apiKey?.reveal()).toBe("api-key-s3cr3t");
     expect(config.civitaiApiKey?.reveal()).toBe("civitai-s3cr3t");
     expect(config.hfToken?.reveal()).toBe("hf_s3cr3t");
-  });
-});
-
-describe("config()", () => {
-  const saved = { PORT: process.env.PORT, STUDIO_DIR: process.env.STUDIO_DIR };
-  afterEach(() => setEnv(saved));
-
-  it("parses process.env once and keeps that configuration", async () => {
-    setEnv({ PORT: "4123", STUDIO_DIR: "/srv/first" });
-    vi.resetModules();
-    const { config } = await import("../../lib/config");
-
-    const first = config();
-    setEnv({ PORT: "5999", STUDIO_DIR: "/srv/second" });
-    const second = config();
-
-    expect(second).toBe(first);
-    expect(second.port).toBe(4123);
-    expect(second.studioDir).toBe("/srv/first");
-  });
-
-  it("throws the ConfigError naming the variable on first use", async () => {
-    setEnv({ PORT: "not-a-port" });
-    vi.resetModules();
-    const { config } = await import("../../lib/config");
-
-    expect(() => config()).toThrow(/PORT: must be a whole number/);
   });
 });

@@ -1,9 +1,12 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { MiddyfiedHandler } from "@middy/core";
 import type { Context } from "aws-lambda";
-import { afterEach, beforeEach, vi } from "vitest";
-import type { ApiEvent } from "../../lib/http/types";
+import { afterEach, beforeEach } from "vitest";
+import { createStudio, type Studio } from "../../lib/catalog/studio";
+import { parseConfig, type Config } from "../../lib/config";
+import type { ApiEvent, ApiResult } from "../../lib/http/types";
 import type { TestModel } from "../support/catalogs";
 
 export type { TestModel };
@@ -14,7 +17,8 @@ export const makeTempDir = (prefix = "models-admin-unit-"): Promise<string> =>
 
 export const removeTempDir = (dir: string): Promise<void> => rm(dir, { recursive: true, force: true });
 
-export interface Studio {
+/** A lib Studio over a temp folder, with the folders a test writes into. */
+export interface TestStudio extends Studio {
   readonly root: string;
   readonly studioDir: string;
   readonly catalogsDir: string;
@@ -22,39 +26,38 @@ export interface Studio {
   readonly modelsDir: string;
 }
 
+/** The runtime contract's folders under `root`, as a test's environment gives them. */
+export const studioEnv = (root: string): Record<string, string> => ({
+  STUDIO_DIR: path.join(root, "studio"),
+  COMFYUI_DIR: path.join(root, "ComfyUI"),
+  MODELS_DIR: path.join(root, "ComfyUI", "models"),
+});
+
+/** A configuration parsed from `env` alone, its folders under a root that is never written (for tests that touch no file). */
+export const testConfig = (env: Record<string, string | undefined> = {}): Config =>
+  parseConfig({ ...studioEnv("/srv/unit-test"), ...env }, "/srv/unit-test");
+
 /**
- * Gives every test of the file its own studio in a temp dir: the env of the runtime contract points at it
- * and the module registry is reset, so lib modules imported (dynamically) after this see a fresh `config()`
- * and fresh caches. Register it before the file's own `beforeEach` that imports lib.
+ * A Studio with its own configuration and fresh caches: parsed from `env` alone (never process.env), with
+ * the folders under `root`. What a handler's or the sidecar's process builds at its start.
  */
-export function useStudio(extraEnv: Record<string, string | undefined> = {}): () => Studio {
-  let current: Studio | undefined;
-  let saved: Record<string, string | undefined> = {};
+export function testStudio(root: string, env: Record<string, string | undefined> = {}): TestStudio {
+  const studio = createStudio(parseConfig({ ...studioEnv(root), ...env }, root));
+  const { studioDir, catalogsDir, comfyuiDir, modelsDir } = studio.config;
+  return { ...studio, root, studioDir, catalogsDir, comfyuiDir, modelsDir };
+}
+
+/**
+ * Gives every test of the file its own studio in a temp dir: a Studio whose configuration is the runtime
+ * contract's variables pointing there, plus `env`. Nothing global is changed, so lib is imported once,
+ * statically, and each test builds exactly the configuration it needs.
+ */
+export function useStudio(env: Record<string, string | undefined> = {}): () => TestStudio {
+  let current: TestStudio | undefined;
   beforeEach(async () => {
-    const root = await makeTempDir();
-    const studioDir = path.join(root, "studio");
-    const comfyuiDir = path.join(root, "ComfyUI");
-    current = {
-      root,
-      studioDir,
-      catalogsDir: path.join(studioDir, "catalogs"),
-      comfyuiDir,
-      modelsDir: path.join(comfyuiDir, "models"),
-    };
-    const env: Record<string, string | undefined> = {
-      STUDIO_DIR: studioDir,
-      COMFYUI_DIR: comfyuiDir,
-      MODELS_DIR: current.modelsDir,
-      API_KEY: undefined,
-      CORS_ORIGINS: undefined,
-      ...extraEnv,
-    };
-    saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
-    setEnv(env);
-    vi.resetModules();
+    current = testStudio(await makeTempDir(), env);
   });
   afterEach(async () => {
-    setEnv(saved);
     if (current) await removeTempDir(current.root);
     current = undefined;
   });
@@ -115,19 +118,19 @@ export const catalogDoc = (categories: TestCategory[], extra: Record<string, unk
   ...extra,
 });
 
-export async function writeCatalog(studio: Studio, name: "models" | "loras", doc: unknown): Promise<string> {
+export async function writeCatalog(studio: TestStudio, name: "models" | "loras", doc: unknown): Promise<string> {
   const file = path.join(studio.catalogsDir, `${name}.json`);
   await mkdir(studio.catalogsDir, { recursive: true });
   await writeFile(file, typeof doc === "string" ? doc : `${JSON.stringify(doc, null, 2)}\n`);
   return file;
 }
 
-export async function readCatalog(studio: Studio, name: "models" | "loras"): Promise<unknown> {
+export async function readCatalog(studio: TestStudio, name: "models" | "loras"): Promise<unknown> {
   return JSON.parse(await readFile(path.join(studio.catalogsDir, `${name}.json`), "utf8"));
 }
 
 /** Puts a model file of `size` bytes where the catalog says it lives. */
-export async function placeModelFile(studio: Studio, dest: string, file: string, size = 16): Promise<string> {
+export async function placeModelFile(studio: TestStudio, dest: string, file: string, size = 16): Promise<string> {
   const dir = path.join(studio.modelsDir, dest);
   await mkdir(dir, { recursive: true });
   const full = path.join(dir, file);
@@ -193,6 +196,29 @@ export function restEvent(options: EventOptions = {}): ApiEvent {
       resourceId: "test",
       resourcePath: urlPath,
     },
+  };
+}
+
+/** A handler as api() composes it. */
+export type ApiHandler = MiddyfiedHandler<ApiEvent, ApiResult, Error, Context>;
+
+export interface ApiReply {
+  status: number;
+  headers: Record<string, unknown>;
+  json: unknown;
+  raw: string;
+}
+
+/** Calls a composed handler as API Gateway would, with `key` in X-API-Key (null: no key). */
+export async function invokeApi(handler: ApiHandler, options: EventOptions & { key: string | null }): Promise<ApiReply> {
+  const { key, ...event } = options;
+  const headers = { ...(key === null ? {} : { "X-API-Key": key }), ...event.headers };
+  const result = await handler(restEvent({ ...event, headers }), lambdaContext());
+  return {
+    status: result.statusCode,
+    headers: { ...result.headers },
+    json: JSON.parse(result.body) as unknown,
+    raw: JSON.stringify(result),
   };
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { redactSecrets } from "../../lib/redact";
+import { redactSecrets, secretsOf } from "../../lib/redact";
 import { Secret } from "../../lib/secret";
+import { testConfig } from "./helpers";
 
 describe("redactSecrets", () => {
   it("hides every configured credential wherever it stands in a log line", () => {
@@ -30,5 +31,16 @@ describe("redactSecrets", () => {
     const line = redactSecrets('request had "Authorization: Bearer hf_unknown123", then failed', []);
 
     expect(line).toBe('request had "Authorization: Bearer [redacted]", then failed');
+  });
+});
+
+describe("secretsOf", () => {
+  it("gives the credentials a configuration holds, and redactSecrets hides each of them", () => {
+    const config = testConfig({ API_KEY: "api-key-0123", CIVITAI_API_KEY: "civitai-0123", HF_TOKEN: undefined });
+
+    const secrets = secretsOf(config);
+
+    expect(secrets.map((secret) => secret.reveal())).toEqual(["api-key-0123", "civitai-0123"]);
+    expect(redactSecrets("sent api-key-0123 and civitai-0123", secrets)).toBe("sent [redacted] and [redacted]");
   });
 });

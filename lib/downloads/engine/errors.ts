@@ -17,7 +17,8 @@ export class DownloadError extends Error {
     message: string,
     options: { retryable?: boolean; retryAfterMs?: number; reResolve?: boolean; restart?: boolean; cause?: unknown } = {},
   ) {
-    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
+    // what a request's URL or headers carried; the configured credentials are the worker's and the log's to hide
+    super(redactSecrets(message, []), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "DownloadError";
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs;

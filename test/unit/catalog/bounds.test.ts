@@ -2,6 +2,9 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { checkGrowth, MAX_CATALOG_BYTES, MAX_CATALOG_MODELS } from "../../../lib/catalog/bounds";
+import { importModels } from "../../../lib/catalog/import";
+import { changeCatalog } from "../../../lib/catalog/store";
+import { syncCatalog } from "../../../lib/catalog/sync";
 import { catalogDoc, category, model, rejection, useStudio, writeCatalog } from "../helpers";
 
 describe("checkGrowth", () => {
@@ -55,26 +58,24 @@ describe("every change of the catalog is bounded", { timeout: 60_000 }, () => {
   });
 
   it("refuses an import past 100,000 models and writes nothing; one that reaches it exactly is taken", async () => {
-    const { importModels } = await import("../../../lib/catalog/import");
     await writeCatalog(studio(), "models", catalogDoc([category("big", tiny(MAX_CATALOG_MODELS - 1))]));
     const before = await readFile(catalogFile(), "utf8");
 
-    const error = await rejection(importModels(JSON.stringify(catalogDoc([category("new", [model("x.safetensors"), model("y.safetensors")])]))));
+    const error = await rejection(importModels(studio(), JSON.stringify(catalogDoc([category("new", [model("x.safetensors"), model("y.safetensors")])]))));
 
     expect(error.name).toBe("InvalidError");
     expect(error.detail).toBe("The catalog would hold 100,001 models; the limit is 100,000 (it holds 99,999 now). Remove models from it before adding more");
     expect(await readFile(catalogFile(), "utf8")).toBe(before);
-    const taken = await importModels(JSON.stringify(catalogDoc([category("new", [model("x.safetensors")])])));
+    const taken = await importModels(studio(), JSON.stringify(catalogDoc([category("new", [model("x.safetensors")])])));
     expect(taken.added).toEqual(["x.safetensors"]);
   });
 
   it("refuses a metadata write that takes the catalog past its byte bound, and writes nothing", async () => {
-    const { changeCatalog } = await import("../../../lib/catalog/store");
     await writeCatalog(studio(), "models", catalogDoc([category("sd15", [model("a.safetensors")])]));
     const before = await readFile(catalogFile(), "utf8");
 
     const error = await rejection(
-      changeCatalog("models", (catalog) => {
+      changeCatalog(studio(), "models", (catalog) => {
         Object.assign(catalog.document.categories[0]!.models[0] as object, { trainedWords: ["x".repeat(MAX_CATALOG_BYTES)] });
         return { result: undefined, changed: true };
       }),
@@ -86,7 +87,6 @@ describe("every change of the catalog is bounded", { timeout: 60_000 }, () => {
   });
 
   it("refuses a sync whose merge passes 100,000 models, and writes neither the catalog nor its backup", async () => {
-    const { syncCatalog } = await import("../../../lib/catalog/sync");
     // local imports the remote lacks are kept by the merge: with the remote's two, one too many
     await writeCatalog(studio(), "models", { ...catalogDoc([category("big", tiny(MAX_CATALOG_MODELS - 1))]), version: 1 });
     const remote = path.join(studio().studioDir, ".repo", "catalogs", "models.json");
@@ -94,7 +94,7 @@ describe("every change of the catalog is bounded", { timeout: 60_000 }, () => {
     await writeFile(remote, JSON.stringify({ ...catalogDoc([category("remote", [model("x.safetensors"), model("y.safetensors")])]), version: 2 }));
     const before = await readFile(catalogFile(), "utf8");
 
-    const error = await rejection(syncCatalog());
+    const error = await rejection(syncCatalog(studio()));
 
     expect(error.name).toBe("InvalidError");
     expect(error.detail).toMatch(/^The catalog would hold 100,001 models; the limit is 100,000/);

@@ -1,12 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import * as importer from "../../../lib/catalog/import";
 import { catalogDoc, category, model, readCatalog, useStudio, writeCatalog } from "../helpers";
 
 const studio = useStudio();
-let importer: typeof import("../../../lib/catalog/import");
 
-beforeEach(async () => {
-  importer = await import("../../../lib/catalog/import");
+beforeEach(() => {
   vi.spyOn(console, "warn").mockImplementation(() => undefined);
   return () => vi.restoreAllMocks();
 });
@@ -147,7 +146,7 @@ describe("importModels", () => {
       ]),
     ]);
 
-    const result = await importer.importModels(upload(incoming));
+    const result = await importer.importModels(studio(), upload(incoming));
 
     expect(result).toEqual({
       added: ["new-1.safetensors", "new-2.safetensors", "new-3.safetensors"],
@@ -166,7 +165,7 @@ describe("importModels", () => {
   it("does not add the 'imported' tag twice", async () => {
     const incoming = catalogDoc([category("sdxl", [model("again.safetensors", "checkpoints", { tags: ["imported", "sdxl"] })])]);
 
-    await importer.importModels(upload(incoming));
+    await importer.importModels(studio(), upload(incoming));
 
     const saved = (await readCatalog(studio(), "models")) as { categories: { models: { tags: string[] }[] }[] };
     expect(saved.categories[0]?.models[0]?.tags).toEqual(["imported", "sdxl"]);
@@ -181,7 +180,7 @@ describe("importModels", () => {
       ],
     };
 
-    await importer.importModels(upload(incoming));
+    await importer.importModels(studio(), upload(incoming));
 
     const saved = (await readCatalog(studio(), "models")) as { categories: unknown[] };
     expect(saved.categories).toEqual([
@@ -210,7 +209,7 @@ describe("importModels", () => {
       ]),
     ]);
 
-    const result = await importer.importModels(upload(incoming));
+    const result = await importer.importModels(studio(), upload(incoming));
 
     expect(result).toEqual({
       added: ["brand-new.safetensors"],
@@ -228,7 +227,7 @@ describe("importModels", () => {
       category("b", [model("twice.safetensors", "loras")]),
     ]);
 
-    const result = await importer.importModels(upload(incoming));
+    const result = await importer.importModels(studio(), upload(incoming));
 
     expect(result).toEqual({ added: ["twice.safetensors"], skipped: ["twice.safetensors"], total_added: 1 });
     const saved = (await readCatalog(studio(), "models")) as { categories: { id: string }[] };
@@ -239,7 +238,7 @@ describe("importModels", () => {
     const text = JSON.stringify(catalogDoc([category("sd15", [model("a.safetensors")])]));
     const file = await writeCatalog(studio(), "models", text);
 
-    const result = await importer.importModels(upload(catalogDoc([category("new-cat", [model("a.safetensors")])])));
+    const result = await importer.importModels(studio(), upload(catalogDoc([category("new-cat", [model("a.safetensors")])])));
 
     expect(result).toEqual({ added: [], skipped: ["a.safetensors"], total_added: 0 });
     expect(await readFile(file, "utf8")).toBe(text);
@@ -250,7 +249,7 @@ describe("importModels", () => {
     const file = await writeCatalog(studio(), "models", text);
     const incoming = catalogDoc([category("sd15", [model("good.safetensors"), { ...model("bad.pt"), dest: "../x" }])]);
 
-    const error = await rejected(() => importer.importModels(upload(incoming)));
+    const error = await rejected(() => importer.importModels(studio(), upload(incoming)));
 
     expect(error.name).toBe("InvalidError");
     expect(await readFile(file, "utf8")).toBe(text);
@@ -259,7 +258,7 @@ describe("importModels", () => {
   it("creates the models catalog when the studio has none yet", async () => {
     const incoming = catalogDoc([category("sd15", [model("first.safetensors")])]);
 
-    await importer.importModels(Buffer.from(upload(incoming)));
+    await importer.importModels(studio(), Buffer.from(upload(incoming)));
 
     expect(await readCatalog(studio(), "models")).toEqual({
       version: 0,
@@ -271,7 +270,7 @@ describe("importModels", () => {
   it("refuses to import into a catalog that is not JSON and leaves it as it is", async () => {
     const file = await writeCatalog(studio(), "models", "{ broken");
 
-    const error = await rejected(() => importer.importModels(upload(catalogDoc([category("c", [model("x.pt")])]))));
+    const error = await rejected(() => importer.importModels(studio(), upload(catalogDoc([category("c", [model("x.pt")])]))));
 
     expect(error.name).toBe("BrokenStateError");
     expect(error.detail).toContain(file);

@@ -1,12 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import * as store from "../../../lib/catalog/store";
 import { catalogDoc, category, model, useStudio, writeCatalog } from "../helpers";
 
 const studio = useStudio();
-let store: typeof import("../../../lib/catalog/store");
 
-beforeEach(async () => {
-  store = await import("../../../lib/catalog/store");
+beforeEach(() => {
   vi.spyOn(console, "warn").mockImplementation(() => undefined);
   return () => vi.restoreAllMocks();
 });
@@ -20,7 +19,7 @@ describe("loading a catalog with a wrong optional field", () => {
     );
     const before = await readFile(file, "utf8");
 
-    const loaded = await store.loadCatalog("models");
+    const loaded = await store.loadCatalog(studio(), "models");
 
     expect(loaded.models).toHaveLength(1);
     expect(loaded.models[0]).toMatchObject({ file: "quoted.safetensors", note: "kept" });
@@ -33,6 +32,6 @@ describe("loading a catalog with a wrong optional field", () => {
   it("still skips an entry whose dest could leave the models folder", async () => {
     await writeCatalog(studio(), "models", catalogDoc([category("c", [model("x.safetensors", "../up", { size_gb: "1" })])]));
 
-    expect((await store.loadCatalog("models")).models).toEqual([]);
+    expect((await store.loadCatalog(studio(), "models")).models).toEqual([]);
   });
 });

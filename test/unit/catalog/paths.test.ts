@@ -2,14 +2,10 @@ import { statfsSync } from "node:fs";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
+import * as paths from "../../../lib/catalog/paths";
 import { placeModelFile, useStudio } from "../helpers";
 
 const studio = useStudio();
-let paths: typeof import("../../../lib/catalog/paths");
-
-beforeEach(async () => {
-  paths = await import("../../../lib/catalog/paths");
-});
 
 const statfsFree = (dir: string): number => {
   const s = statfsSync(dir);
@@ -18,7 +14,7 @@ const statfsFree = (dir: string): number => {
 
 describe("modelPath", () => {
   it("puts a model at $MODELS_DIR/<dest>/<file>", () => {
-    const full = paths.modelPath({ file: "wan.safetensors", dest: "diffusion_models/WanVideo/2_2" });
+    const full = paths.modelPath({ file: "wan.safetensors", dest: "diffusion_models/WanVideo/2_2" }, studio().config.modelsDir);
 
     expect(full).toBe(path.join(studio().modelsDir, "diffusion_models", "WanVideo", "2_2", "wan.safetensors"));
   });
@@ -36,7 +32,7 @@ describe("modelPath", () => {
     ["a sibling folder sharing the models dir's prefix", { file: "x.pt", dest: "../models-evil" }],
     ["the models dir itself", { file: ".", dest: "." }],
   ])("refuses %s", (_what, location) => {
-    expect(() => paths.modelPath(location)).toThrow(/^refusing a model path outside /);
+    expect(() => paths.modelPath(location, studio().config.modelsDir)).toThrow(/^refusing a model path outside /);
   });
 });
 
@@ -50,19 +46,19 @@ describe("scanPresence", () => {
       { file: "missing.safetensors", dest: "checkpoints" },
     ];
 
-    const sizes = await paths.scanPresence(models);
+    const sizes = await paths.scanPresence(models, studio().config.modelsDir);
 
     expect([...sizes].sort()).toEqual([
       [a, 1000],
       [b, 2500],
     ]);
-    expect(sizes.get(paths.modelPath({ file: "a.safetensors", dest: "checkpoints" }))).toBe(1000);
+    expect(sizes.get(paths.modelPath({ file: "a.safetensors", dest: "checkpoints" }, studio().config.modelsDir))).toBe(1000);
   });
 
   it("does not count a file that sits in another dest than the catalog says", async () => {
     await placeModelFile(studio(), "loras", "a.safetensors", 10);
 
-    const sizes = await paths.scanPresence([{ file: "a.safetensors", dest: "checkpoints" }]);
+    const sizes = await paths.scanPresence([{ file: "a.safetensors", dest: "checkpoints" }], studio().config.modelsDir);
 
     expect(sizes.size).toBe(0);
   });
@@ -70,7 +66,7 @@ describe("scanPresence", () => {
   it("ignores a directory named like the model file", async () => {
     await mkdir(path.join(studio().modelsDir, "checkpoints", "a.safetensors"), { recursive: true });
 
-    const sizes = await paths.scanPresence([{ file: "a.safetensors", dest: "checkpoints" }]);
+    const sizes = await paths.scanPresence([{ file: "a.safetensors", dest: "checkpoints" }], studio().config.modelsDir);
 
     expect(sizes.size).toBe(0);
   });
@@ -83,7 +79,7 @@ describe("scanPresence", () => {
     const link = path.join(studio().modelsDir, "loras", "shared.safetensors");
     await symlink(target, link);
 
-    const sizes = await paths.scanPresence([{ file: "shared.safetensors", dest: "loras" }]);
+    const sizes = await paths.scanPresence([{ file: "shared.safetensors", dest: "loras" }], studio().config.modelsDir);
 
     expect([...sizes]).toEqual([[link, 4096]]);
   });
@@ -92,7 +88,7 @@ describe("scanPresence", () => {
     await mkdir(path.join(studio().modelsDir, "loras"), { recursive: true });
     await symlink(path.join(studio().root, "deleted.safetensors"), path.join(studio().modelsDir, "loras", "gone.safetensors"));
 
-    const sizes = await paths.scanPresence([{ file: "gone.safetensors", dest: "loras" }]);
+    const sizes = await paths.scanPresence([{ file: "gone.safetensors", dest: "loras" }], studio().config.modelsDir);
 
     expect(sizes.size).toBe(0);
   });
@@ -102,11 +98,11 @@ describe("scanPresence", () => {
       { file: "a.pt", dest: "never/created" },
       { file: "b.pt", dest: "upscale_models" },
     ];
-    const before = await paths.scanPresence(models);
+    const before = await paths.scanPresence(models, studio().config.modelsDir);
     await mkdir(studio().modelsDir, { recursive: true });
     await writeFile(path.join(studio().modelsDir, "upscale_models"), "a file where a folder should be");
 
-    const after = await paths.scanPresence(models);
+    const after = await paths.scanPresence(models, studio().config.modelsDir);
 
     expect(before.size).toBe(0);
     expect(after.size).toBe(0);
@@ -117,13 +113,13 @@ describe("scanPresence", () => {
     const present = models.filter((_, i) => i % 3 === 0);
     for (const m of present) await placeModelFile(studio(), m.dest, m.file, 3);
 
-    const sizes = await paths.scanPresence(models);
+    const sizes = await paths.scanPresence(models, studio().config.modelsDir);
 
-    expect([...sizes.keys()].sort()).toEqual(present.map((m) => paths.modelPath(m)).sort());
+    expect([...sizes.keys()].sort()).toEqual(present.map((m) => paths.modelPath(m, studio().config.modelsDir)).sort());
   });
 
   it("returns nothing for an empty list", async () => {
-    expect((await paths.scanPresence([])).size).toBe(0);
+    expect((await paths.scanPresence([], studio().config.modelsDir)).size).toBe(0);
   });
 });
 
@@ -131,7 +127,7 @@ describe("freeBytes", () => {
   it("matches what statfs says for the models folder's volume", async () => {
     await mkdir(studio().modelsDir, { recursive: true });
 
-    const free = await paths.freeBytes();
+    const free = await paths.freeBytes(studio().config.modelsDir);
 
     // other processes write to the same disk meanwhile: allow a little drift
     expect(Math.abs(free - statfsFree(studio().modelsDir))).toBeLessThan(256 * 1024 * 1024);
@@ -158,8 +154,8 @@ describe("containedModelPath", () => {
   it("gives the model's path when its folders are real, or not made yet", async () => {
     await mkdir(path.join(studio().modelsDir, "checkpoints"), { recursive: true });
 
-    const present = await paths.containedModelPath({ file: "a.pt", dest: "checkpoints" });
-    const later = await paths.containedModelPath({ file: "b.pt", dest: "loras/new/deep" });
+    const present = await paths.containedModelPath({ file: "a.pt", dest: "checkpoints" }, studio().config.modelsDir);
+    const later = await paths.containedModelPath({ file: "b.pt", dest: "loras/new/deep" }, studio().config.modelsDir);
 
     expect(present).toBe(path.join(studio().modelsDir, "checkpoints", "a.pt"));
     expect(later).toBe(path.join(studio().modelsDir, "loras", "new", "deep", "b.pt"));
@@ -170,7 +166,7 @@ describe("containedModelPath", () => {
     await symlink(path.join(studio().modelsDir, "real"), path.join(studio().modelsDir, "alias"));
     await symlink(path.join(outside(), "x.pt"), path.join(studio().modelsDir, "real", "x.pt"));
 
-    await expect(paths.containedModelPath({ file: "x.pt", dest: "alias" })).resolves.toBe(path.join(studio().modelsDir, "alias", "x.pt"));
+    await expect(paths.containedModelPath({ file: "x.pt", dest: "alias" }, studio().config.modelsDir)).resolves.toBe(path.join(studio().modelsDir, "alias", "x.pt"));
   });
 
   it.each([
@@ -181,7 +177,7 @@ describe("containedModelPath", () => {
     const target = link === "dangling" ? path.join(outside(), "gone") : outside();
     await symlink(target, path.join(studio().modelsDir, link));
 
-    const refused = await paths.containedModelPath({ file: "x.pt", dest }).catch((error: unknown) => error);
+    const refused = await paths.containedModelPath({ file: "x.pt", dest }, studio().config.modelsDir).catch((error: unknown) => error);
 
     expect(refused).toMatchObject({ name: "ConflictError", detail: `'${dest}' leads outside the models folder through a link; refusing to touch 'x.pt' there` });
   });

@@ -1,13 +1,12 @@
 import { mkdir, readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import * as remove from "../../../lib/catalog/remove";
 import { catalogDoc, category, model, placeModelFile, readCatalog, useStudio, writeCatalog } from "../helpers";
 
 const studio = useStudio();
-let remove: typeof import("../../../lib/catalog/remove");
 
-beforeEach(async () => {
-  remove = await import("../../../lib/catalog/remove");
+beforeEach(() => {
   vi.spyOn(console, "warn").mockImplementation(() => undefined);
   return () => vi.restoreAllMocks();
 });
@@ -26,7 +25,7 @@ describe("removeFromCatalog", () => {
     const text = JSON.stringify(catalogDoc([category("c", [model("a.safetensors")])]));
     const file = await writeCatalog(studio(), "models", text);
 
-    const error = await rejected(() => remove.removeFromCatalog("x"));
+    const error = await rejected(() => remove.removeFromCatalog(studio(), "x"));
 
     expect(error.name).toBe("NotFoundError");
     expect(error.detail).toBe("Model 'x' not found in catalog");
@@ -34,7 +33,7 @@ describe("removeFromCatalog", () => {
   });
 
   it("answers 404 when the catalog does not exist yet", async () => {
-    const error = await rejected(() => remove.removeFromCatalog("a.safetensors"));
+    const error = await rejected(() => remove.removeFromCatalog(studio(), "a.safetensors"));
 
     expect(error).toMatchObject({ name: "NotFoundError", detail: "Model 'a.safetensors' not found in catalog" });
   });
@@ -43,7 +42,7 @@ describe("removeFromCatalog", () => {
     const doc = catalogDoc([category("c", [{ name: "broken", file: "only-invalid.safetensors", dest: "../x" }])]);
     await writeCatalog(studio(), "models", doc);
 
-    const error = await rejected(() => remove.removeFromCatalog("only-invalid.safetensors"));
+    const error = await rejected(() => remove.removeFromCatalog(studio(), "only-invalid.safetensors"));
 
     expect(error.name).toBe("NotFoundError");
     expect(await readCatalog(studio(), "models")).toEqual(doc);
@@ -54,7 +53,7 @@ describe("removeFromCatalog", () => {
     await writeCatalog(studio(), "models", doc);
     await placeModelFile(studio(), "diffusion_models/WanVideo/2_2", "on-disk.safetensors");
 
-    const error = await rejected(() => remove.removeFromCatalog("on-disk.safetensors"));
+    const error = await rejected(() => remove.removeFromCatalog(studio(), "on-disk.safetensors"));
 
     expect(error.name).toBe("ConflictError");
     expect(error.detail).toBe(
@@ -69,7 +68,7 @@ describe("removeFromCatalog", () => {
     await mkdir(path.join(studio().modelsDir, "loras"), { recursive: true });
     await symlink(path.join(studio().root, "nowhere.safetensors"), path.join(studio().modelsDir, "loras", "linked.safetensors"));
 
-    const error = await rejected(() => remove.removeFromCatalog("linked.safetensors"));
+    const error = await rejected(() => remove.removeFromCatalog(studio(), "linked.safetensors"));
 
     expect(error.name).toBe("ConflictError");
     expect(await readCatalog(studio(), "models")).toEqual(doc);
@@ -83,7 +82,7 @@ describe("removeFromCatalog", () => {
     await writeCatalog(studio(), "models", doc);
     await placeModelFile(studio(), "loras", "dup.safetensors");
 
-    const error = await rejected(() => remove.removeFromCatalog("dup.safetensors"));
+    const error = await rejected(() => remove.removeFromCatalog(studio(), "dup.safetensors"));
 
     expect(error.name).toBe("ConflictError");
     expect(await readCatalog(studio(), "models")).toEqual(doc);
@@ -103,7 +102,7 @@ describe("removeFromCatalog", () => {
     // the same name in a folder no entry points at does not block the removal
     await placeModelFile(studio(), "vae", "gone.safetensors");
 
-    const result = await remove.removeFromCatalog("gone.safetensors");
+    const result = await remove.removeFromCatalog(studio(), "gone.safetensors");
 
     expect(result).toEqual({ status: "removed", file: "gone.safetensors" });
     expect(await readCatalog(studio(), "models")).toEqual(
@@ -124,7 +123,7 @@ describe("removeFromCatalog", () => {
     const lorasText = await readFile(lorasFile, "utf8");
     await writeCatalog(studio(), "models", catalogDoc([category("m", [model("shared-name.safetensors")])]));
 
-    await remove.removeFromCatalog("shared-name.safetensors");
+    await remove.removeFromCatalog(studio(), "shared-name.safetensors");
 
     expect(await readFile(lorasFile, "utf8")).toBe(lorasText);
     expect(await readCatalog(studio(), "models")).toEqual(catalogDoc([category("m", [])]));

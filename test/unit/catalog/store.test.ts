@@ -1,13 +1,12 @@
 import { readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import * as store from "../../../lib/catalog/store";
 import { catalogDoc, category, model, readCatalog, rejection, useStudio, writeCatalog } from "../helpers";
 
 const studio = useStudio();
-let store: typeof import("../../../lib/catalog/store");
 
-beforeEach(async () => {
-  store = await import("../../../lib/catalog/store");
+beforeEach(() => {
   // skipped entries are reported with console.warn; keep the test output readable
   vi.spyOn(console, "warn").mockImplementation(() => undefined);
   return () => vi.restoreAllMocks();
@@ -25,7 +24,7 @@ const jsonParseMessage = (text: string): string => {
 
 describe("loadCatalog", () => {
   it("reads a missing catalog as an empty one and does not create the file", async () => {
-    const loaded = await store.loadCatalog("models");
+    const loaded = await store.loadCatalog(studio(), "models");
 
     expect(loaded.models).toEqual([]);
     expect(loaded.categories).toEqual([]);
@@ -41,7 +40,7 @@ describe("loadCatalog", () => {
     ]);
     await writeCatalog(studio(), "loras", doc);
 
-    const loaded = await store.loadCatalog("loras");
+    const loaded = await store.loadCatalog(studio(), "loras");
 
     expect(loaded.models.map((m) => m.file)).toEqual(["a.safetensors", "b.safetensors", "c.safetensors"]);
     expect(loaded.categories.map((c) => [c.category.id, c.models.length])).toEqual([
@@ -55,7 +54,7 @@ describe("loadCatalog", () => {
     const text = '{"version": 1, "categories": [ {"id": "x", "models": [}';
     const file = await writeCatalog(studio(), "models", text);
 
-    const error = await rejection(store.loadCatalog("models"));
+    const error = await rejection(store.loadCatalog(studio(), "models"));
 
     expect(error.name).toBe("BrokenStateError");
     expect(error.detail).toBe(
@@ -66,7 +65,7 @@ describe("loadCatalog", () => {
   it("fails on JSON that is not a catalog, naming the file and what is wrong", async () => {
     const file = await writeCatalog(studio(), "models", { version: 1, categories: [{ name: "no id", models: [] }] });
 
-    const error = await rejection(store.loadCatalog("models"));
+    const error = await rejection(store.loadCatalog(studio(), "models"));
 
     expect(error.name).toBe("BrokenStateError");
     expect(error.detail).toContain(`Catalog ${file} is not a catalog (categories.0.id: `);
@@ -82,7 +81,7 @@ describe("loadCatalog", () => {
     ];
     await writeCatalog(studio(), "models", catalogDoc([category("mixed", [model("good-1.safetensors"), ...bad, model("good-2.safetensors")])]));
 
-    const loaded = await store.loadCatalog("models");
+    const loaded = await store.loadCatalog(studio(), "models");
 
     expect(loaded.models.map((m) => m.file)).toEqual(["good-1.safetensors", "good-2.safetensors"]);
     expect(loaded.categories[0]?.models.map((m) => m.file)).toEqual(["good-1.safetensors", "good-2.safetensors"]);
@@ -92,12 +91,12 @@ describe("loadCatalog", () => {
 
   it("returns fresh data after the file is replaced by rename", async () => {
     await writeCatalog(studio(), "models", catalogDoc([category("c", [model("old.safetensors")])]));
-    const before = await store.loadCatalog("models");
+    const before = await store.loadCatalog(studio(), "models");
     const staged = path.join(studio().root, "staged.json");
     await writeFile(staged, JSON.stringify(catalogDoc([category("c", [model("new.safetensors")])])));
 
     await rename(staged, path.join(studio().catalogsDir, "models.json"));
-    const after = await store.loadCatalog("models");
+    const after = await store.loadCatalog(studio(), "models");
 
     expect(before.models.map((m) => m.file)).toEqual(["old.safetensors"]);
     expect(after.models.map((m) => m.file)).toEqual(["new.safetensors"]);
@@ -105,33 +104,33 @@ describe("loadCatalog", () => {
 
   it("returns fresh data after the file is rewritten in place", async () => {
     await writeCatalog(studio(), "models", catalogDoc([category("c", [model("old.safetensors")])]));
-    await store.loadCatalog("models");
+    await store.loadCatalog(studio(), "models");
 
     await writeCatalog(studio(), "models", catalogDoc([category("c", [model("a-longer-name.safetensors")])]));
-    const after = await store.loadCatalog("models");
+    const after = await store.loadCatalog(studio(), "models");
 
     expect(after.models.map((m) => m.file)).toEqual(["a-longer-name.safetensors"]);
   });
 
   it("returns fresh data after the file is deleted", async () => {
     await writeCatalog(studio(), "models", catalogDoc([category("c", [model("gone.safetensors")])]));
-    await store.loadCatalog("models");
+    await store.loadCatalog(studio(), "models");
 
     await rm(path.join(studio().catalogsDir, "models.json"));
-    const after = await store.loadCatalog("models");
+    const after = await store.loadCatalog(studio(), "models");
 
     expect(after.models).toEqual([]);
   });
 
   it("sees a change made through changeCatalog", async () => {
     await writeCatalog(studio(), "models", catalogDoc([category("c", [model("one.safetensors")])]));
-    await store.loadCatalog("models");
+    await store.loadCatalog(studio(), "models");
 
-    await store.changeCatalog("models", (catalog) => {
+    await store.changeCatalog(studio(), "models", (catalog) => {
       catalog.document.categories[0]?.models.push(model("two.safetensors"));
       return { result: undefined, changed: true };
     });
-    const after = await store.loadCatalog("models");
+    const after = await store.loadCatalog(studio(), "models");
 
     expect(after.models.map((m) => m.file)).toEqual(["one.safetensors", "two.safetensors"]);
   });
@@ -143,8 +142,8 @@ describe("changeCatalog", () => {
     const file = await writeCatalog(studio(), "models", text);
     const change = vi.fn(() => ({ result: "done", changed: true }));
 
-    const loadError = await rejection(store.loadCatalog("models"));
-    const changeError = await rejection(store.changeCatalog("models", change));
+    const loadError = await rejection(store.loadCatalog(studio(), "models"));
+    const changeError = await rejection(store.changeCatalog(studio(), "models", change));
 
     expect(loadError.detail).toContain(file);
     expect(changeError.name).toBe("BrokenStateError");
@@ -168,7 +167,7 @@ describe("changeCatalog", () => {
     const doc = catalogDoc([category("first", [model("keep.safetensors"), ...invalid]), category("second", [model("drop.safetensors")])]);
     await writeCatalog(studio(), "models", doc);
 
-    await store.changeCatalog("models", (catalog) => {
+    await store.changeCatalog(studio(), "models", (catalog) => {
       const second = catalog.document.categories[1];
       if (second) second.models = [];
       return { result: undefined, changed: true };
@@ -191,7 +190,7 @@ describe("changeCatalog", () => {
     );
     await writeCatalog(studio(), "models", doc);
 
-    await store.changeCatalog("models", (catalog) => {
+    await store.changeCatalog(studio(), "models", (catalog) => {
       catalog.document.version = 8;
       return { result: undefined, changed: true };
     });
@@ -203,14 +202,14 @@ describe("changeCatalog", () => {
     const text = JSON.stringify(catalogDoc([category("c", [model("a.safetensors")])]));
     const file = await writeCatalog(studio(), "models", text);
 
-    const result = await store.changeCatalog("models", () => ({ result: 41 + 1, changed: false }));
+    const result = await store.changeCatalog(studio(), "models", () => ({ result: 41 + 1, changed: false }));
 
     expect(result).toBe(42);
     expect(await readFile(file, "utf8")).toBe(text);
   });
 
   it("creates a missing catalog with the change applied", async () => {
-    await store.changeCatalog("loras", (catalog) => {
+    await store.changeCatalog(studio(), "loras", (catalog) => {
       catalog.document.categories.push(category("new", [model("first.safetensors", "loras")]));
       return { result: undefined, changed: true };
     });
@@ -227,12 +226,12 @@ describe("changeCatalog", () => {
     const file = await writeCatalog(studio(), "models", text);
 
     const error = await rejection(
-      store.changeCatalog("models", (catalog) => {
+      store.changeCatalog(studio(), "models", (catalog) => {
         catalog.document.categories = [];
         throw new Error("change failed half-way");
       }),
     );
-    const next = await store.changeCatalog("models", (catalog) => ({ result: catalog.models.length, changed: false }));
+    const next = await store.changeCatalog(studio(), "models", (catalog) => ({ result: catalog.models.length, changed: false }));
 
     expect(error.message).toBe("change failed half-way");
     expect(await readFile(file, "utf8")).toBe(text);
@@ -245,7 +244,7 @@ describe("changeCatalog", () => {
 
     await Promise.all(
       files.map((file) =>
-        store.changeCatalog("models", async (catalog) => {
+        store.changeCatalog(studio(), "models", async (catalog) => {
           // yield inside the critical section, as a real change that stats files would
           await new Promise((resolve) => setTimeout(resolve, 1));
           catalog.document.categories[0]?.models.push(model(file));
@@ -254,7 +253,7 @@ describe("changeCatalog", () => {
       ),
     );
 
-    const loaded = await store.loadCatalog("models");
+    const loaded = await store.loadCatalog(studio(), "models");
     expect(loaded.models.map((m) => m.file).sort()).toEqual(["seed.safetensors", ...files].sort());
     expect((await readdir(studio().catalogsDir)).sort()).toEqual(["models.json"]);
   });

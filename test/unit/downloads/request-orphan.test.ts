@@ -7,16 +7,15 @@
 import { lstat, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
+import * as queue from "../../../lib/downloads/request";
+import { withFileLock } from "../../../lib/fs/lock";
+import * as state from "../../../lib/state/status";
 import { catalogDoc, category, model, useStudio, writeCatalog } from "../helpers";
 import type { DownloadEntry } from "../../../lib/state/status";
 
 const studio = useStudio();
-let queue: typeof import("../../../lib/downloads/request");
-let state: typeof import("../../../lib/state/status");
 
 beforeEach(async () => {
-  queue = await import("../../../lib/downloads/request");
-  state = await import("../../../lib/state/status");
   await writeCatalog(studio(), "models", catalogDoc([category("sd15", [model("a.safetensors")])]));
 });
 
@@ -34,7 +33,7 @@ async function beat(agoMs: number): Promise<void> {
 }
 
 async function plant(entry: DownloadEntry): Promise<void> {
-  await state.updateStatus((status) => {
+  await state.updateStatus(studio().config, (status) => {
     status.downloads[FILE] = entry;
     return { result: undefined, changed: true };
   });
@@ -46,13 +45,12 @@ describe("deleteModel of a download whose sidecar is gone", () => {
   it("asks a sidecar started since to stop it, once that one has queued it again and claimed it", async () => {
     await plant(downloading(1));
     await beat(60_000);
-    const { withFileLock } = await import("../../../lib/fs/lock");
     let deleting!: Promise<unknown>;
     // The status lock is held while the DELETE reads the entry and the dead sidecar's heartbeat and then
     // waits to write. Meanwhile a new sidecar starts: it beats, queues the download again ahead of the
     // rest (another seq) and claims it.
-    await withFileLock(state.statusPath(), async (lease) => {
-      deleting = queue.deleteModel(FILE).catch((error: unknown) => error);
+    await withFileLock(state.statusPath(studio().config), async (lease) => {
+      deleting = queue.deleteModel(studio(), FILE).catch((error: unknown) => error);
       await new Promise((resolve) => setTimeout(resolve, 300));
       await beat(0);
       await lease.write(JSON.stringify({ downloads: { [FILE]: downloading(-999_999) }, metadata: {} }));
@@ -61,12 +59,12 @@ describe("deleteModel of a download whose sidecar is gone", () => {
     let asked = false;
     let over = false;
     const sidecar = (async () => {
-      while (!(asked = (await state.readStatus()).downloads[FILE]?.cancel === true)) {
+      while (!(asked = (await state.readStatus(studio().config)).downloads[FILE]?.cancel === true)) {
         if (over) return;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       await rm(partial(), { force: true });
-      await state.updateStatus((status) => {
+      await state.updateStatus(studio().config, (status) => {
         delete status.downloads[FILE];
         return { result: undefined, changed: true };
       });

@@ -1,34 +1,32 @@
 /** lib/downloads/request.ts beside other requests on the same model: a removal, another delete, a link. */
 import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { removeFromCatalog } from "../../../lib/catalog/remove";
+import * as queue from "../../../lib/downloads/request";
+import { withFileLock } from "../../../lib/fs/lock";
+import * as state from "../../../lib/state/status";
+import type { DownloadEntry } from "../../../lib/state/status";
 import { rejection } from "../helpers";
-import { downloads, plantEntry, plantPartial as plantPartialIn, target as targetIn, useDownloadsStudio } from "./request-fixture";
+import { downloads as downloadsIn, plantEntry as plantEntryIn, plantPartial as plantPartialIn, target as targetIn, useDownloadsStudio } from "./request-fixture";
 
 const studio = useDownloadsStudio();
-let queue: typeof import("../../../lib/downloads/request");
-let state: typeof import("../../../lib/state/status");
-
-beforeEach(async () => {
-  queue = await import("../../../lib/downloads/request");
-  state = await import("../../../lib/state/status");
-});
 
 const target = (file: string) => targetIn(studio(), file);
 const plantPartial = (file: string) => plantPartialIn(studio(), file);
+const downloads = () => downloadsIn(studio());
+const plantEntry = (file: string, extra: Partial<DownloadEntry>, beatAgoMs?: number) => plantEntryIn(studio(), file, extra, beatAgoMs);
 
 describe("queueing beside a removal from the catalog", () => {
   // The status lock is held while both requests start, as a burst of other requests would hold it: the
   // queue has looked the model up and waits to write; the removal meanwhile finds nothing downloading.
   async function raceRemoval(enqueue: () => Promise<unknown>) {
-    const { withFileLock } = await import("../../../lib/fs/lock");
-    const { removeFromCatalog } = await import("../../../lib/catalog/remove");
     let queued!: Promise<PromiseSettledResult<unknown>>;
     let removed!: Promise<PromiseSettledResult<unknown>>;
-    await withFileLock(state.statusPath(), async () => {
+    await withFileLock(state.statusPath(studio().config), async () => {
       queued = enqueue().then((value) => ({ status: "fulfilled" as const, value }), (reason: unknown) => ({ status: "rejected" as const, reason }));
       await new Promise((resolve) => setTimeout(resolve, 200));
-      removed = removeFromCatalog("a.safetensors").then((value) => ({ status: "fulfilled" as const, value }), (reason: unknown) => ({ status: "rejected" as const, reason }));
+      removed = removeFromCatalog(studio(), "a.safetensors").then((value) => ({ status: "fulfilled" as const, value }), (reason: unknown) => ({ status: "rejected" as const, reason }));
       await new Promise((resolve) => setTimeout(resolve, 200));
     });
     return { queued: await queued, removed: await removed };
@@ -37,8 +35,8 @@ describe("queueing beside a removal from the catalog", () => {
   const inCatalog = async () => (JSON.parse(await readFile(path.join(studio().catalogsDir, "models.json"), "utf8")) as { categories: { models: { file: string }[] }[] }).categories[0]!.models.some((m) => m.file === "a.safetensors");
 
   it.each([
-    ["one download", () => queue.queueDownload("a.safetensors")],
-    ["a batch", () => queue.queueBatch(["a.safetensors"])],
+    ["one download", () => queue.queueDownload(studio(), "a.safetensors")],
+    ["a batch", () => queue.queueBatch(studio(), ["a.safetensors"])],
   ])("never leaves %s queued for a model the catalog no longer has", async (_, enqueue) => {
     const { queued, removed } = await raceRemoval(enqueue);
 
@@ -66,13 +64,13 @@ describe("deleteModel beside another delete of the same download", () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       await rm(`${target("a.safetensors")}.part.json`, { force: true });
       await rm(`${target("a.safetensors")}.part`, { force: true });
-      await state.updateStatus((status) => {
+      await state.updateStatus(studio().config, (status) => {
         delete status.downloads["a.safetensors"];
         return { result: undefined, changed: true };
       });
     })();
 
-    const answers = await Promise.allSettled([queue.deleteModel("a.safetensors"), queue.deleteModel("a.safetensors")]);
+    const answers = await Promise.allSettled([queue.deleteModel(studio(), "a.safetensors"), queue.deleteModel(studio(), "a.safetensors")]);
     await sidecar;
 
     const fulfilled = answers.filter((a) => a.status === "fulfilled");
@@ -95,13 +93,13 @@ describe("deleteModel when the model's folder becomes a link out of the models f
       while (!(await downloads())["a.safetensors"]?.cancel) await new Promise((resolve) => setTimeout(resolve, 20));
       await rm(path.dirname(target("a.safetensors")), { recursive: true });
       await symlink(outside, path.dirname(target("a.safetensors")));
-      await state.updateStatus((status) => {
+      await state.updateStatus(studio().config, (status) => {
         delete status.downloads["a.safetensors"];
         return { result: undefined, changed: true };
       });
     })();
 
-    const error = await rejection(queue.deleteModel("a.safetensors"));
+    const error = await rejection(queue.deleteModel(studio(), "a.safetensors"));
     await sidecar;
 
     expect(error.name).toBe("ConflictError");

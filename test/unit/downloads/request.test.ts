@@ -1,34 +1,32 @@
 import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import * as queue from "../../../lib/downloads/request";
+import * as state from "../../../lib/state/status";
+import type { DownloadEntry } from "../../../lib/state/status";
 import { catalogDoc, category, model, placeModelFile, rejection, writeCatalog } from "../helpers";
-import { downloads, exists, plantEntry, plantPartial as plantPartialIn, target as targetIn, useDownloadsStudio } from "./request-fixture";
+import { downloads as downloadsIn, exists, plantEntry as plantEntryIn, plantPartial as plantPartialIn, target as targetIn, useDownloadsStudio } from "./request-fixture";
 
 const studio = useDownloadsStudio();
-let queue: typeof import("../../../lib/downloads/request");
-let state: typeof import("../../../lib/state/status");
-
-beforeEach(async () => {
-  queue = await import("../../../lib/downloads/request");
-  state = await import("../../../lib/state/status");
-});
 
 const target = (file: string) => targetIn(studio(), file);
 const plantPartial = (file: string) => plantPartialIn(studio(), file);
+const downloads = () => downloadsIn(studio());
+const plantEntry = (file: string, extra: Partial<DownloadEntry>, beatAgoMs?: number) => plantEntryIn(studio(), file, extra, beatAgoMs);
 
 describe("queueDownload", () => {
   it("queues a model that is not on disk", async () => {
-    const answer = await queue.queueDownload("a.safetensors");
+    const answer = await queue.queueDownload(studio(), "a.safetensors");
 
     expect(answer).toEqual({ status: "queued", file: "a.safetensors" });
     expect((await downloads())["a.safetensors"]).toMatchObject({ status: "queued", bytes_downloaded: 0, percent: 0, seq: 1 });
   });
 
   it('answers "downloading" for a model already queued, as the reference does, and keeps its place', async () => {
-    await queue.queueDownload("a.safetensors");
+    await queue.queueDownload(studio(), "a.safetensors");
     const before = (await downloads())["a.safetensors"];
 
-    const answer = await queue.queueDownload("a.safetensors");
+    const answer = await queue.queueDownload(studio(), "a.safetensors");
 
     expect(answer).toEqual({ status: "downloading", file: "a.safetensors" });
     expect((await downloads())["a.safetensors"]).toEqual(before);
@@ -37,14 +35,14 @@ describe("queueDownload", () => {
   it('answers "present" for a model on disk and queues nothing', async () => {
     await placeModelFile(studio(), "checkpoints", "a.safetensors");
 
-    const answer = await queue.queueDownload("a.safetensors");
+    const answer = await queue.queueDownload(studio(), "a.safetensors");
 
     expect(answer).toEqual({ status: "present", file: "a.safetensors" });
     expect(await downloads()).toEqual({});
   });
 
   it("answers 404 for a model that is not in the catalog", async () => {
-    const error = await rejection(queue.queueDownload("nope.safetensors"));
+    const error = await rejection(queue.queueDownload(studio(), "nope.safetensors"));
 
     expect(error.name).toBe("NotFoundError");
     expect(error.detail).toBe("Model 'nope.safetensors' not found in catalog");
@@ -54,7 +52,7 @@ describe("queueDownload", () => {
   it("queues again a model whose last download failed", async () => {
     await plantEntry("a.safetensors", { status: "error", error: "boom", seq: 7, finished_at: Date.now() });
 
-    const answer = await queue.queueDownload("a.safetensors");
+    const answer = await queue.queueDownload(studio(), "a.safetensors");
 
     expect(answer.status).toBe("queued");
     expect((await downloads())["a.safetensors"]).toMatchObject({ status: "queued", seq: 8 });
@@ -65,9 +63,9 @@ describe("queueDownload", () => {
 describe("queueBatch", () => {
   it("queues the rest in order once each, skipping the unknown, the present and the active", async () => {
     await placeModelFile(studio(), "checkpoints", "d.safetensors");
-    await queue.queueDownload("e.safetensors");
+    await queue.queueDownload(studio(), "e.safetensors");
 
-    const answer = await queue.queueBatch([
+    const answer = await queue.queueBatch(studio(), [
       "c.safetensors",
       "a.safetensors",
       "unknown.safetensors",
@@ -88,7 +86,7 @@ describe("queueBatch", () => {
   });
 
   it("queues nothing and writes nothing when everything is skipped", async () => {
-    const answer = await queue.queueBatch(["unknown.safetensors"]);
+    const answer = await queue.queueBatch(studio(), ["unknown.safetensors"]);
 
     expect(answer).toEqual({ queued: [], skipped: ["unknown.safetensors"] });
     expect(await downloads()).toEqual({});
@@ -97,10 +95,10 @@ describe("queueBatch", () => {
 
 describe("deleteModel", () => {
   it("cancels a queued download, removes its partial, and answers deleted with no file on disk", async () => {
-    await queue.queueDownload("a.safetensors");
+    await queue.queueDownload(studio(), "a.safetensors");
     await plantPartial("a.safetensors");
 
-    const answer = await queue.deleteModel("a.safetensors");
+    const answer = await queue.deleteModel(studio(), "a.safetensors");
 
     expect(answer).toEqual({ status: "deleted", file: "a.safetensors" });
     expect(await downloads()).toEqual({});
@@ -113,16 +111,16 @@ describe("deleteModel", () => {
     ["the sidecar's heartbeat is stale", 60_000],
   ])("clears a download left 'downloading' when %s, without waiting for a sidecar", async (_why, beatAgoMs) => {
     // the reference: the same delete of a queued download, which nothing can make wait
-    await queue.queueDownload("b.safetensors");
+    await queue.queueDownload(studio(), "b.safetensors");
     await plantPartial("b.safetensors");
     const referenceStart = Date.now();
-    await queue.deleteModel("b.safetensors");
+    await queue.deleteModel(studio(), "b.safetensors");
     const reference = Date.now() - referenceStart;
     await plantEntry("a.safetensors", { status: "downloading" }, beatAgoMs);
     await plantPartial("a.safetensors");
     const started = Date.now();
 
-    const answer = await queue.deleteModel("a.safetensors");
+    const answer = await queue.deleteModel(studio(), "a.safetensors");
     const took = Date.now() - started;
 
     expect(answer).toEqual({ status: "deleted", file: "a.safetensors" });
@@ -137,7 +135,7 @@ describe("deleteModel", () => {
     const file = await placeModelFile(studio(), "checkpoints", "a.safetensors");
     await plantEntry("a.safetensors", { status: "done", finished_at: Date.now() });
 
-    const answer = await queue.deleteModel("a.safetensors");
+    const answer = await queue.deleteModel(studio(), "a.safetensors");
 
     expect(answer).toEqual({ status: "deleted", file: "a.safetensors" });
     expect(await exists(file)).toBe(false);
@@ -151,7 +149,7 @@ describe("deleteModel", () => {
     await mkdir(path.dirname(target("a.safetensors")), { recursive: true });
     await symlink(outside, target("a.safetensors"));
 
-    const answer = await queue.deleteModel("a.safetensors");
+    const answer = await queue.deleteModel(studio(), "a.safetensors");
 
     expect(answer).toEqual({ status: "deleted", file: "a.safetensors" });
     expect(await exists(target("a.safetensors"))).toBe(false);
@@ -162,20 +160,20 @@ describe("deleteModel", () => {
     await mkdir(path.dirname(target("a.safetensors")), { recursive: true });
     await symlink(path.join(studio().root, "gone.safetensors"), target("a.safetensors"));
 
-    await queue.deleteModel("a.safetensors");
+    await queue.deleteModel(studio(), "a.safetensors");
 
     expect(await exists(target("a.safetensors"))).toBe(false);
   });
 
   it("answers 404 when the model is neither on disk nor downloading", async () => {
-    const error = await rejection(queue.deleteModel("a.safetensors"));
+    const error = await rejection(queue.deleteModel(studio(), "a.safetensors"));
 
     expect(error.name).toBe("NotFoundError");
     expect(error.detail).toBe("Model 'a.safetensors' is not on disk");
   });
 
   it("answers 404 for a model that is not in the catalog", async () => {
-    const error = await rejection(queue.deleteModel("nope.safetensors"));
+    const error = await rejection(queue.deleteModel(studio(), "nope.safetensors"));
 
     expect(error.name).toBe("NotFoundError");
     expect(error.detail).toBe("Model 'nope.safetensors' not found in catalog");
@@ -187,16 +185,16 @@ describe("deleteModel after a failed download", () => {
     await writeCatalog(studio(), "models", catalogDoc([category("c", [model("failed.safetensors", "checkpoints")])]));
     const part = await placeModelFile(studio(), "checkpoints", "failed.safetensors.part", 64);
     await writeFile(`${part.slice(0, -".part".length)}.part.json`, "{}");
-    await state.updateStatus((status, now) => {
+    await state.updateStatus(studio().config, (status, now) => {
       status.downloads["failed.safetensors"] = { status: "error", error: "HTTP 500", bytes_downloaded: 32, bytes_total: 64, speed: 0, percent: 50, seq: 1, queued_at: now };
       return { result: undefined, changed: true };
     });
 
-    const answer = await queue.deleteModel("failed.safetensors");
+    const answer = await queue.deleteModel(studio(), "failed.safetensors");
 
     expect(answer).toEqual({ status: "deleted", file: "failed.safetensors" });
     await expect(lstat(part)).rejects.toThrow();
     await expect(lstat(`${part}.json`)).rejects.toThrow();
-    expect((await state.readStatus()).downloads["failed.safetensors"]).toBeUndefined();
+    expect((await state.readStatus(studio().config)).downloads["failed.safetensors"]).toBeUndefined();
   });
 });

@@ -1,15 +1,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import * as stream from "../../../lib/downloads/status-stream";
 import { useStudio } from "../helpers";
 import type { Status } from "../../../lib/state/status";
 
 const studio = useStudio();
-let stream: typeof import("../../../lib/downloads/status-stream");
-
-beforeEach(async () => {
-  stream = await import("../../../lib/downloads/status-stream");
-});
 
 const status = (): Status => ({
   downloads: {
@@ -79,7 +75,7 @@ describe("statusEvents", () => {
     const started = Date.now();
 
     let text = "";
-    for await (const chunk of stream.statusEvents(1)) text += String(chunk);
+    for await (const chunk of stream.statusEvents(studio().config, 1)) text += String(chunk);
 
     // not before its second is up; and not much after it: one event at once and one a second at most
     // (a timer may fire a millisecond before the wall clock says the second is up), so a stream that

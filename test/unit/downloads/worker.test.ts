@@ -1,18 +1,11 @@
 import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { DownloadQueue } from "../../../lib/downloads/worker";
+import * as state from "../../../lib/state/status";
 import { catalogDoc, category, model, useStudio, writeCatalog } from "../helpers";
 
 const studio = useStudio();
-let queueModule: typeof import("../../../lib/downloads/worker");
-let state: typeof import("../../../lib/state/status");
-let config: typeof import("../../../lib/config");
-
-beforeEach(async () => {
-  queueModule = await import("../../../lib/downloads/worker");
-  state = await import("../../../lib/state/status");
-  config = await import("../../../lib/config");
-});
 
 async function breakCatalog(): Promise<void> {
   await mkdir(studio().catalogsDir, { recursive: true });
@@ -20,7 +13,7 @@ async function breakCatalog(): Promise<void> {
 }
 
 const queued = (file: string, extra: Record<string, unknown> = {}) =>
-  state.updateStatus((status, now) => {
+  state.updateStatus(studio().config, (status, now) => {
     status.downloads[file] = { status: "queued", bytes_downloaded: 0, bytes_total: 0, speed: 0, percent: 0, seq: 1, queued_at: now, ...extra };
     return { result: undefined, changed: true };
   });
@@ -30,13 +23,13 @@ describe("the sidecar's download queue on a catalog that does not parse", () => 
     await breakCatalog();
     await queued("a.safetensors");
     const lines: string[] = [];
-    const queue = new queueModule.DownloadQueue(config.parseConfig(), (line) => lines.push(line));
+    const queue = new DownloadQueue(studio(), (line) => lines.push(line));
 
     await queue.tick();
     await queue.tick();
 
     expect(queue.size).toBe(0);
-    expect((await state.readStatus()).downloads["a.safetensors"]?.status).toBe("queued");
+    expect((await state.readStatus(studio().config)).downloads["a.safetensors"]?.status).toBe("queued");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^queued downloads wait until the catalog is fixed: Catalog .*models\.json is not valid JSON/);
   });
@@ -46,11 +39,11 @@ describe("the sidecar's download queue on a catalog that does not parse", () => 
     await queued("a.safetensors", { status: "downloading" });
     await queued("b.safetensors", { status: "downloading", cancel: true });
     const lines: string[] = [];
-    const queue = new queueModule.DownloadQueue(config.parseConfig(), (line) => lines.push(line));
+    const queue = new DownloadQueue(studio(), (line) => lines.push(line));
 
     await queue.recover();
 
-    const { downloads } = await state.readStatus();
+    const { downloads } = await state.readStatus(studio().config);
     expect(downloads["a.safetensors"]?.status).toBe("queued");
     expect(downloads["b.safetensors"]).toBeUndefined();
     expect(lines[0]).toMatch(/^could not read the catalog: Catalog .*models\.json is not valid JSON/);
@@ -71,12 +64,12 @@ describe("the sidecar's recovery of a download cancelled before it died", () => 
     const left = partials(path.join(studio().modelsDir, "checkpoints"), "a.safetensors");
     await plant(left);
     await queued("a.safetensors", { status: "downloading", cancel: true });
-    const queue = new queueModule.DownloadQueue(config.parseConfig(), () => undefined);
+    const queue = new DownloadQueue(studio(), () => undefined);
 
     await queue.recover();
 
     for (const file of left) expect(await lstat(file).catch(() => undefined)).toBeUndefined();
-    expect((await state.readStatus()).downloads["a.safetensors"]).toBeUndefined();
+    expect((await state.readStatus(studio().config)).downloads["a.safetensors"]).toBeUndefined();
   });
 
   it("removes nothing through a folder that links out of the models folder, and says so", async () => {
@@ -88,12 +81,12 @@ describe("the sidecar's recovery of a download cancelled before it died", () => 
     await symlink(outside, path.join(studio().modelsDir, "linked"));
     await queued("a.safetensors", { status: "downloading", cancel: true });
     const lines: string[] = [];
-    const queue = new queueModule.DownloadQueue(config.parseConfig(), (line) => lines.push(line));
+    const queue = new DownloadQueue(studio(), (line) => lines.push(line));
 
     await queue.recover();
 
     for (const file of precious) expect(await readFile(file, "utf8")).toBe("not ours");
-    expect((await state.readStatus()).downloads["a.safetensors"]).toBeUndefined();
+    expect((await state.readStatus(studio().config)).downloads["a.safetensors"]).toBeUndefined();
     expect(lines).toEqual([
       "a.safetensors: cancelled before the restart; partial data not removed: 'linked/deeper' leads outside the models folder through a link; refusing to touch 'a.safetensors' there",
     ]);
@@ -102,7 +95,7 @@ describe("the sidecar's recovery of a download cancelled before it died", () => 
 
 describe("the sidecar's download queue with nothing running", () => {
   const statusFile = () => path.join(studio().studioDir, "state", "status.json");
-  const idleQueue = () => new queueModule.DownloadQueue(config.parseConfig(), () => undefined);
+  const idleQueue = () => new DownloadQueue(studio(), () => undefined);
   const finishedAgo = (ms: number) => ({ status: "done", percent: 100, finished_at: Date.now() - ms });
 
   it("looks and writes nothing: the status file stays as it was", async () => {
@@ -130,7 +123,7 @@ describe("the sidecar's download queue with nothing running", () => {
     await queue.tick();
     await queue.writeProgress();
 
-    expect(Object.keys((await state.readStatus()).downloads)).toEqual(["b.safetensors"]);
+    expect(Object.keys((await state.readStatus(studio().config)).downloads)).toEqual(["b.safetensors"]);
     expect((await stat(statusFile())).ino).toBe(pruned.ino);
   });
 

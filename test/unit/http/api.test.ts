@@ -1,49 +1,24 @@
-import type { MiddyfiedHandler } from "@middy/core";
-import type { Context } from "aws-lambda";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import type { ApiEvent, ApiResult } from "../../../lib/http/types";
-import { lambdaContext, restEvent, setEnv, useStudio, type EventOptions } from "../helpers";
+import { createStudio, type Studio } from "../../../lib/catalog/studio";
+import * as errors from "../../../lib/errors";
+import { api, studioOfProcess } from "../../../lib/http/api";
+import * as body from "../../../lib/http/body";
+import { FilenamePath } from "../../../lib/http/params";
+import { invokeApi, setEnv, testConfig, type ApiHandler, type EventOptions } from "../helpers";
 
 const API_KEY = "unit-api-key-0123456789";
-useStudio({ API_KEY, CORS_ORIGINS: "chrome-extension://*" });
+// what every handler here works with: the key and the origins a pod would have
+const theStudio = createStudio(testConfig({ API_KEY, CORS_ORIGINS: "chrome-extension://*" }));
+const studio = (): Studio => theStudio;
 
-let api: typeof import("../../../lib/http/api").api;
-let errors: typeof import("../../../lib/errors");
-let body: typeof import("../../../lib/http/body");
-let FilenamePath: typeof import("../../../lib/http/params").FilenamePath;
-
-beforeEach(async () => {
-  ({ api } = await import("../../../lib/http/api"));
-  errors = await import("../../../lib/errors");
-  body = await import("../../../lib/http/body");
-  ({ FilenamePath } = await import("../../../lib/http/params"));
+beforeEach(() => {
   vi.spyOn(console, "error").mockImplementation(() => undefined);
   return () => vi.restoreAllMocks();
 });
 
-interface Reply {
-  status: number;
-  headers: Record<string, unknown>;
-  json: unknown;
-  raw: string;
-}
-
-/** Calls a composed handler as API Gateway would; `key: null` sends no key. */
-async function invoke(
-  handler: MiddyfiedHandler<ApiEvent, ApiResult, Error, Context>,
-  options: EventOptions & { key?: string | null } = {},
-): Promise<Reply> {
-  const { key = API_KEY, ...event } = options;
-  const headers = { ...(key === null ? {} : { "X-API-Key": key }), ...event.headers };
-  const result = await handler(restEvent({ ...event, headers }), lambdaContext());
-  return {
-    status: result.statusCode,
-    headers: { ...result.headers },
-    json: JSON.parse(result.body) as unknown,
-    raw: JSON.stringify(result),
-  };
-}
+/** Calls a composed handler as API Gateway would, with this file's key unless told otherwise (`key: null` sends none). */
+const invoke = (handler: ApiHandler, { key = API_KEY, ...event }: EventOptions & { key?: string | null } = {}) => invokeApi(handler, { ...event, key });
 
 const Filenames = z.object({ filenames: z.array(z.string().min(1)).min(1) });
 
@@ -51,7 +26,7 @@ describe("api(): authentication", () => {
   it("answers 401 'Invalid or missing API key' without a key, and never runs the function", async () => {
     const fn = vi.fn(async () => ({ ok: true }));
 
-    const reply = await invoke(api(fn), { key: null });
+    const reply = await invoke(api(fn, { studio }), { key: null });
 
     expect(reply.status).toBe(401);
     expect(reply.json).toEqual({ detail: "Invalid or missing API key" });
@@ -61,7 +36,7 @@ describe("api(): authentication", () => {
   it("answers 401 for a wrong key, even when the request is otherwise invalid", async () => {
     const fn = vi.fn(async () => ({ ok: true }));
 
-    const reply = await invoke(api(fn, { body: Filenames }), { key: "wrong", method: "POST", body: "{not json" });
+    const reply = await invoke(api(fn, { body: Filenames, studio }), { key: "wrong", method: "POST", body: "{not json" });
 
     expect(reply.status).toBe(401);
     expect(reply.json).toEqual({ detail: "Invalid or missing API key" });
@@ -70,7 +45,7 @@ describe("api(): authentication", () => {
 
   it.each(["X-API-Key", "x-api-key", "X-API-KEY", "x-Api-kEy"])("accepts the key in header %s", async (name) => {
     const reply = await invoke(
-      api(async () => ({ models: 3 })),
+      api(async () => ({ models: 3 }), { studio }),
       { key: null, headers: { [name]: API_KEY } },
     );
 
@@ -81,16 +56,20 @@ describe("api(): authentication", () => {
 
 describe("api(): what the function gets and returns", () => {
   it("answers 200 with the function's result as JSON, never cached", async () => {
-    const reply = await invoke(api(async () => ({ version: 21, categories: [] })));
+    const reply = await invoke(api(async () => ({ version: 21, categories: [] }), { studio }));
 
     expect(reply.status).toBe(200);
     expect(reply.json).toEqual({ version: 21, categories: [] });
     expect(reply.headers).toMatchObject({ "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
   });
 
-  it("hands the function the validated path, query and body", async () => {
-    const fn = vi.fn(async (input: unknown) => input);
-    const handler = api(fn, { path: FilenamePath, query: z.object({ force: z.enum(["0", "1"]) }), body: Filenames });
+  it("hands the function the validated path, query and body, and the handler's Studio", async () => {
+    let given: Studio | undefined;
+    const fn = vi.fn(async ({ studio: received, ...input }: { studio: Studio }) => {
+      given = received;
+      return input;
+    });
+    const handler = api(fn, { path: FilenamePath, query: z.object({ force: z.enum(["0", "1"]) }), body: Filenames, studio });
 
     const reply = await invoke(handler, {
       method: "POST",
@@ -105,10 +84,11 @@ describe("api(): what the function gets and returns", () => {
       query: { force: "1" },
       body: { filenames: ["a.safetensors"] },
     });
+    expect(given).toBe(theStudio);
   });
 
   it("parses a JSON body whatever its content type, as curl -d sends it", async () => {
-    const reply = await invoke(api(async ({ body: received }) => received, { body: Filenames }), {
+    const reply = await invoke(api(async ({ body: received }) => received, { body: Filenames, studio }), {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
       body: '{"filenames": ["b.safetensors"]}',
@@ -120,7 +100,7 @@ describe("api(): what the function gets and returns", () => {
   it("parses a base64-encoded JSON body", async () => {
     const encoded = Buffer.from(JSON.stringify({ filenames: ["ünïcode.safetensors"] }), "utf8").toString("base64");
 
-    const reply = await invoke(api(async ({ body: received }) => received, { body: Filenames }), {
+    const reply = await invoke(api(async ({ body: received }) => received, { body: Filenames, studio }), {
       method: "POST",
       body: encoded,
       isBase64Encoded: true,
@@ -131,7 +111,7 @@ describe("api(): what the function gets and returns", () => {
   });
 
   it("passes the parsed body through untouched when the endpoint has no body schema", async () => {
-    const reply = await invoke(api(async ({ body: received }) => ({ received })), { method: "POST", body: '{"anything": [1, 2]}' });
+    const reply = await invoke(api(async ({ body: received }) => ({ received }), { studio }), { method: "POST", body: '{"anything": [1, 2]}' });
 
     expect(reply.json).toEqual({ received: { anything: [1, 2] } });
   });
@@ -141,7 +121,7 @@ describe("api(): request errors", () => {
   it("answers 400 'Invalid JSON: ...' for a body that is not JSON", async () => {
     const fn = vi.fn(async () => ({}));
 
-    const reply = await invoke(api(fn, { body: Filenames }), {
+    const reply = await invoke(api(fn, { body: Filenames, studio }), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: '{"filenames": [',
@@ -155,7 +135,7 @@ describe("api(): request errors", () => {
   it("answers 422 with FastAPI-style issues when the body does not match the schema", async () => {
     const fn = vi.fn(async () => ({}));
 
-    const reply = await invoke(api(fn, { body: Filenames }), { method: "POST", body: '{"files": ["a.safetensors"]}' });
+    const reply = await invoke(api(fn, { body: Filenames, studio }), { method: "POST", body: '{"files": ["a.safetensors"]}' });
 
     expect(reply.status).toBe(422);
     expect(reply.json).toEqual({
@@ -165,7 +145,7 @@ describe("api(): request errors", () => {
   });
 
   it("lists problems in the path and the body in one 422", async () => {
-    const reply = await invoke(api(async () => ({}), { path: FilenamePath, body: Filenames }), {
+    const reply = await invoke(api(async () => ({}), { path: FilenamePath, body: Filenames, studio }), {
       method: "POST",
       pathParameters: { filename: "" },
       body: '{"filenames": ["ok", 7]}',
@@ -181,7 +161,7 @@ describe("api(): request errors", () => {
   });
 
   it("answers 422 located at the body when a body is required and none was sent", async () => {
-    const reply = await invoke(api(async () => ({}), { body: Filenames }), { method: "POST", body: "  " });
+    const reply = await invoke(api(async () => ({}), { body: Filenames, studio }), { method: "POST", body: "  " });
 
     expect(reply.status).toBe(422);
     expect(reply.json).toEqual({ detail: [{ loc: ["body"], msg: expect.any(String), type: "invalid_type" }] });
@@ -192,7 +172,7 @@ describe("api(): request errors", () => {
     const five = JSON.stringify({ filenames: ["x".repeat(5 * 1024 * 1024)] });
     setEnv({ IS_OFFLINE: "true" });
     try {
-      const handler = api(async ({ body }) => ({ length: body.filenames[0]!.length }), { body: Filenames });
+      const handler = api(async ({ body }) => ({ length: body.filenames[0]!.length }), { body: Filenames, studio });
 
       const refused = await invoke(handler, { method: "POST", body: big });
       const taken = await invoke(handler, { method: "POST", body: five });
@@ -207,7 +187,7 @@ describe("api(): request errors", () => {
 
   it("answers 413 for a body above 4 MB in AWS Lambda, base64-encoded or not", async () => {
     const over = JSON.stringify({ filenames: ["x".repeat(4 * 1024 * 1024)] });
-    const handler = api(async () => ({}), { body: Filenames });
+    const handler = api(async () => ({}), { body: Filenames, studio });
 
     const text = await invoke(handler, { method: "POST", body: over });
     const base64 = await invoke(handler, { method: "POST", body: Buffer.from(over).toString("base64"), isBase64Encoded: true });
@@ -223,7 +203,7 @@ describe("api(): errors from the function", () => {
     const secret = "civitai-token-s3cr3t";
     const handler = api(async () => {
       throw new Error(`GET https://civitai.com/api/download/models/1?token=${secret} failed: ECONNRESET`);
-    });
+    }, { studio });
 
     const reply = await invoke(handler);
 
@@ -236,7 +216,7 @@ describe("api(): errors from the function", () => {
   it("answers 500 'Internal error' for a foreign error that carries a 4xx statusCode but is not marked safe", async () => {
     const handler = api(async () => {
       throw Object.assign(new Error("upstream said 403 for token=hf_s3cr3t"), { statusCode: 403 });
-    });
+    }, { studio });
 
     const reply = await invoke(handler);
 
@@ -249,7 +229,7 @@ describe("api(): errors from the function", () => {
     const reply = await invoke(
       api(async () => {
         throw errors.modelNotFound("x.safetensors");
-      }),
+      }, { studio }),
     );
 
     expect(reply.status).toBe(404);
@@ -260,7 +240,7 @@ describe("api(): errors from the function", () => {
 describe("api(): CORS", () => {
   it("puts CORS headers on an error response for an allowed Origin", async () => {
     const reply = await invoke(
-      api(async () => ({})),
+      api(async () => ({}), { studio }),
       { key: null, headers: { Origin: "chrome-extension://abcdefghijklmnop" } },
     );
 
@@ -276,7 +256,7 @@ describe("api(): CORS", () => {
     const reply = await invoke(
       api(async () => {
         throw new Error("boom");
-      }),
+      }, { studio }),
       { headers: { origin: "chrome-extension://abc" } },
     );
 
@@ -286,7 +266,7 @@ describe("api(): CORS", () => {
 
   it("leaves CORS headers off for a disallowed Origin", async () => {
     const reply = await invoke(
-      api(async () => ({})),
+      api(async () => ({}), { studio }),
       { key: null, headers: { Origin: "https://chrome-extension.evil.com" } },
     );
 
@@ -311,7 +291,7 @@ describe("api(): multipart uploads", () => {
 
   it("gives the function the uploaded file's bytes, from a base64 body as API Gateway sends binary media", async () => {
     const content = JSON.stringify({ categories: [] });
-    const handler = api(async ({ body: form }) => ({ text: body.formFile(form, "file").toString() }), { multipart: true });
+    const handler = api(async ({ body: form }) => ({ text: body.formFile(form, "file").toString() }), { multipart: true, studio });
 
     const reply = await invoke(handler, {
       method: "POST",
@@ -327,7 +307,7 @@ describe("api(): multipart uploads", () => {
   it("answers 400 explaining how to upload when the request is not multipart", async () => {
     const fn = vi.fn(async () => ({}));
 
-    const reply = await invoke(api(fn, { multipart: true }), {
+    const reply = await invoke(api(fn, { multipart: true, studio }), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: "{}",
@@ -348,7 +328,7 @@ describe("api(): multipart uploads", () => {
     process.on("uncaughtException", uncaught);
     const fn = vi.fn(async () => ({}));
 
-    const reply = await invoke(api(fn, { multipart: true }), {
+    const reply = await invoke(api(fn, { multipart: true, studio }), {
       method: "POST",
       headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
       body: cut(multipart("file", "models.json", JSON.stringify({ categories: [] }))),
@@ -363,7 +343,7 @@ describe("api(): multipart uploads", () => {
   });
 
   it("answers 400 naming the field when the upload has no file under it", async () => {
-    const handler = api(async ({ body: form }) => ({ size: body.formFile(form, "file").length }), { multipart: true });
+    const handler = api(async ({ body: form }) => ({ size: body.formFile(form, "file").length }), { multipart: true, studio });
 
     const reply = await invoke(handler, {
       method: "POST",
@@ -373,5 +353,38 @@ describe("api(): multipart uploads", () => {
 
     expect(reply.status).toBe(400);
     expect(reply.json).toEqual({ detail: "Missing form field 'file': upload the JSON file as file=@models.json" });
+  });
+});
+
+describe("studioOfProcess: the Studio a handler builds for its process", () => {
+  const names = ["PORT", "STUDIO_DIR", "API_KEY"] as const;
+  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  afterEach(() => setEnv(saved));
+
+  it("parses process.env once, at first use, and keeps that configuration and its caches", () => {
+    setEnv({ PORT: "4123", STUDIO_DIR: "/srv/first" });
+    const ofProcess = studioOfProcess();
+
+    const first = ofProcess();
+    setEnv({ PORT: "5999", STUDIO_DIR: "/srv/second" });
+    const second = ofProcess();
+
+    expect(second).toBe(first);
+    expect(second.config.port).toBe(4123);
+    expect(second.config.studioDir).toBe("/srv/first");
+  });
+
+  it("throws the ConfigError naming the variable on first use", () => {
+    setEnv({ PORT: "not-a-port" });
+
+    expect(() => studioOfProcess()()).toThrow(/PORT: must be a whole number/);
+  });
+
+  it("fails the request of a handler whose environment does not parse, naming the variable", async () => {
+    setEnv({ PORT: "not-a-port", API_KEY });
+    const fn = vi.fn(async () => ({}));
+
+    await expect(invoke(api(fn))).rejects.toThrow(/PORT: must be a whole number/);
+    expect(fn).not.toHaveBeenCalled();
   });
 });

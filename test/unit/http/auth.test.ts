@@ -3,7 +3,12 @@ import type { Context } from "aws-lambda";
 import { timingSafeEqual } from "node:crypto";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { ApiEvent, ApiResult } from "../../../lib/http/types";
-import { lambdaContext, restEvent, useStudio } from "../helpers";
+import * as auth from "../../../lib/http/auth";
+import * as errorResponse from "../../../lib/http/error-response";
+import { configuredKey } from "../../../lib/http/key-source";
+import * as types from "../../../lib/http/types";
+import { Secret } from "../../../lib/secret";
+import { lambdaContext, restEvent, testConfig } from "../helpers";
 
 // timingSafeEqual itself, watched: the comparison must go through it, with buffers of one length
 vi.mock("node:crypto", async (importOriginal) => {
@@ -12,24 +17,15 @@ vi.mock("node:crypto", async (importOriginal) => {
 });
 
 // No API_KEY in the environment: the state of a Lambda deployed without one.
-useStudio({ API_KEY: undefined });
+const withoutKey = testConfig({ API_KEY: undefined });
 
-let auth: typeof import("../../../lib/http/auth");
-let errorResponse: typeof import("../../../lib/http/error-response");
-let types: typeof import("../../../lib/http/types");
-let Secret: typeof import("../../../lib/secret").Secret;
-
-beforeEach(async () => {
-  auth = await import("../../../lib/http/auth");
-  errorResponse = await import("../../../lib/http/error-response");
-  types = await import("../../../lib/http/types");
-  ({ Secret } = await import("../../../lib/secret"));
+beforeEach(() => {
   vi.spyOn(console, "error").mockImplementation(() => undefined);
   return () => vi.restoreAllMocks();
 });
 
 /** The auth middleware as api() uses it: behind the error middleware, in front of a handler we watch. */
-function guarded(options?: Parameters<typeof auth.apiKeyAuth>[0]) {
+function guarded(options: Parameters<typeof auth.apiKeyAuth>[0] = { key: configuredKey(() => withoutKey) }) {
   const handler = vi.fn(async () => types.jsonResponse(200, { ok: true }));
   const lambda = middy<ApiEvent, ApiResult, Error, Context>()
     .use(errorResponse.errorResponse())

@@ -1,21 +1,15 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import fc from "fast-check";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ApiEvent, ApiResult } from "../../../lib/http/types";
-import { lambdaContext, restEvent, useStudio } from "../helpers";
+import * as cors from "../../../lib/http/cors";
+import * as errorResponse from "../../../lib/http/error-response";
+import * as types from "../../../lib/http/types";
+import { lambdaContext, restEvent, testConfig } from "../helpers";
 
-useStudio({ CORS_ORIGINS: "chrome-extension://*, https://admin.example.com" });
-
-let cors: typeof import("../../../lib/http/cors");
-let errorResponse: typeof import("../../../lib/http/error-response");
-let types: typeof import("../../../lib/http/types");
-
-beforeEach(async () => {
-  cors = await import("../../../lib/http/cors");
-  errorResponse = await import("../../../lib/http/error-response");
-  types = await import("../../../lib/http/types");
-});
+// the origins a pod's CORS_ORIGINS allows here
+const config = testConfig({ CORS_ORIGINS: "chrome-extension://*, https://admin.example.com" });
 
 describe("originAllowed", () => {
   const extension = ["chrome-extension://*"];
@@ -141,7 +135,7 @@ describe("originAllowed against a hostile Origin", () => {
 });
 
 describe("cors middleware", () => {
-  const lambda = (work: () => Promise<ApiResult>, options?: Parameters<typeof cors.cors>[0]) =>
+  const lambda = (work: () => Promise<ApiResult>, options: Parameters<typeof cors.cors>[0] = { origins: () => config.corsOrigins }) =>
     middy<ApiEvent, ApiResult, Error, Context>().use(cors.cors(options)).use(errorResponse.errorResponse()).handler(work);
 
   it("adds CORS headers for an origin CORS_ORIGINS allows", async () => {

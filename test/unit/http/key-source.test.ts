@@ -1,19 +1,21 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Config } from "../../../lib/config";
 import type { ApiEvent, ApiResult } from "../../../lib/http/types";
 import { startSsmStandIn, type SsmStandIn } from "../../support/ssm-stand-in";
-import { lambdaContext, restEvent, setEnv, useStudio } from "../helpers";
+import * as auth from "../../../lib/http/auth";
+import * as errorResponse from "../../../lib/http/error-response";
+import { configuredKey } from "../../../lib/http/key-source";
+import * as types from "../../../lib/http/types";
+import { lambdaContext, restEvent, setEnv, testConfig } from "../helpers";
 
 // The Lambda's environment as the template gives it: no API_KEY, the parameter's name in API_KEY_PARAMETER.
 const PARAMETER = "/comfyui-models-admin/api-key";
-useStudio({ API_KEY: undefined, API_KEY_PARAMETER: PARAMETER });
+const lambdaConfig = testConfig({ API_KEY: undefined, API_KEY_PARAMETER: PARAMETER });
 
 let ssm: SsmStandIn;
 let saved: Record<string, string | undefined>;
-let auth: typeof import("../../../lib/http/auth");
-let errorResponse: typeof import("../../../lib/http/error-response");
-let types: typeof import("../../../lib/http/types");
 let errorLog: ReturnType<typeof vi.spyOn>;
 
 beforeAll(async () => {
@@ -33,9 +35,6 @@ beforeEach(async () => {
   ssm.parameters.clear();
   ssm.parameters.set(PARAMETER, "first-key-0f3c9a");
   ssm.failNext(0);
-  auth = await import("../../../lib/http/auth");
-  errorResponse = await import("../../../lib/http/error-response");
-  types = await import("../../../lib/http/types");
   errorLog = vi.spyOn(console, "error").mockImplementation(() => undefined);
 });
 
@@ -45,12 +44,12 @@ afterEach(() => {
   setEnv(saved);
 });
 
-/** What api() puts in front of every handler: errors as {"detail"}, then the key check with its default source. */
-function guarded() {
+/** What api() puts in front of every handler: errors as {"detail"}, then the key check with the configured source. */
+function guarded(config: Config = lambdaConfig) {
   const handler = vi.fn(async () => types.jsonResponse(200, { ok: true }));
   const lambda = middy<ApiEvent, ApiResult, Error, Context>()
     .use(errorResponse.errorResponse())
-    .use(auth.apiKeyAuth())
+    .use(auth.apiKeyAuth({ key: configuredKey(() => config) }))
     .handler(handler);
   return {
     handler,
@@ -131,16 +130,10 @@ describe("the API key in Lambda: an SSM SecureString named by API_KEY_PARAMETER"
   });
 
   it("uses API_KEY when it is set (the pod), without asking SSM", async () => {
-    setEnv({ API_KEY: "pod-key-93be1c" });
-    vi.resetModules();
-    auth = await import("../../../lib/http/auth");
-    errorResponse = await import("../../../lib/http/error-response");
-    types = await import("../../../lib/http/types");
-    const { call } = guarded();
+    const { call } = guarded(testConfig({ API_KEY: "pod-key-93be1c", API_KEY_PARAMETER: PARAMETER }));
 
     const pod = await call("pod-key-93be1c");
     const fromSsm = await call("first-key-0f3c9a");
-    setEnv({ API_KEY: undefined });
 
     expect([pod.status, fromSsm.status]).toEqual([200, 401]);
     expect(ssm.requests).toHaveLength(0);

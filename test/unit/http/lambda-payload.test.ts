@@ -1,13 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createStudio, type Studio } from "../../../lib/catalog/studio";
+import { api } from "../../../lib/http/api";
 import { acceptsGzip, fitForLambda, LAMBDA_PAYLOAD_BYTES } from "../../../lib/http/lambda-payload";
 import { jsonResponse, type ApiResult } from "../../../lib/http/types";
-import { lambdaContext, restEvent, setEnv, useStudio } from "../helpers";
+import { lambdaContext, restEvent, setEnv, testConfig } from "../helpers";
 
 const MiB = 1024 * 1024;
 const API_KEY = "unit-api-key-payload-01";
-useStudio({ API_KEY, CORS_ORIGINS: "chrome-extension://*" });
+// what the handlers here work with: the key and the origins a pod would have
+const theStudio = createStudio(testConfig({ API_KEY, CORS_ORIGINS: "chrome-extension://*" }));
+const studio = (): Studio => theStudio;
 
 /** A listing-like answer of at least `bytes` of JSON (each entry is 50 to 56 bytes). */
 const bigAnswer = (bytes: number) => ({ models: Array.from({ length: Math.ceil(bytes / 50) }, (_, i) => ({ file: `model_${i}.safetensors`, status: "present" })) });
@@ -81,10 +85,7 @@ describe("fitForLambda", () => {
 });
 
 describe("api(): answers in AWS Lambda and under npm start", () => {
-  let api: typeof import("../../../lib/http/api").api;
-
-  beforeEach(async () => {
-    ({ api } = await import("../../../lib/http/api"));
+  beforeEach(() => {
     vi.spyOn(console, "error").mockImplementation(() => undefined);
   });
   afterEach(() => {
@@ -98,7 +99,7 @@ describe("api(): answers in AWS Lambda and under npm start", () => {
   it("in Lambda, gzips a large answer for a client that accepts gzip, and keeps its CORS headers", { timeout: 30_000 }, async () => {
     const answer = bigAnswer(8 * MiB);
 
-    const result = await api(async () => answer)(get("gzip, deflate"), lambdaContext());
+    const result = await api(async () => answer, { studio })(get("gzip, deflate"), lambdaContext());
 
     expect(result).toMatchObject({ statusCode: 200, isBase64Encoded: true, headers: { "Content-Encoding": "gzip", "Access-Control-Allow-Origin": "chrome-extension://abc" } });
     expect(JSON.parse(gunzipSync(Buffer.from(result.body, "base64")).toString("utf8"))).toEqual(answer);
@@ -107,7 +108,7 @@ describe("api(): answers in AWS Lambda and under npm start", () => {
   it("in Lambda, reads Accept-Encoding from every value of a repeated header", async () => {
     const event = { ...get("br"), multiValueHeaders: { "X-API-Key": [API_KEY], "Accept-Encoding": ["br", "gzip"] } };
 
-    const result = await api(async () => bigAnswer(2 * MiB))(event, lambdaContext());
+    const result = await api(async () => bigAnswer(2 * MiB), { studio })(event, lambdaContext());
 
     expect(result.headers?.["Content-Encoding"]).toBe("gzip");
   });
@@ -116,7 +117,7 @@ describe("api(): answers in AWS Lambda and under npm start", () => {
     setEnv({ IS_OFFLINE: "true" });
     const answer = bigAnswer(8 * MiB);
 
-    const result = await api(async () => answer)(get("gzip"), lambdaContext());
+    const result = await api(async () => answer, { studio })(get("gzip"), lambdaContext());
 
     expect(result.isBase64Encoded).toBeUndefined();
     expect(result.headers?.["Content-Encoding"]).toBeUndefined();

@@ -1,13 +1,12 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import * as activity from "../../../lib/state/activity-log";
 import { useStudio } from "../helpers";
 
 const studio = useStudio({ CIVITAI_API_KEY: "civitai-secret-0123" });
-let activity: typeof import("../../../lib/state/activity-log");
 
-beforeEach(async () => {
-  activity = await import("../../../lib/state/activity-log");
+beforeEach(() => {
   return () => vi.restoreAllMocks();
 });
 
@@ -15,10 +14,10 @@ const logFile = () => path.join(studio().studioDir, "state", "activity-log.json"
 
 describe("the activity log", () => {
   it("keeps entries oldest first with the time as HH:MM:SS", async () => {
-    await activity.appendActivity({ message: "Queued 2 models for metadata fetch", level: "info" });
-    await activity.appendActivity({ message: "OK -- a.safetensors: base_model=SDXL 1.0, +5 civitai_tags", level: "ok" });
+    await activity.appendActivity(studio().config, { message: "Queued 2 models for metadata fetch", level: "info" });
+    await activity.appendActivity(studio().config, { message: "OK -- a.safetensors: base_model=SDXL 1.0, +5 civitai_tags", level: "ok" });
 
-    const entries = await activity.readActivity();
+    const entries = await activity.readActivity(studio().config);
 
     expect(entries.map((e) => e.message)).toEqual(["Queued 2 models for metadata fetch", "OK -- a.safetensors: base_model=SDXL 1.0, +5 civitai_tags"]);
     expect(entries.every((e) => /^\d\d:\d\d:\d\d$/.test(e.time))).toBe(true);
@@ -28,10 +27,10 @@ describe("the activity log", () => {
   it("keeps the newest 1,000 entries", async () => {
     for (let batch = 0; batch < 3; batch++) {
       const lines = Array.from({ length: 350 }, (_, i) => ({ message: `line ${batch * 350 + i}`, level: "info" as const }));
-      await activity.appendActivity(...lines);
+      await activity.appendActivity(studio().config, ...lines);
     }
 
-    const entries = await activity.readActivity();
+    const entries = await activity.readActivity(studio().config);
 
     expect(entries).toHaveLength(1_000);
     expect(entries[0]!.message).toBe("line 50");
@@ -39,16 +38,22 @@ describe("the activity log", () => {
   });
 
   it("never stores a credential, even one inside a message", async () => {
-    await activity.appendActivity({ message: "ERROR -- x: GET https://civitai.com/api?token=civitai-secret-0123 failed", level: "error" });
+    await activity.appendActivity(studio().config, { message: "ERROR -- x: GET https://civitai.com/api?token=civitai-secret-0123 failed", level: "error" });
 
     expect(await readFile(logFile(), "utf8")).not.toContain("civitai-secret-0123");
   });
 
-  it("clears", async () => {
-    await activity.appendActivity({ message: "something", level: "info" });
+  it("never stores the configured credential where no pattern gives it away", async () => {
+    await activity.appendActivity(studio().config, { message: "ERROR -- x: the upstream echoed civitai-secret-0123 back", level: "error" });
 
-    expect(await activity.clearActivity()).toEqual({ status: "cleared" });
-    expect(await activity.readActivity()).toEqual([]);
+    expect((await activity.readActivity(studio().config)).map((e) => e.message)).toEqual(["ERROR -- x: the upstream echoed [redacted] back"]);
+  });
+
+  it("clears", async () => {
+    await activity.appendActivity(studio().config, { message: "something", level: "info" });
+
+    expect(await activity.clearActivity(studio().config)).toEqual({ status: "cleared" });
+    expect(await activity.readActivity(studio().config)).toEqual([]);
   });
 
   it("moves a corrupt log aside and starts a new one", async () => {
@@ -56,9 +61,9 @@ describe("the activity log", () => {
     await mkdir(path.dirname(logFile()), { recursive: true });
     await writeFile(logFile(), '[{"time": "12:00:00", "message": "half');
 
-    await activity.appendActivity({ message: "after the crash", level: "info" });
+    await activity.appendActivity(studio().config, { message: "after the crash", level: "info" });
 
-    expect((await activity.readActivity()).map((e) => e.message)).toEqual(["after the crash"]);
+    expect((await activity.readActivity(studio().config)).map((e) => e.message)).toEqual(["after the crash"]);
     const aside = (await readdir(path.dirname(logFile()))).filter((f) => f.startsWith("activity-log.json.corrupt-"));
     expect(aside).toHaveLength(1);
     expect(await readFile(path.join(path.dirname(logFile()), aside[0]!), "utf8")).toBe('[{"time": "12:00:00", "message": "half');
@@ -69,10 +74,10 @@ describe("the activity log", () => {
     const good = { time: "12:00:00", message: "OK -- a.safetensors", level: "ok" };
     await writeFile(logFile(), JSON.stringify([good, { time: 3, message: "bad" }, "nonsense"]));
 
-    expect(await activity.readActivity()).toEqual([good]);
-    await activity.appendActivity({ message: "after the repair", level: "info" });
+    expect(await activity.readActivity(studio().config)).toEqual([good]);
+    await activity.appendActivity(studio().config, { message: "after the repair", level: "info" });
 
-    expect((await activity.readActivity()).map((e) => e.message)).toEqual(["OK -- a.safetensors", "after the repair"]);
+    expect((await activity.readActivity(studio().config)).map((e) => e.message)).toEqual(["OK -- a.safetensors", "after the repair"]);
     expect((await readdir(path.dirname(logFile()))).filter((f) => f.startsWith("activity-log.json.corrupt-"))).toHaveLength(1);
     expect(logged).toHaveBeenCalledTimes(1);
   });

@@ -4,16 +4,12 @@
  */
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import * as state from "../../../lib/state/status";
 import { useStudio } from "../helpers";
 import type { DownloadEntry, Status } from "../../../lib/state/status";
 
 const studio = useStudio();
-let state: typeof import("../../../lib/state/status");
-
-beforeEach(async () => {
-  state = await import("../../../lib/state/status");
-});
 
 const statusFile = () => path.join(studio().studioDir, "state", "status.json");
 const entry = (extra: Partial<DownloadEntry> = {}): DownloadEntry => ({ status: "queued", bytes_downloaded: 0, bytes_total: 0, speed: 0, percent: 0, seq: 1, queued_at: Date.now(), ...extra });
@@ -25,11 +21,11 @@ async function writeStatusText(text: string): Promise<void> {
 
 describe("inspectStatus", () => {
   it("says a file is corrupt when it reads only salvaged, and not when it is missing or sound", async () => {
-    const missing = await state.inspectStatus();
+    const missing = await state.inspectStatus(studio().config);
     await writeStatusText(JSON.stringify({ downloads: { "a.safetensors": entry(), "b.safetensors": { status: "flying" } }, metadata: {} }));
-    const spoilt = await state.inspectStatus();
+    const spoilt = await state.inspectStatus(studio().config);
     await writeStatusText(JSON.stringify({ downloads: { "a.safetensors": entry() }, metadata: {} }));
-    const sound = await state.inspectStatus();
+    const sound = await state.inspectStatus(studio().config);
 
     expect(missing).toEqual({ value: { downloads: {}, metadata: {} }, corrupt: false });
     expect(Object.keys(spoilt.value.downloads)).toEqual(["a.safetensors"]);
@@ -40,15 +36,15 @@ describe("inspectStatus", () => {
 
 describe("ensureStatus", () => {
   it("writes an empty file when there is none, and leaves one that is there alone", async () => {
-    await state.ensureStatus();
+    await state.ensureStatus(studio().config);
     const made = JSON.parse(await readFile(statusFile(), "utf8")) as unknown;
     await writeStatusText(JSON.stringify({ downloads: { "a.safetensors": entry() }, metadata: {} }));
     const before = await stat(statusFile());
-    await state.ensureStatus();
+    await state.ensureStatus(studio().config);
 
     expect(made).toEqual({ downloads: {}, metadata: {} });
     expect((await stat(statusFile())).ino).toBe(before.ino);
-    expect(Object.keys((await state.readStatus()).downloads)).toEqual(["a.safetensors"]);
+    expect(Object.keys((await state.readStatus(studio().config)).downloads)).toEqual(["a.safetensors"]);
   });
 });
 
@@ -70,7 +66,7 @@ describe("updateStatus after an older sidecar", () => {
   it("drops the heartbeat that sidecar kept in the file with the next write", async () => {
     await writeStatusText(JSON.stringify({ downloads: {}, metadata: {}, daemon: { pid: 12, heartbeat: 1, started_at: 1 } }));
 
-    await state.updateStatus((status) => {
+    await state.updateStatus(studio().config, (status) => {
       status.downloads["a.safetensors"] = entry();
       return { result: undefined, changed: true };
     });

@@ -1,14 +1,13 @@
 import { mkdir, readFile, readdir, stat, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import * as state from "../../../lib/state/status";
 import { useStudio } from "../helpers";
 import type { DownloadEntry, Status } from "../../../lib/state/status";
 
 const studio = useStudio();
-let state: typeof import("../../../lib/state/status");
 
-beforeEach(async () => {
-  state = await import("../../../lib/state/status");
+beforeEach(() => {
   return () => vi.restoreAllMocks();
 });
 
@@ -34,14 +33,14 @@ async function writeStatusText(text: string): Promise<void> {
 const readStatusFile = async (): Promise<Status> => JSON.parse(await readFile(statusFile(), "utf8")) as Status;
 
 const addEntry = (file: string, extra: Partial<DownloadEntry> = {}) =>
-  state.updateStatus((status) => {
+  state.updateStatus(studio().config, (status) => {
     status.downloads[file] = entry(extra);
     return { result: file, changed: true };
   });
 
 describe("readStatus", () => {
   it("reads a missing status file as no downloads and no metadata", async () => {
-    const status = await state.readStatus();
+    const status = await state.readStatus(studio().config);
 
     expect(status).toEqual({ downloads: {}, metadata: {} });
   });
@@ -49,7 +48,7 @@ describe("readStatus", () => {
   it("reads a corrupt file as empty and leaves it where it is", async () => {
     await writeStatusText("{ not json");
 
-    const status = await state.readStatus();
+    const status = await state.readStatus(studio().config);
 
     expect(status).toEqual({ downloads: {}, metadata: {} });
     expect(await readFile(statusFile(), "utf8")).toBe("{ not json");
@@ -59,14 +58,14 @@ describe("readStatus", () => {
 
 describe("updateStatus", () => {
   it("writes the change and returns the change's result", async () => {
-    const result = await state.updateStatus((status) => {
+    const result = await state.updateStatus(studio().config, (status) => {
       status.downloads["a.safetensors"] = entry({ seq: 4 });
       return { result: { answer: 42 }, changed: true };
     });
 
     expect(result).toEqual({ answer: 42 });
     expect((await readStatusFile()).downloads["a.safetensors"]).toMatchObject({ status: "queued", seq: 4 });
-    expect((await state.readStatus()).downloads["a.safetensors"]?.seq).toBe(4);
+    expect((await state.readStatus(studio().config)).downloads["a.safetensors"]?.seq).toBe(4);
   });
 
   it("replaces the file by a rename and leaves no temp file or lock behind", async () => {
@@ -88,7 +87,7 @@ describe("updateStatus", () => {
     const before = await stat(statusFile());
     const content = await readFile(statusFile(), "utf8");
 
-    const result = await state.updateStatus((status) => {
+    const result = await state.updateStatus(studio().config, (status) => {
       status.downloads["ignored.safetensors"] = entry();
       return { result: "nothing", changed: false };
     });
@@ -101,7 +100,7 @@ describe("updateStatus", () => {
   });
 
   it("does not create the file when nothing changed and there was none", async () => {
-    await state.updateStatus(() => ({ result: undefined, changed: false }));
+    await state.updateStatus(studio().config, () => ({ result: undefined, changed: false }));
 
     await expect(stat(statusFile())).rejects.toMatchObject({ code: "ENOENT" });
   });
@@ -151,7 +150,7 @@ describe("updateStatus", () => {
       });
       await writeStatusText(text);
 
-      expect(Object.keys((await state.readStatus()).downloads)).toEqual(["good.safetensors"]);
+      expect(Object.keys((await state.readStatus(studio().config)).downloads)).toEqual(["good.safetensors"]);
       await addEntry("new.safetensors");
 
       const rebuilt = await readStatusFile();
@@ -186,7 +185,7 @@ describe("updateStatus", () => {
       vi.spyOn(console, "error").mockImplementation(() => undefined);
       await writeStatusText("garbage");
 
-      await state.updateStatus(() => ({ result: undefined, changed: false }));
+      await state.updateStatus(studio().config, () => ({ result: undefined, changed: false }));
 
       expect(await corruptFiles()).toHaveLength(1);
       expect(await readStatusFile()).toEqual({ downloads: {}, metadata: {} });
@@ -210,7 +209,7 @@ describe("updateStatus", () => {
       };
       await writeStatusText(JSON.stringify(doc));
 
-      await state.updateStatus(() => ({ result: undefined, changed: false }));
+      await state.updateStatus(studio().config, () => ({ result: undefined, changed: false }));
 
       expect(Object.keys((await readStatusFile()).downloads).sort()).toEqual(["old-queued", "young-done", "young-error"]);
     });
@@ -219,7 +218,7 @@ describe("updateStatus", () => {
       const finished_at = Date.now() - state.ERROR_RETENTION_MS - 60_000;
       await writeStatusText(JSON.stringify({ downloads: { old: entry({ status: "done", finished_at }) }, metadata: {} }));
 
-      expect(Object.keys((await state.readStatus()).downloads)).toEqual(["old"]);
+      expect(Object.keys((await state.readStatus(studio().config)).downloads)).toEqual(["old"]);
     });
   });
 
