@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
-import { freeLoopbackPorts } from "../../lib/server/ports";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { freeLoopbackPorts } from "./ports";
 import { CIVITAI_API_KEY, HF_TOKEN } from "./secrets";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
@@ -47,7 +47,7 @@ export interface RunningStack extends StackDirs {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** A port for a stack's $PORT, from where the OS hands none out by itself (lib/server/ports.ts says why). */
+/** A port for a stack's $PORT, from where the OS hands none out by itself (ports.ts says why). */
 export async function freePort(): Promise<number> {
   const [port] = await freeLoopbackPorts(1);
   return port!;
