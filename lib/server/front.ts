@@ -105,7 +105,7 @@ const UNAUTHORIZED = "Invalid or missing API key";
 const hasBody = (headers: http.IncomingHttpHeaders): boolean =>
   Number(headers["content-length"] ?? 0) > 0 || headers["transfer-encoding"] !== undefined;
 
-/** A body sent compressed: refused, since one that did not inflate killed serverless-offline's hapi. */
+/** A body sent compressed: serverless-offline would hand the handler its bytes as they are (a 400 "Invalid JSON"). */
 const compressed = (headers: http.IncomingHttpHeaders): boolean =>
   hasBody(headers) && headers["content-encoding"] !== undefined && !/^\s*(identity)?\s*$/i.test(headers["content-encoding"]);
 
