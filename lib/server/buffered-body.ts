@@ -1,13 +1,13 @@
-import type http from "node:http";
-import { MAX_BODY_BYTES } from "../http/body";
-import { refuseAndClose, refuseTooLarge } from "./refusals";
-
 /**
  * A request's body read whole at the front door (front.ts) before the request may take one of the 16
  * upstream slots: a client that sends its body slowly then waits here, holding a socket and its bytes but
  * no slot, and is cut off once its body is late. What it may hold is bounded: bodies are at most 10 MB
  * and all of those held at once at most `bufferedBytes`.
  */
+import type http from "node:http";
+import { MAX_BODY_BYTES } from "../http/body";
+import { refuseAndClose } from "./refusals";
+
 export interface DoorLimits {
   /** The request line and headers must arrive within this long (Node's headersTimeout). */
   readonly headersMs: number;
@@ -41,29 +41,7 @@ export const bodyDeadline = (startedAt: number, received: number, limits: DoorLi
 export const longestRequestMs = (limits: DoorLimits): number =>
   limits.headersMs + bodyDeadline(0, MAX_BODY_BYTES, limits) + limits.lingerMs;
 
-/** The bytes that bodies held at the door may take together. */
-export class ByteBudget {
-  #free: number;
-
-  constructor(bytes: number) {
-    this.#free = bytes;
-  }
-
-  take(bytes: number): boolean {
-    if (bytes > this.#free) return false;
-    this.#free -= bytes;
-    return true;
-  }
-
-  give(bytes: number): void {
-    this.#free += bytes;
-  }
-
-  get free(): number {
-    return this.#free;
-  }
-}
-
+export const TOO_LARGE = "Request body is larger than 10 MB";
 const BUSY = "Too many request bodies on their way in at once: try again in a few seconds";
 
 function lateDetail(received: number, declared: number, startedAt: number, limits: DoorLimits): string {
@@ -77,7 +55,8 @@ function lateDetail(received: number, declared: number, startedAt: number, limit
 
 export interface BufferOptions {
   readonly limits: DoorLimits;
-  readonly budget: ByteBudget;
+  /** The bytes the bodies held at the door may still take, shared by every request. */
+  readonly budget: { free: number };
   /** The headers every answer of this request carries (CORS). */
   readonly headers: http.OutgoingHttpHeaders;
 }
@@ -90,26 +69,25 @@ export interface BufferOptions {
 export function bufferBody(req: http.IncomingMessage, res: http.ServerResponse, options: BufferOptions, then: (body: Buffer) => void): void {
   const { limits, budget, headers } = options;
   const declared = Number(req.headers["content-length"] ?? 0) || 0;
-  if (!budget.take(declared)) {
-    refuseAndClose(req, res, 503, BUSY, { ...headers, "retry-after": "5" }, limits.lingerMs);
-    return;
-  }
-  let reserved = declared;
-  res.once("close", () => budget.give(reserved));
+  let reserved = 0;
+  const reserve = (bytes: number): boolean => {
+    if (bytes - reserved > budget.free) return false;
+    budget.free -= bytes - reserved;
+    reserved = bytes;
+    return true;
+  };
+  res.once("close", () => (budget.free += reserved));
 
   const startedAt = Date.now();
   let chunks: Buffer[] = [];
   let received = 0;
   let timer: NodeJS.Timeout | undefined;
-  const stop = () => {
+  const refuse = (status: number, detail: string, lingerMs = limits.lingerMs) => {
     clearTimeout(timer);
     req.off("data", onData);
     req.off("end", onEnd);
     chunks = [];
-  };
-  const refuse = (status: number, detail: string) => {
-    stop();
-    refuseAndClose(req, res, status, detail, status === 503 ? { ...headers, "retry-after": "5" } : headers, limits.lingerMs);
+    refuseAndClose(req, res, status, detail, status === 503 ? { ...headers, "retry-after": "5" } : headers, lingerMs);
   };
   // re-armed for the later deadline each time it fires: each byte that arrived has pushed it back
   const arm = () => {
@@ -120,28 +98,21 @@ export function bufferBody(req: http.IncomingMessage, res: http.ServerResponse, 
   };
   const onData = (chunk: Buffer) => {
     received += chunk.length;
-    if (received > MAX_BODY_BYTES) {
-      stop();
-      refuseTooLarge(req, res, headers, received, limits.bodyMs);
-      return;
-    }
+    // the rest of a body too large is still read (and dropped) for as long as a whole one may take to come
+    if (received > MAX_BODY_BYTES) refuse(413, TOO_LARGE, limits.bodyMs);
     // a chunked body has no length to reserve up front: it takes its room as it comes
-    if (received > reserved) {
-      if (!budget.take(received - reserved)) {
-        refuse(503, BUSY);
-        return;
-      }
-      reserved = received;
-    }
-    chunks.push(chunk);
+    else if (received > reserved && !reserve(received)) refuse(503, BUSY);
+    else chunks.push(chunk);
   };
   const onEnd = () => {
+    clearTimeout(timer);
     const body = Buffer.concat(chunks, received);
-    stop();
+    chunks = [];
     then(body);
   };
+  if (!reserve(declared)) return refuse(503, BUSY);
   req.on("data", onData);
   req.on("end", onEnd);
-  res.once("close", stop);
+  res.once("close", () => clearTimeout(timer));
   arm();
 }

@@ -1,39 +1,38 @@
+/**
+ * The service's front door under `npm start`: it listens on $PORT and hands each request to
+ * serverless-offline, which runs the handlers in its own process, over a Unix socket. It does only what
+ * serverless-offline cannot:
+ * - run the streamed route (streamed.ts);
+ * - let at most 16 requests into serverless-offline at once: past that, they contend for the catalog's
+ *   lock, which has no queue, and the last ones' waits run out. So a slot must never wait on a client,
+ *   and the door refuses before any handler runs, in the API's {"detail"} shape: a request without the
+ *   key, at once and without waiting for its body (the handlers check the key again, as in the cloud); a
+ *   body over 10 MB or late (it is read whole here first: buffered-body.ts); request lines and headers
+ *   that take over 10 s; a compressed body; what Node's HTTP server refuses itself (refusals.ts);
+ * - answer as API Gateway does where serverless-offline does not: CORS (it approves any origin, in its
+ *   preflight too), and its own errors (an unknown route, a crashed handler), which are not {"detail"}.
+ */
 import http from "node:http";
 import { keyMatches } from "../http/auth";
 import { MAX_BODY_BYTES } from "../http/body";
 import { CORS_ALLOWED_HEADERS, corsHeaders, originAllowed } from "../http/cors";
 import { redactSecrets } from "../redact";
 import type { Secret } from "../secret";
-import { bufferBody, ByteBudget, DOOR_LIMITS, longestRequestMs, type DoorLimits } from "./buffered-body";
-import { compressedBody, refuseAndClose, refuseOutsideRoutes, refuseTooLarge, send, upstreamErrorDetail } from "./refusals";
+import { bufferBody, DOOR_LIMITS, longestRequestMs, TOO_LARGE, type DoorLimits } from "./buffered-body";
+import { refuseAndClose, refuseOutsideRoutes, send, upstreamErrorDetail } from "./refusals";
 
-/**
- * The service's front door under `npm start`: it listens on $PORT and hands each request to
- * serverless-offline on a loopback port. It answers itself what must look the same as in the cloud
- * but that serverless-offline gets wrong: CORS preflight (it approves any origin), bodies over 10 MB
- * and unknown routes (its errors are not {"detail": ...}), and what Node's HTTP server refuses before any
- * handler runs (a request it cannot parse, headers over 16 KB, no Host, an odd Expect, CONNECT).
- *
- * At most 16 requests are in serverless-offline at once (its slots), so a slot must never wait on a
- * client. Hence:
- * - the key is checked here, before anything else is read (the handlers check it again, as in the
- *   cloud): a request without it is answered 401 at once and never takes a slot, nor any memory;
- * - a body is read whole here before its request takes a slot (buffered-body.ts): a slow client holds
- *   a socket and its own bytes, never a slot. It has 15 s, more for a large body that keeps coming at
- *   32 KB/s, then it is answered 408 and its connection closed. Bodies held at once are capped (64 MB);
- * - the request line and headers must arrive within 10 s (Node's headersTimeout, checked every second),
- *   while a keep-alive connection may sit idle between requests for 65 s.
- * So a slot is only ever held while serverless-offline works, and a keyed GET waits for no trickler.
- */
+export type StreamedRoute = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+
 export interface FrontOptions {
-  readonly upstreamPort: number;
+  /** serverless-offline's HTTP listener: a Unix socket, so that no port has to be picked for it. */
+  readonly upstreamSocket: string;
   readonly corsOrigins: readonly string[];
   /** The API key, fixed for the life of the process ($API_KEY or $STUDIO_DIR/api-key). */
   readonly apiKey: Secret;
   /** Credentials its log lines must not show; the API key by default. */
   readonly secrets?: readonly Secret[];
-  /** Routes answered here by a streamed handler ("GET /path" keys), since serverless-offline cannot stream. */
-  readonly streamed?: Readonly<Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>>>;
+  /** Routes answered here by a streamed handler ("GET /path" keys). */
+  readonly streamed?: Readonly<Record<string, StreamedRoute>>;
   /** Deadlines and caps other than DOOR_LIMITS' (tests). */
   readonly limits?: Partial<DoorLimits>;
 }
@@ -46,18 +45,13 @@ function endToEnd(headers: http.IncomingHttpHeaders, drop: readonly string[] = [
   const named = String(headers.connection ?? "")
     .split(",")
     .map((name) => name.trim().toLowerCase());
-  const kept: http.IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (!HOP_BY_HOP.has(name) && !named.includes(name) && !drop.includes(name)) kept[name] = value;
-  }
-  return kept;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name) && !named.includes(name) && !drop.includes(name)));
 }
 
 /**
- * serverless-offline puts its own CORS headers on every response of a CORS-enabled route, for any
- * origin; API Gateway passes the function's. Keep the answer the same: drop its headers, set ours. Its
- * hop-by-hop ones speak of the upstream connection: passed on, `Keep-Alive: timeout=5` told every client
- * that this server drops an idle connection after 5 s (it keeps it 65 s).
+ * An answer's headers for the client: serverless-offline's CORS headers (for any origin) replaced by the
+ * handlers' own rule, and its hop-by-hop ones dropped (its `Keep-Alive: timeout=5` told every client
+ * that this server drops an idle connection after 5 s; it keeps one 65 s).
  */
 function withCors(upstream: http.IncomingHttpHeaders, origin: string | undefined, corsOrigins: readonly string[]) {
   const headers: http.OutgoingHttpHeaders = {};
@@ -68,12 +62,10 @@ function withCors(upstream: http.IncomingHttpHeaders, origin: string | undefined
   return headers;
 }
 
+/** A CORS preflight, answered as API Gateway's mock integration does: 403 for an origin not on the list. */
 function preflight(req: http.IncomingMessage, res: http.ServerResponse, corsOrigins: readonly string[]): void {
   const origin = req.headers.origin;
-  if (origin === undefined || !originAllowed(origin, corsOrigins)) {
-    send(res, 403, "CORS: origin not allowed", { vary: "Origin" });
-    return;
-  }
+  if (origin === undefined || !originAllowed(origin, corsOrigins)) return send(res, 403, "CORS: origin not allowed", { vary: "Origin" });
   res.writeHead(204, {
     "access-control-allow-origin": origin,
     "access-control-allow-methods": "GET,POST,DELETE,OPTIONS",
@@ -106,24 +98,18 @@ export function routeKey(method: string | undefined, url: string | undefined): s
   return `${(method ?? "GET").toUpperCase()} ${pathname.replace(/(.)\/+$/, "$1")}`;
 }
 
-/**
- * The request's headers for serverless-offline, less an Expect (answered here) and a byte range: hapi
- * would answer a range with a 206 of a few bytes of the JSON, or a 416, where API Gateway (and every
- * client of this API) wants the whole answer.
- */
-const forwardedHeaders = (headers: http.IncomingHttpHeaders) => endToEnd(headers, ["range", "if-range", "expect"]);
-
 const UPSTREAM_CONCURRENCY = 16;
 
 /** The routes of serverless.yml that take no key: the admin page, which holds no data. */
 const OPEN_ROUTES = new Set(["GET /admin"]);
-
 const UNAUTHORIZED = "Invalid or missing API key";
 
 const hasBody = (headers: http.IncomingHttpHeaders): boolean =>
   Number(headers["content-length"] ?? 0) > 0 || headers["transfer-encoding"] !== undefined;
 
-type Streamed = NonNullable<FrontOptions["streamed"]>;
+/** A body sent compressed: serverless-offline would hand the handler its bytes as they are (a 400 "Invalid JSON"). */
+const compressed = (headers: http.IncomingHttpHeaders): boolean =>
+  hasBody(headers) && headers["content-encoding"] !== undefined && !/^\s*(identity)?\s*$/i.test(headers["content-encoding"]);
 
 /** The route `req` names, a HEAD as the GET it mirrors. */
 const routeOf = (req: http.IncomingMessage): string => routeKey(req.method === "HEAD" ? "GET" : req.method, req.url);
@@ -133,31 +119,28 @@ const routeOf = (req: http.IncomingMessage): string => routeKey(req.method === "
  * every route but the open ones, a preflight and the streamed ones (whose handler runs here and checks it
  * itself). Duplicate headers arrive joined ("k, k"), so a key sent twice matches no more here than there.
  */
-function refusedForKey(req: http.IncomingMessage, route: string, apiKey: Secret, streamed: Streamed): boolean {
-  if (req.method === "OPTIONS") return false;
-  if (OPEN_ROUTES.has(route) || Object.hasOwn(streamed, route)) return false;
+function refusedForKey(req: http.IncomingMessage, route: string, apiKey: Secret, streamed: object): boolean {
+  if (req.method === "OPTIONS" || OPEN_ROUTES.has(route) || Object.hasOwn(streamed, route)) return false;
   const given = req.headers["x-api-key"];
   return !keyMatches(typeof given === "string" ? given : undefined, apiKey);
 }
 
-export function createFront({ upstreamPort, corsOrigins, apiKey, secrets = [apiKey], streamed = {}, limits: given = {} }: FrontOptions): http.Server {
+export function createFront({ upstreamSocket, corsOrigins, apiKey, secrets = [apiKey], streamed = {}, limits: given = {} }: FrontOptions): http.Server {
   const limits: DoorLimits = { ...DOOR_LIMITS, ...given };
-  const budget = new ByteBudget(limits.bufferedBytes);
-  // serverless-offline starts one worker thread per request in flight: 200 at once on two cores starve
-  // each other, and their lock waits run out (503). Past this many, requests wait here, in order.
-  // A connection is handed on only to a request already waiting for one, never kept idle: hapi closes an
-  // idle connection after 6 s, and a request written onto it at that moment was reset (a 503 for one
-  // request in ten of a burst that came 6 s after the last one). A new loopback connection costs ~0.1 ms.
+  const budget = { free: limits.bufferedBytes };
+  // Past 16 requests in serverless-offline, the rest wait here, in order (200 mutations let in at once:
+  // 15 of them got a 503 when their wait for the lock ran out). A connection is never kept idle: hapi
+  // closes one after 6 s, and a request written onto it at that moment was reset (a 503).
   const agent = new http.Agent({ keepAlive: false, maxSockets: UPSTREAM_CONCURRENCY });
 
   /** Hands a request, its body whole, to serverless-offline: from here until its answer it holds a slot. */
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, cors: http.OutgoingHttpHeaders, body?: Buffer): void => {
-    const headers = forwardedHeaders(req.headers);
-    if (body !== undefined) {
-      delete headers["transfer-encoding"];
-      headers["content-length"] = String(body.length);
-    }
-    const upstream = http.request({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers, agent }, (up) => {
+    // less an Expect (answered here) and a byte range: hapi would answer a range with a 206 of a few bytes
+    // of the JSON, or a 416, where API Gateway (and every client of this API) wants the whole answer
+    const headers = endToEnd(req.headers, ["range", "if-range", "expect", ...(body ? ["transfer-encoding"] : [])]);
+    if (body !== undefined) headers["content-length"] = String(body.length);
+    const options = { socketPath: upstreamSocket, method: req.method, path: req.url, headers, agent };
+    const upstream = http.request(options, (up) => {
       const status = up.statusCode ?? 502;
       const answerHeaders = withCors(up.headers, req.headers.origin, corsOrigins);
       if (status < 400) {
@@ -170,12 +153,8 @@ export function createFront({ upstreamPort, corsOrigins, apiKey, secrets = [apiK
       up.on("end", () => {
         const text = Buffer.concat(chunks);
         const detail = upstreamErrorDetail(status, text);
-        if (detail === undefined) {
-          res.writeHead(status, answerHeaders);
-          res.end(text);
-        } else {
-          send(res, status, detail, cors);
-        }
+        if (detail !== undefined) send(res, status, detail, cors);
+        else res.writeHead(status, answerHeaders).end(text);
       });
     });
     upstream.on("error", () => {
@@ -193,45 +172,34 @@ export function createFront({ upstreamPort, corsOrigins, apiKey, secrets = [apiK
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (req.headers.host === undefined && req.httpVersion === "1.1") {
       req.resume();
-      send(res, 400, "Bad Request: missing Host header", { connection: "close" });
-      return;
+      return send(res, 400, "Bad Request: missing Host header", { connection: "close" });
     }
     if (req.method === "OPTIONS") {
       req.resume();
-      preflight(req, res, corsOrigins);
-      return;
+      return preflight(req, res, corsOrigins);
     }
     const cors = withCors({}, req.headers.origin, corsOrigins);
-    const key = routeOf(req);
-    const route = streamed[key];
-    if (route && req.method === "HEAD") {
+    const route = routeOf(req);
+    const serve = Object.hasOwn(streamed, route) ? streamed[route] : undefined;
+    if (serve && req.method === "HEAD") {
       req.resume();
-      send(res, 405, "Method Not Allowed: use GET for an event stream", { ...cors, allow: "GET" });
-      return;
+      return send(res, 405, "Method Not Allowed: use GET for an event stream", { ...cors, allow: "GET" });
     }
-    if (route) {
-      void route(req, res);
-      return;
-    }
-    if (refusedForKey(req, key, apiKey, streamed)) {
+    if (serve) return void serve(req, res);
+    if (refusedForKey(req, route, apiKey, streamed)) {
       // the same answer as the handler's; a body still coming is not waited for
-      if (hasBody(req.headers)) refuseAndClose(req, res, 401, UNAUTHORIZED, cors, limits.lingerMs);
-      else send(res, 401, UNAUTHORIZED, cors);
-      return;
+      if (hasBody(req.headers)) return refuseAndClose(req, res, 401, UNAUTHORIZED, cors, limits.lingerMs);
+      return send(res, 401, UNAUTHORIZED, cors);
     }
-    const length = Number(req.headers["content-length"] ?? 0);
-    if (compressedBody(req.headers, length)) {
+    if (compressed(req.headers)) {
       req.resume();
       const encoding = String(req.headers["content-encoding"]).slice(0, 100);
-      send(res, 415, `Content-Encoding '${encoding}' is not supported: send the body uncompressed`, { ...cors, connection: "close" });
-      return;
+      return send(res, 415, `Content-Encoding '${encoding}' is not supported: send the body uncompressed`, { ...cors, connection: "close" });
     }
-    if (length > MAX_BODY_BYTES) {
-      refuseTooLarge(req, res, cors, 0, limits.bodyMs);
-      return;
-    }
-    if (!hasBody(req.headers)) forward(req, res, cors);
-    else bufferBody(req, res, { limits, budget, headers: cors }, (body) => forward(req, res, cors, body));
+    // the rest of a body too large is read (and dropped) for as long as a whole one may take, then closed
+    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return refuseAndClose(req, res, 413, TOO_LARGE, cors, limits.bodyMs);
+    if (!hasBody(req.headers)) return forward(req, res, cors);
+    bufferBody(req, res, { limits, budget, headers: cors }, (body) => forward(req, res, cors, body));
   };
   const dispatch = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     try {
@@ -252,10 +220,9 @@ export function createFront({ upstreamPort, corsOrigins, apiKey, secrets = [apiK
     if (!refusedForKey(req, routeOf(req), apiKey, streamed)) res.writeContinue();
     dispatch(req, res);
   });
-  // Idle connections outlive the clients' own idle timeouts (browsers, undici, load balancers: 4-60 s),
-  // so a client never sends a request on a connection this server is closing at that moment. Since
-  // Node 18 headersTimeout counts from a request's first byte (or the connection's start), not across
-  // the idle time between two requests, so it may be far shorter than keepAliveTimeout.
+  // An idle connection outlives the clients' own idle timeouts (browsers, undici, load balancers: 4-60 s),
+  // so a client never sends a request on a connection this server is closing at that moment. Since Node
+  // 18 headersTimeout counts from a request's first byte, not across the idle time between two requests.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = limits.headersMs;
   // a backstop for whatever reads a body without bufferBody's deadline: the longest an honest one takes

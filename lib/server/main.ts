@@ -1,20 +1,20 @@
-import { mkdir, rm } from "node:fs/promises";
+/**
+ * `npm start`: everything a pod needs, with embedded defaults. It resolves the API key, seeds the
+ * catalogs, runs serverless-offline (handlers in its own process) on a Unix socket behind the front door
+ * on $PORT, runs the sidecar, restarts either if it dies, and stops all of it on Ctrl-C or SIGTERM.
+ */
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import type { Server } from "node:http";
+import os from "node:os";
 import path from "node:path";
 import { ConfigError, parseConfig, type Config } from "../config";
 import { secretsOf } from "../redact";
 import { resolveApiKey, type ApiKeySource } from "./api-key";
 import { createFront } from "./front";
-import { freeLoopbackPorts } from "./ports";
 import { seedCatalogs } from "./seed";
 import { installLambdaStreaming, serveStreamed } from "./streamed";
 import { Supervised } from "./supervised";
 
-/**
- * `npm start`: everything a pod needs, with embedded defaults. It resolves the API key, seeds the
- * catalogs, runs serverless-offline on a loopback port behind the front door on $PORT, runs the sidecar
- * (restarting it if it dies), and stops all of it on Ctrl-C or SIGTERM.
- */
 async function main(projectDir: string): Promise<void> {
   const config = parseConfig();
   const apiKey = await resolveApiKey(config.apiKey, config.studioDir);
@@ -23,8 +23,9 @@ async function main(projectDir: string): Promise<void> {
   }
   await Promise.all([config.modelsDir, config.stateDir].map((dir) => mkdir(dir, { recursive: true })));
 
-  // serverless-offline's HTTP and its Lambda-invoke listener
-  const [upstreamPort, lambdaPort] = (await freeLoopbackPorts(2)) as [number, number];
+  // serverless-offline's HTTP and Lambda-invoke listeners: Unix sockets, where no other process can take
+  // a port chosen for them in the seconds before they bind it
+  const sockets = await mkdtemp(path.join(os.tmpdir(), "models-admin-api-"));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     API_KEY: apiKey.key.reveal(),
@@ -36,17 +37,22 @@ async function main(projectDir: string): Promise<void> {
     ESBUILD_WORK_FOLDER: `.esbuild-port-${config.port}`,
   };
   // neither child may outlive this process, however it ends
-  const parentWatch = path.join(projectDir, "lib", "server", "parent-watch.cjs");
+  const preload = path.join(projectDir, "lib", "server", "parent-watch.cjs");
+  const [upstreamSocket, lambdaSocket] = [path.join(sockets, "http.sock"), path.join(sockets, "lambda.sock")];
   const api = new Supervised({
     name: "API (serverless-offline)",
     command: path.join(projectDir, "node_modules", ".bin", "sls"),
     // stage "local": serverless.yml then leaves the environment to this process (no /mnt paths, no SSM key)
-    args: ["offline", "start", "--stage", "local", "--host", "127.0.0.1", "--httpPort", `${upstreamPort}`, "--lambdaPort", `${lambdaPort}`],
+    args: ["offline", "start", "--stage", "local", "--httpPort", upstreamSocket, "--lambdaPort", lambdaSocket],
     cwd: projectDir,
     env,
     readyLine: /Server ready:/,
     quietUntilReady: true,
-    preload: parentWatch,
+    preload,
+    // a killed one leaves its sockets, which a new one could not listen on
+    prepare: async () => {
+      for (const file of [upstreamSocket, lambdaSocket]) await rm(file, { force: true });
+    },
   });
   const sidecar = new Supervised({
     name: "sidecar",
@@ -56,7 +62,7 @@ async function main(projectDir: string): Promise<void> {
     // every connection's writes, the checkpoints' syncs and the hashing share libuv's pool: 4 is too few
     env: { UV_THREADPOOL_SIZE: "16", ...env },
     readyLine: /sidecar started/,
-    preload: parentWatch,
+    preload,
   });
 
   // the streamed route runs in this process, with the same environment as the functions
@@ -65,9 +71,8 @@ async function main(projectDir: string): Promise<void> {
   const { handler: modelsStatus } = await import("../../handlers/models-status");
   const secrets = secretsOf({ ...config, apiKey: apiKey.key });
   const front = createFront({
-    upstreamPort,
+    upstreamSocket,
     corsOrigins: config.corsOrigins,
-    // checked at the door too, so that a request without it never waits in line for serverless-offline
     apiKey: apiKey.key,
     secrets,
     streamed: { "GET /api/admin/models/status": (req, res) => serveStreamed(modelsStatus as never, req, res, secrets) },
@@ -81,21 +86,21 @@ async function main(projectDir: string): Promise<void> {
     front.close();
     front.closeAllConnections();
     await Promise.all([api.stop(), sidecar.stop()]);
-    await rm(path.join(projectDir, env.ESBUILD_WORK_FOLDER!), { recursive: true, force: true });
+    await Promise.all([path.join(projectDir, env.ESBUILD_WORK_FOLDER!), sockets].map((dir) => rm(dir, { recursive: true, force: true })));
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
-  // the port first: taken, start-up fails before any child runs, and none is left behind without a parent
-  await listen(front, config.port, config.host);
   try {
+    // the port first: taken, start-up fails before any child runs, and none is left behind without a parent
+    await listen(front, config.port, config.host);
     await Promise.all([api.start(), sidecar.start()]);
   } catch (error) {
-    await Promise.all([api.stop(), sidecar.stop()]);
+    await Promise.all([api.stop(), sidecar.stop(), rm(sockets, { recursive: true, force: true })]);
     throw error;
   }
-  console.log(`API (serverless-offline) pid ${api.pid} on 127.0.0.1:${upstreamPort}; sidecar pid ${sidecar.pid}`);
+  console.log(`API (serverless-offline) pid ${api.pid}; sidecar pid ${sidecar.pid}`);
   announce(config, apiKey);
 }
 
@@ -106,10 +111,8 @@ function announce(config: Config, apiKey: ApiKeySource): void {
   if (apiKey.origin === "generated") {
     console.log(`Generated an API key and stored it in ${apiKey.file} (mode 0600). It is shown this once:`);
     console.log(`  ${apiKey.key.reveal()}`);
-  } else if (apiKey.origin === "file") {
-    console.log(`Using the API key stored in ${apiKey.file}`);
   } else {
-    console.log("Using the API key from API_KEY");
+    console.log(apiKey.origin === "file" ? `Using the API key stored in ${apiKey.file}` : "Using the API key from API_KEY");
   }
   console.log(`Admin page: http://${host}:${config.port}/admin`);
   console.log(`Models admin API ready on http://${host}:${config.port}/api/admin/models (send X-API-Key)`);

@@ -64,7 +64,7 @@ describe("slow bodies at the front door", () => {
   beforeAll(async () => {
     own = await startOwnStack();
     port = Number(new URL(own.stack.baseUrl).port);
-    // the first call of a function starts its worker: not what is measured here
+    // the first call of a function loads its code: not what is measured here
     expect((await timedGet(port, own.apiKey, "/api/admin/models")).status).toBe(200);
   });
 

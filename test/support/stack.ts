@@ -1,9 +1,9 @@
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
-import { freeLoopbackPorts } from "../../lib/server/ports";
 import os from "node:os";
 import path from "node:path";
 import { launchStack, PROJECT_DIR } from "./launch-stack.mjs";
+import { freeLoopbackPorts } from "./ports";
 import { CIVITAI_API_KEY, HF_TOKEN } from "./secrets";
 
 export { PROJECT_DIR };
@@ -46,7 +46,7 @@ export interface RunningStack extends StackDirs {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** A port for a stack's $PORT, from where the OS hands none out by itself (lib/server/ports.ts says why). */
+/** A port for a stack's $PORT, from where the OS hands none out by itself (ports.ts says why). */
 export async function freePort(): Promise<number> {
   const [port] = await freeLoopbackPorts(1);
   return port!;

@@ -1,14 +1,18 @@
+import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bodyDeadline, DOOR_LIMITS, longestRequestMs } from "../../../lib/server/buffered-body";
 import { createFront, routeKey, type FrontOptions } from "../../../lib/server/front";
 import { Secret } from "../../../lib/secret";
 
-/** The front door in front of a stand-in for serverless-offline that answers what each test sets. */
+/** The front door in front of a stand-in for serverless-offline (on a Unix socket) that answers what each test sets. */
 let upstream: http.Server;
-let upstreamPort: number;
+let socketDir: string;
+let upstreamSocket: string;
 let front: http.Server;
 let port: number;
 let answer: (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -28,7 +32,7 @@ async function startFront(options: Partial<FrontOptions> = {}): Promise<void> {
     await new Promise((resolve) => front.close(resolve));
   }
   front = createFront({
-    upstreamPort,
+    upstreamSocket,
     corsOrigins: ["chrome-extension://*"],
     apiKey: new Secret(KEY),
     streamed: {
@@ -56,7 +60,9 @@ beforeEach(async () => {
       answer(req, res);
     });
   });
-  upstreamPort = await listen(upstream);
+  socketDir = await mkdtemp(path.join(os.tmpdir(), "front-test-"));
+  upstreamSocket = path.join(socketDir, "http.sock");
+  await new Promise<void>((resolve) => upstream.listen(upstreamSocket, resolve));
   await startFront();
 });
 
@@ -64,6 +70,7 @@ afterEach(async () => {
   front.closeAllConnections();
   upstream.closeAllConnections();
   await Promise.all([new Promise((resolve) => front.close(resolve)), new Promise((resolve) => upstream.close(resolve))]);
+  await rm(socketDir, { recursive: true, force: true });
 });
 
 /** Bytes as they are, on a connection of their own; the whole answer. */

@@ -1,12 +1,12 @@
-import { readFile } from "node:fs/promises";
-import { createServer } from "node:net";
-
 /**
- * Loopback ports for serverless-offline, which binds them a few seconds after they are chosen. A port the
- * OS hands out for `listen(0)` is from the ephemeral range, which every outgoing connection also takes its
+ * A $PORT for a test stack, which `npm start` binds a second or two after it is chosen. A port the OS
+ * hands out for `listen(0)` is from the ephemeral range, which every outgoing connection also takes its
  * local port from: on a busy machine one had taken it by then (EADDRINUSE, start-up failed). So the ports
  * come from below that range, where the OS never hands one out by itself; each is checked free first.
  */
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:net";
+
 const LOWEST = 20_000;
 const TRIES = 50;
 

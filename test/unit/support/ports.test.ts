@@ -3,9 +3,9 @@ import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ephemeralRange, freeLoopbackPorts } from "../../../lib/server/ports";
+import { ephemeralRange, freeLoopbackPorts } from "../../support/ports";
 
-describe("loopback ports for serverless-offline", () => {
+describe("loopback ports for a test stack's $PORT", () => {
   it("come from below the ephemeral range, where no outgoing connection or listen(0) takes one meanwhile", async () => {
     const ports = await freeLoopbackPorts(2, [32768, 60999]);
 
