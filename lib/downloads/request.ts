@@ -23,6 +23,14 @@ function enqueue(status: Status, files: readonly string[], now: number): void {
 
 export type QueueAnswer = { status: "queued" | "downloading" | "present"; file: string };
 
+// The disk is looked at before the status file is locked: a download that ended in between put its file
+// in place after the look, and its entry says so. The second of slack covers clocks that count in steps.
+const FINISHED_SLACK_MS = 1_000;
+
+/** True when `entry`'s download put its file in place at `lookedAt` or later: the look missed it. */
+const finishedSince = (entry: DownloadEntry | undefined, lookedAt: number): boolean =>
+  entry?.status === "done" && (entry.finished_at ?? 0) >= lookedAt - FINISHED_SLACK_MS;
+
 /**
  * POST /api/admin/models/download/{filename}. The catalog stays as it was looked up until the model is
  * queued: a removal from the catalog meanwhile would leave a queued download of a model nobody lists.
@@ -31,9 +39,11 @@ export function queueDownload(studio: Studio, file: string): Promise<QueueAnswer
   const { config } = studio;
   return whileCatalogSteady(studio, "models", async () => {
     const model = await findModel(studio, file);
+    const lookedAt = Date.now();
     if (await isRegularFile(modelPath(model, config.modelsDir))) return { status: "present", file };
     return updateStatus<QueueAnswer>(config, (status, now) => {
       if (isActive(status.downloads[file])) return { result: { status: "downloading", file }, changed: false };
+      if (finishedSince(status.downloads[file], lookedAt)) return { result: { status: "present", file }, changed: false };
       enqueue(status, [file], now);
       return { result: { status: "queued", file }, changed: true };
     });
@@ -47,6 +57,7 @@ export function queueBatch(studio: Studio, filenames: readonly string[]): Promis
     const models = new Map((await loadCatalog(studio, "models")).models.map((model) => [model.file, model]));
     const named = [...new Set(filenames)];
     // one readdir a folder, not one stat a file: the catalog's lock is held meanwhile
+    const lookedAt = Date.now();
     const present = await scanPresence(named.flatMap((file) => models.get(file) ?? []), config.modelsDir);
     const wanted: string[] = [];
     const skipped: string[] = [];
@@ -56,7 +67,7 @@ export function queueBatch(studio: Studio, filenames: readonly string[]): Promis
       else skipped.push(file);
     }
     const queued = await updateStatus(config, (status, now) => {
-      const added = wanted.filter((file) => !isActive(status.downloads[file]));
+      const added = wanted.filter((file) => !isActive(status.downloads[file]) && !finishedSince(status.downloads[file], lookedAt));
       enqueue(status, added, now);
       return { result: added, changed: added.length > 0 };
     });

@@ -54,6 +54,39 @@ describe("queueing beside a removal from the catalog", () => {
   });
 });
 
+describe("queueing beside a download that finishes meanwhile", () => {
+  // The status lock is held while the request looks at the disk (the model is not there yet) and waits to
+  // write; meanwhile the sidecar's download of it ends: the file appears and its entry says done.
+  async function finishWhileQueueing<T>(enqueue: () => Promise<T>): Promise<T> {
+    await plantEntry("a.safetensors", { status: "downloading", seq: 4 }, 0);
+    let answer!: Promise<T>;
+    await withFileLock(state.statusPath(studio().config), async (lease) => {
+      answer = enqueue();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await mkdir(path.dirname(target("a.safetensors")), { recursive: true });
+      await writeFile(target("a.safetensors"), "model bytes");
+      const status = await state.readStatus(studio().config);
+      const now = Date.now();
+      status.downloads["a.safetensors"] = { ...status.downloads["a.safetensors"]!, status: "done", percent: 100, speed: 0, finished_at: now };
+      await lease.write(JSON.stringify(status));
+    });
+    return answer;
+  }
+
+  it("answers present to one download, and does not download the model again", async () => {
+    expect(await finishWhileQueueing(() => queue.queueDownload(studio(), "a.safetensors"))).toEqual({ status: "present", file: "a.safetensors" });
+    expect((await downloads())["a.safetensors"]?.status).toBe("done");
+  });
+
+  it("skips it in a batch, and does not download the model again", async () => {
+    expect(await finishWhileQueueing(() => queue.queueBatch(studio(), ["a.safetensors", "b.safetensors"]))).toEqual({
+      queued: ["b.safetensors"],
+      skipped: ["a.safetensors"],
+    });
+    expect((await downloads())["a.safetensors"]?.status).toBe("done");
+  });
+});
+
 describe("deleteModel beside another delete of the same download", () => {
   it("answers deleted once and 'not on disk' to the one that only waited for the same cancel", async () => {
     await plantEntry("a.safetensors", { status: "downloading" }, 0);
