@@ -1,16 +1,15 @@
-import { accessSync, constants, existsSync } from "node:fs";
-import path from "node:path";
-import { z } from "zod";
-import { BrokenStateError } from "./errors";
-import { foldersOverlap } from "./folders-apart";
-import { Secret } from "./secret";
-
 /**
  * Every environment variable of the runtime contract (the README's Configuration), parsed once per process
  * by parseConfig and passed to what needs it (no module keeps a configuration of its own). A bad value stops
  * the process (or fails the request, in a Lambda) with the variable's name; secrets are wrapped so that no
  * log line can print them.
  */
+import { accessSync, constants, existsSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { BrokenStateError } from "./errors";
+import { foldersOverlap } from "./folders-apart";
+import { Secret } from "./secret";
 
 const optionalString = z
   .string()

@@ -1,7 +1,3 @@
-import { realpathSync } from "node:fs";
-import path from "node:path";
-import { isWithin } from "./within";
-
 /**
  * STUDIO_DIR and MODELS_DIR must not overlap. With the studio inside the models folder, the models scan
  * would take its state files and catalogs for models' files (and a delete of one would remove them), and
@@ -9,6 +5,9 @@ import { isWithin } from "./within";
  * round, for models inside the studio's own folders. Models in another folder under the studio (the
  * default `./.studio/ComfyUI/models` off a pod) touch neither.
  */
+import { realpathSync } from "node:fs";
+import path from "node:path";
+import { isWithin } from "./within";
 
 /** What the service itself keeps in STUDIO_DIR. */
 const STUDIO_OWN = ["catalogs", "state", ".repo", "api-key"];

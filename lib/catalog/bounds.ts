@@ -1,6 +1,3 @@
-import { InvalidError } from "../errors";
-import type { CatalogDocument } from "./schema";
-
 /**
  * How far a catalog may grow. Every process that reads it parses it whole (each Lambda function on its
  * cold start, each serverless-offline worker, the sidecar), and a change holds it twice (the document
@@ -10,6 +7,9 @@ import type { CatalogDocument } from "./schema";
  * before the other by an ordinary catalog. A catalog already past a bound (written by hand) is still
  * read, and may shrink; it only may not grow.
  */
+import { InvalidError } from "../errors";
+import type { CatalogDocument } from "./schema";
+
 export const MAX_CATALOG_MODELS = 100_000;
 export const MAX_CATALOG_BYTES = 64 * 1024 * 1024;
 

@@ -1,11 +1,10 @@
-import { z } from "zod";
-import { formatIssue } from "../issues";
-
 /**
  * The catalog format (catalogs/models.json, loras.json): `{version, date, categories: [{id, name, models}]}`.
  * Objects are loose on purpose: fields we do not know (written by other tools, or by later versions of
  * this one) are carried through every read-modify-write untouched.
  */
+import { z } from "zod";
+import { formatIssue } from "../issues";
 
 // Why a name could point outside its folder, or undefined when it cannot.
 const unsafeReason = (value: string): string | undefined => {

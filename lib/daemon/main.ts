@@ -1,3 +1,9 @@
+/**
+ * The sidecar: one long-lived process beside the API that does every slow thing. It owns the progress
+ * in the status file; the handlers only write intent there. With nothing to do it only reads: its
+ * heartbeat goes to a file of its own. `npm start` runs and restarts it; on a pod it can run alone
+ * (`npm run daemon`).
+ */
 import { setTimeout as sleep } from "node:timers/promises";
 import { createStudio } from "../catalog/studio";
 import { parseConfig, type Config } from "../config";
@@ -11,12 +17,6 @@ import { MetadataQueue } from "../metadata/worker";
 import { UpdateChecker } from "../updates/worker";
 import { acquireSidecarLock } from "./single-instance";
 
-/**
- * The sidecar: one long-lived process beside the API that does every slow thing. It owns the progress
- * in the status file; the handlers only write intent there. With nothing to do it only reads: its
- * heartbeat goes to a file of its own. `npm start` runs and restarts it; on a pod it can run alone
- * (`npm run daemon`).
- */
 const TICK_MS = 250;
 const PROGRESS_MS = 500;
 

@@ -1,15 +1,15 @@
-import { readFile, rmdir, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import lockfile from "proper-lockfile";
-import { ConflictError } from "../errors";
-
 /**
  * One sidecar per studio: a second one would resume the first one's downloads under its feet. The lock
  * is proper-lockfile's (it works across hosts on EFS, and goes stale 5 s after its holder dies); beside it
  * the holder writes who it is, so that a successor on the same host whose predecessor is gone (killed
  * with SIGKILL, restarted by `npm start`) takes over at once instead of waiting the 5 s out.
  */
+import { readFile, rmdir, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import lockfile from "proper-lockfile";
+import { ConflictError } from "../errors";
+
 interface Holder {
   pid: number;
   host: string;

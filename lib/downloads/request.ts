@@ -1,3 +1,4 @@
+/** The API side of downloads: handlers only write intent into the status file; the sidecar does the rest. */
 import { unlink } from "node:fs/promises";
 import type { Config } from "../config";
 import { BusyError, NotFoundError } from "../errors";
@@ -8,9 +9,6 @@ import type { Studio } from "../catalog/studio";
 import { sidecarRunning } from "../state/heartbeat";
 import { isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
 import { partPath, removePartial } from "../catalog/partial";
-
-/** The API side of downloads: handlers only write intent into the status file; the sidecar does the rest. */
-
 
 /** Queues `files` after everything already in the queue, in their order. */
 function enqueue(status: Status, files: readonly string[], now: number): void {

@@ -1,7 +1,3 @@
-import fs from "node:fs";
-import { stat } from "node:fs/promises";
-import { performance } from "node:perf_hooks";
-
 /**
  * Whether a lock that proper-lockfile took is still ours, asked right before a change is written.
  *
@@ -15,6 +11,10 @@ import { performance } from "node:perf_hooks";
  * proper-lockfile's own "compromised" callback is not enough: it runs from a timer, and a process that
  * was stopped (SIGSTOP, a frozen Lambda) runs its pending work before its late timers.
  */
+import fs from "node:fs";
+import { stat } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
+
 export class LockLostError extends Error {}
 
 type Callback = (error: NodeJS.ErrnoException | null) => void;

@@ -1,10 +1,3 @@
-import { mkdir } from "node:fs/promises";
-import path from "node:path";
-import lockfile from "proper-lockfile";
-import { BusyError } from "../errors";
-import { removeStrayTemps, writeFileAtomic } from "./atomic-write";
-import { LockLostError, LockOwnership } from "./lock-ownership";
-
 /**
  * One exclusive lock per shared file, safe on NFS/EFS: proper-lockfile makes `<file>.lock` with mkdir
  * (atomic there too) and keeps its mtime fresh while held. A holder killed with SIGKILL stops refreshing
@@ -15,7 +8,7 @@ import { LockLostError, LockOwnership } from "./lock-ownership";
  * same way, and must not write: it would replace the change of the process that took the lock over. So
  * the file is written only through the Lease, which checks right before its rename that the lock folder
  * is still ours and was renewed less than STALE_MS - COMMIT_MARGIN_MS ago (lock-ownership.ts). A change
- * whose lock was lost is made again from a fresh read under a fresh lock; after ATTEMPTS, a 503.
+ * whose lock was lost is made again from a fresh read under a fresh lock; after ATTEMPTS, a BusyError.
  *
  * A check and then a rename are two steps, and a holder could stall between them. Two things cover that:
  * - the margin: at the check, nobody may take the lock over for COMMIT_MARGIN_MS yet, so the stall would
@@ -24,6 +17,13 @@ import { LockLostError, LockOwnership } from "./lock-ownership";
  *   it holds the lock, before it reads. So if the stalled rename comes after that, it fails (no temp file:
  *   nothing written, the change is made again); if it comes before, the taker reads the file with it.
  */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import lockfile from "proper-lockfile";
+import { BusyError } from "../errors";
+import { removeStrayTemps, writeFileAtomic } from "./atomic-write";
+import { LockLostError, LockOwnership } from "./lock-ownership";
+
 export const STALE_MS = 5_000;
 const UPDATE_MS = 1_000;
 const COMMIT_MARGIN_MS = 2_000;

@@ -1,3 +1,9 @@
+/**
+ * What CivitAI and Hugging Face say of a catalog entry, as the catalog fields it owns. Polite to both:
+ * a timeout on every request, back-off on 429 as Retry-After asks, credentials to their own API host only,
+ * and only to addresses the policy allows (lib/net/address-policy.ts), redirects included. An error says
+ * the status and the host, never what the server wrote: that text reaches the activity log.
+ */
 import type { IncomingMessage } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
@@ -10,12 +16,6 @@ import { send } from "../net/request";
 import type { Secret } from "../secret";
 import { USER_AGENT } from "../downloads/engine/http";
 
-/**
- * What CivitAI and Hugging Face say of a catalog entry, as the catalog fields it owns. Polite to both:
- * a timeout on every request, back-off on 429 as Retry-After asks, credentials to their own API host only,
- * and only to addresses the policy allows (lib/net/address-policy.ts), redirects included. An error says
- * the status and the host, never what the server wrote: that text reaches the activity log.
- */
 export class MetadataError extends Error {}
 
 /** The fields a fetch updates, and a summary for the activity log. */

@@ -1,11 +1,10 @@
+/** The API side of metadata fetches: handlers queue; the sidecar fetches and updates the catalog. */
 import { preferredSource } from "../catalog/sources";
 import { loadCatalog } from "../catalog/store";
 import type { Studio } from "../catalog/studio";
 import type { Config } from "../config";
 import { appendActivity } from "../state/activity-log";
 import { readStatus, updateStatus, type MetadataEntry } from "../state/status";
-
-/** The API side of metadata fetches: handlers queue; the sidecar fetches and updates the catalog. */
 
 const inFlight = (entry: MetadataEntry | undefined): boolean =>
   entry?.status === "queued_metadata" || entry?.status === "fetching_metadata";

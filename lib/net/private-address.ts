@@ -1,5 +1,3 @@
-import { isIPv4, isIPv6 } from "node:net";
-
 /**
  * Which addresses are not the public internet: loopback, private (RFC 1918), link-local (where the cloud's
  * metadata service answers, 169.254.169.254), carrier-grade NAT, unique-local, unspecified, multicast,
@@ -10,6 +8,7 @@ import { isIPv4, isIPv6 } from "node:net";
  * A catalog entry is anyone's text: without this check its `url` (or a redirect) would make the sidecar
  * fetch the pod's own services and the cloud's credentials (lib/net/address-policy.ts).
  */
+import { isIPv4, isIPv6 } from "node:net";
 
 interface Range<T> {
   readonly base: T;

@@ -1,12 +1,11 @@
-import http, { type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
-import https from "node:https";
-import { checkDestination, mayReachAnyAddress, publicOnlyLookup, type AddressPolicy } from "./address-policy";
-
 /**
  * One HTTP request of the sidecar's (downloads and metadata), made only to an address the policy allows
  * (lib/net/address-policy.ts). It follows no redirect: the callers follow them by hand, so that each hop is
  * checked here again and credentials stay with their own host.
  */
+import http, { type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import https from "node:https";
+import { checkDestination, mayReachAnyAddress, publicOnlyLookup, type AddressPolicy } from "./address-policy";
 
 const keepAlive = { keepAlive: true, maxSockets: 64 };
 // Connections to hosts that are checked get the filtering lookup; the others (the operator's own upstreams,

@@ -1,3 +1,9 @@
+/**
+ * A JSON file in the state folder that several processes change: read without a lock (it is only ever
+ * replaced whole, so a reader never sees half of it), changed under one lock, written atomically. A corrupt
+ * file is moved aside (`<file>.corrupt-<time>`), logged, and started afresh from what of it still makes
+ * sense (`salvage`: the entries of the expected shape, when it is JSON at all): nothing else is lost.
+ */
 import { constants } from "node:fs";
 import { copyFile } from "node:fs/promises";
 import type { z } from "zod";
@@ -5,12 +11,6 @@ import { corruptAside } from "../fs/corrupt-aside";
 import { withFileLock } from "../fs/lock";
 import { readTextIfExists } from "../fs/read-text";
 
-/**
- * A JSON file in the state folder that several processes change: read without a lock (it is only ever
- * replaced whole, so a reader never sees half of it), changed under one lock, written atomically. A corrupt
- * file is moved aside (`<file>.corrupt-<time>`), logged, and started afresh from what of it still makes
- * sense (`salvage`: the entries of the expected shape, when it is JSON at all): nothing else is lost.
- */
 export interface StateChange<R> {
   readonly result: R;
   readonly changed: boolean;

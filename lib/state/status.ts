@@ -1,15 +1,14 @@
-import path from "node:path";
-import { z } from "zod";
-import type { Config } from "../config";
-import { entryExists } from "../fs/exists";
-import { JsonState, type StateChange } from "./json-state";
-
 /**
  * The status file, `$STUDIO_DIR/state/status.json`, shared by the handlers (which only enqueue and ask
  * for cancels) and the sidecar (which owns progress). The ONLY module that touches it. Every change is a
  * read-modify-write under one lock, written atomically; readers take no lock and never see half a file.
  * It changes only when something happens: the sidecar's heartbeat lives apart (heartbeat.ts).
  */
+import path from "node:path";
+import { z } from "zod";
+import type { Config } from "../config";
+import { entryExists } from "../fs/exists";
+import { JsonState, type StateChange } from "./json-state";
 
 export const DOWNLOAD_STATES = ["queued", "downloading", "done", "error"] as const;
 export type DownloadState = (typeof DOWNLOAD_STATES)[number];

@@ -1,3 +1,4 @@
+/** The API side of "check for updates": the sidecar clones or fetches the catalog's git repository. */
 import { readFile } from "node:fs/promises";
 import type { Config } from "../config";
 import { ConflictError } from "../errors";
@@ -5,8 +6,6 @@ import { remoteCatalogPath } from "../catalog/sync";
 import { loadCatalog } from "../catalog/store";
 import type { Studio } from "../catalog/studio";
 import { readStatus, updateStatus } from "../state/status";
-
-/** The API side of "check for updates": the sidecar clones or fetches the catalog's git repository. */
 
 const notConfigured = () =>
   new ConflictError("CATALOG_REPO_URL is not set: point it at the git repository of your catalog to check for updates");

@@ -1,14 +1,14 @@
+/**
+ * The control file beside a `.part`: which upstream file it holds, its validators, and how far each
+ * byte range has got. It only ever claims bytes whose writes had completed (and were synced) before it
+ * was written, so a crash at any instant loses at most the last few seconds of progress.
+ */
 import { readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { corruptAside } from "../../fs/corrupt-aside";
 import { writeFileAtomic } from "../../fs/atomic-write";
 
-/**
- * The control file beside a `.part`: which upstream file it holds, its validators, and how far each
- * byte range has got. It only ever claims bytes whose writes had completed (and were synced) before it
- * was written, so a crash at any instant loses at most the last few seconds of progress.
- */
 export const Segment = z.object({
   start: z.number().int().nonnegative(),
   /** Inclusive. */
