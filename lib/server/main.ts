@@ -11,7 +11,7 @@ import { ConfigError, parseConfig, type Config } from "../config";
 import { secretsOf } from "../redact";
 import { resolveApiKey, type ApiKeySource } from "./api-key";
 import { createFront } from "./front";
-import { seedCatalogs } from "./seed";
+import { seedCatalogs } from "../catalog/seed";
 import { installLambdaStreaming, serveStreamed } from "./streamed";
 import { Supervised } from "./supervised";
 

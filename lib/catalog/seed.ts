@@ -1,6 +1,6 @@
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { CATALOG_NAMES } from "../catalog/store";
+import { CATALOG_NAMES } from "./store";
 import { writeFileAtomic } from "../fs/atomic-write";
 import { entryExists } from "../fs/exists";
 

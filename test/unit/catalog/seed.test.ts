@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseCatalog } from "../../../lib/catalog/store";
-import { seedCatalogs } from "../../../lib/server/seed";
+import { seedCatalogs } from "../../../lib/catalog/seed";
 import { catalogDoc, category, makeTempDir, model, removeTempDir } from "../helpers";
 
 const SHIPPED_DIR = path.resolve(__dirname, "..", "..", "..", "catalogs");
