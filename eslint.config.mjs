@@ -13,6 +13,8 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-console": "off",
       eqeqeq: ["error", "always"],
+      // a file a newcomer reads in one sitting: past this, it holds more than one thing
+      "max-lines": ["error", { max: 299, skipBlankLines: false, skipComments: false }],
     },
   },
   {
