@@ -1,25 +1,11 @@
 // The stand-in's content: deterministic, addressable by offset, and streamed without growing memory.
 import { createHash } from "node:crypto";
 import { request } from "node:http";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { fileBytes, fileSha256, startUpstream, upstreamClient, type Upstream, type UpstreamClient } from "../../../support/upstream";
-import { MiB, sha256 } from "./harness";
+import { describe, expect, it } from "vitest";
+import { fileBytes, fileSha256 } from "../../../support/upstream";
+import { MiB, sha256, useUpstream } from "./harness";
 
-let up: Upstream;
-let client: UpstreamClient;
-
-beforeAll(async () => {
-  up = await startUpstream();
-  client = upstreamClient(up.url);
-});
-
-afterAll(async () => {
-  await up?.close();
-});
-
-beforeEach(async () => {
-  await client.reset();
-});
+const stand = useUpstream();
 
 describe("deterministic content", () => {
   it("is addressable by offset, seed-dependent, and hashes like fileSha256", () => {
@@ -36,12 +22,12 @@ describe("large files", () => {
   it("streams 512 MiB with backpressure without growing the process's memory", async () => {
     const size = 512 * MiB;
     const before = process.memoryUsage().rss;
-    const reg = await client.register({ id: "big/model.safetensors", size, seed: 3 });
+    const reg = await stand.client.register({ id: "big/model.safetensors", size, seed: 3 });
     let peak = process.memoryUsage().rss;
     const hash = createHash("sha256");
     let received = 0;
     await new Promise<void>((resolve, reject) => {
-      request(client.fileUrl(reg.id), { agent: false }, (res) => {
+      request(stand.client.fileUrl(reg.id), { agent: false }, (res) => {
         res.on("data", (c: Buffer) => {
           hash.update(c);
           received += c.length;

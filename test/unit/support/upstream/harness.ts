@@ -4,8 +4,31 @@
  */
 import { createHash } from "node:crypto";
 import { request, type IncomingHttpHeaders } from "node:http";
+import { afterAll, beforeAll, beforeEach } from "vitest";
+import { startUpstream, upstreamClient, type Upstream, type UpstreamClient } from "../../../support/upstream";
 
 export const MiB = 1024 * 1024;
+
+export interface Stand {
+  readonly up: Upstream;
+  readonly client: UpstreamClient;
+}
+
+/** The file's own stand-in: started once, its files and tokens reset before each test, closed at the end. */
+export function useUpstream(): Stand {
+  const stand = {} as { up: Upstream; client: UpstreamClient };
+  beforeAll(async () => {
+    stand.up = await startUpstream();
+    stand.client = upstreamClient(stand.up.url);
+  });
+  afterAll(async () => {
+    await stand.up?.close();
+  });
+  beforeEach(async () => {
+    await stand.client.reset();
+  });
+  return stand;
+}
 export const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 export interface Raw {
