@@ -1,23 +1,11 @@
-import { beforeEach, describe, expect, it, vi } from "vitest";
-import { createStudio, type Studio } from "../../../lib/catalog/studio";
+import { describe, expect, it, vi } from "vitest";
 import { api } from "../../../lib/http/api";
 import * as body from "../../../lib/http/body";
-import { invokeApi, testConfig, type ApiHandler, type EventOptions } from "../helpers";
+import { invoke, quietErrors, studio } from "./api-fixture";
 
 // api()'s answers to the browser and to uploads: its CORS headers and its multipart bodies
 
-const API_KEY = "unit-api-key-0123456789";
-// what every handler here works with: the key and the origins a pod would have
-const theStudio = createStudio(testConfig({ API_KEY, CORS_ORIGINS: "chrome-extension://*" }));
-const studio = (): Studio => theStudio;
-
-beforeEach(() => {
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  return () => vi.restoreAllMocks();
-});
-
-/** Calls a composed handler as API Gateway would, with this file's key unless told otherwise (`key: null` sends none). */
-const invoke = (handler: ApiHandler, { key = API_KEY, ...event }: EventOptions & { key?: string | null } = {}) => invokeApi(handler, { ...event, key });
+quietErrors();
 
 describe("api(): CORS", () => {
   it("puts CORS headers on an error response for an allowed Origin", async () => {

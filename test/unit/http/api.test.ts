@@ -1,23 +1,13 @@
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { createStudio, type Studio } from "../../../lib/catalog/studio";
 import * as errors from "../../../lib/errors";
 import { api } from "../../../lib/http/api";
 import { FilenamePath } from "../../../lib/http/params";
-import { invokeApi, setEnv, testConfig, type ApiHandler, type EventOptions } from "../helpers";
+import type { Studio } from "../../../lib/catalog/studio";
+import { setEnv } from "../helpers";
+import { API_KEY, invoke, quietErrors, studio } from "./api-fixture";
 
-const API_KEY = "unit-api-key-0123456789";
-// what every handler here works with: the key and the origins a pod would have
-const theStudio = createStudio(testConfig({ API_KEY, CORS_ORIGINS: "chrome-extension://*" }));
-const studio = (): Studio => theStudio;
-
-beforeEach(() => {
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  return () => vi.restoreAllMocks();
-});
-
-/** Calls a composed handler as API Gateway would, with this file's key unless told otherwise (`key: null` sends none). */
-const invoke = (handler: ApiHandler, { key = API_KEY, ...event }: EventOptions & { key?: string | null } = {}) => invokeApi(handler, { ...event, key });
+quietErrors();
 
 const Filenames = z.object({ filenames: z.array(z.string().min(1)).min(1) });
 
@@ -83,7 +73,7 @@ describe("api(): what the function gets and returns", () => {
       query: { force: "1" },
       body: { filenames: ["a.safetensors"] },
     });
-    expect(given).toBe(theStudio);
+    expect(given).toBe(studio());
   });
 
   it("parses a JSON body whatever its content type, as curl -d sends it", async () => {
