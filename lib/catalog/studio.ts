@@ -4,9 +4,10 @@ import { CatalogCache } from "./store";
 
 /**
  * What one process keeps of its studio: the configuration, the catalogs as last parsed and the last
- * listing, each reused while the files it came from are unchanged. It is built once per process (the
- * handlers' edge in lib/http, the sidecar's main loop) and handed to whatever reads or changes the
- * studio; nothing keeps one in a module, so a test builds its own from the config it needs.
+ * listing, each reused while the files it came from are unchanged. Each handler's edge builds one at its
+ * first request (lib/http/api.ts: in Lambda a process runs one handler), the sidecar one for its workers;
+ * it is handed to whatever reads or changes the studio. Nothing keeps one in a module, so a test builds
+ * its own from the config it needs.
  */
 export interface Studio {
   readonly config: Config;
