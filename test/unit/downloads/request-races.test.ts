@@ -6,16 +6,10 @@ import { removeFromCatalog } from "../../../lib/catalog/remove";
 import * as queue from "../../../lib/downloads/request";
 import { withFileLock } from "../../../lib/fs/lock";
 import * as state from "../../../lib/state/status";
-import type { DownloadEntry } from "../../../lib/state/status";
 import { rejection } from "../helpers";
-import { downloads as downloadsIn, plantEntry as plantEntryIn, plantPartial as plantPartialIn, target as targetIn, useDownloadsStudio } from "./request-fixture";
+import { useDownloadsStudio } from "./request-fixture";
 
-const studio = useDownloadsStudio();
-
-const target = (file: string) => targetIn(studio(), file);
-const plantPartial = (file: string) => plantPartialIn(studio(), file);
-const downloads = () => downloadsIn(studio());
-const plantEntry = (file: string, extra: Partial<DownloadEntry>, beatAgoMs?: number) => plantEntryIn(studio(), file, extra, beatAgoMs);
+const { studio, target, plantPartial, downloads, plantEntry } = useDownloadsStudio();
 
 describe("queueing beside a removal from the catalog", () => {
   // The status lock is held while both requests start, as a burst of other requests would hold it: the

@@ -3,16 +3,10 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import * as queue from "../../../lib/downloads/request";
 import * as state from "../../../lib/state/status";
-import type { DownloadEntry } from "../../../lib/state/status";
 import { catalogDoc, category, model, placeModelFile, rejection, writeCatalog } from "../helpers";
-import { downloads as downloadsIn, exists, plantEntry as plantEntryIn, plantPartial as plantPartialIn, target as targetIn, useDownloadsStudio } from "./request-fixture";
+import { exists, useDownloadsStudio } from "./request-fixture";
 
-const studio = useDownloadsStudio();
-
-const target = (file: string) => targetIn(studio(), file);
-const plantPartial = (file: string) => plantPartialIn(studio(), file);
-const downloads = () => downloadsIn(studio());
-const plantEntry = (file: string, extra: Partial<DownloadEntry>, beatAgoMs?: number) => plantEntryIn(studio(), file, extra, beatAgoMs);
+const { studio, target, plantPartial, downloads, plantEntry } = useDownloadsStudio();
 
 describe("queueDownload", () => {
   it("queues a model that is not on disk", async () => {
