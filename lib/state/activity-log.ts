@@ -20,7 +20,7 @@ type LogConfig = Pick<Config, "stateDir" | "apiKey" | "civitaiApiKey" | "hfToken
 
 const logFile = (config: LogConfig) =>
   new JsonState(
-    () => path.join(config.stateDir, "activity-log.json"),
+    path.join(config.stateDir, "activity-log.json"),
     z.array(ActivityEntry),
     () => [],
     // a bad entry costs that entry, not the log

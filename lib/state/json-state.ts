@@ -36,12 +36,12 @@ function parse<T>(text: string, schema: z.ZodType<T>, salvage: Salvage<T> | unde
 }
 
 export class JsonState<T> {
-  readonly #file: () => string;
+  readonly #file: string;
   readonly #schema: z.ZodType<T>;
   readonly #empty: () => T;
   readonly #salvage: Salvage<T> | undefined;
 
-  constructor(file: () => string, schema: z.ZodType<T>, empty: () => T, salvage?: Salvage<T>) {
+  constructor(file: string, schema: z.ZodType<T>, empty: () => T, salvage?: Salvage<T>) {
     this.#file = file;
     this.#schema = schema;
     this.#empty = empty;
@@ -55,7 +55,7 @@ export class JsonState<T> {
 
   /** The state as `read` gives it, and whether the file is corrupt (the next write, changed or not, repairs it). */
   async inspect(): Promise<{ value: T; corrupt: boolean }> {
-    const text = await readTextIfExists(this.#file());
+    const text = await readTextIfExists(this.#file);
     if (text === undefined) return { value: this.#empty(), corrupt: false };
     const parsed = parse(text, this.#schema, this.#salvage);
     return parsed.ok ? { value: parsed.value, corrupt: false } : { value: parsed.salvaged ?? this.#empty(), corrupt: true };
@@ -66,7 +66,7 @@ export class JsonState<T> {
    * run again on a fresh read when the lock was lost before the write (withFileLock): no other effects.
    */
   async update<R>(change: (state: T, now: number) => StateChange<R>): Promise<R> {
-    const file = this.#file();
+    const file = this.#file;
     return withFileLock(file, async (lease) => {
       const text = await readTextIfExists(file);
       let state = this.#empty();

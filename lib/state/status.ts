@@ -87,7 +87,7 @@ export function statusPath(config: StateDir): string {
   return path.join(config.stateDir, "status.json");
 }
 
-const statusFile = (config: StateDir) => new JsonState(() => statusPath(config), Status, emptyStatus, salvageStatus);
+const statusFile = (config: StateDir) => new JsonState(statusPath(config), Status, emptyStatus, salvageStatus);
 
 /** The status as it is now. A corrupt file reads as what can be salvaged of it; the next writer moves it aside. */
 export const readStatus = (config: StateDir): Promise<Status> => statusFile(config).read();
