@@ -1,73 +1,77 @@
 /**
- * A ranged download's progress saved while its ranges run, so that a crash costs at most the data since
- * the last checkpoint. A checkpoint syncs the part, then writes the control file: the control file never
- * claims a byte that is not on disk.
+ * A ranged download's progress, saved while it runs, and its data pushed to disk on the way. A checkpoint
+ * takes a snapshot of the ranges, syncs the part file, then writes the control file: the control file never
+ * claims a byte that is not on disk. Checkpoints come every CHECKPOINT_BYTES written or CHECKPOINT_MS, one at
+ * a time; one asked for while another runs is run once right after, with the progress of then (the latest
+ * state wins, as in steno). Syncing as it goes keeps the disk writing during the transfer, so the sync before
+ * the rename has little left, and the kernel never piles up gigabytes of dirty pages to write at the end.
  */
 import type { FileHandle } from "node:fs/promises";
 import { saveControl, type Control } from "./control";
+import { compact } from "./schedule";
 
-// What a crash can cost: the progress since the last checkpoint (and data not yet written), fetched again
-// on resume. At 1 s, a sidecar killed every second or two fetched nearly twice the file (test/fault).
-const CHECKPOINT_MS = 500;
-// But a checkpoint syncs the part, and on a fast link that takes long (the page cache fills faster than
-// the disk drains it): checkpoints then come further apart, so that syncing takes at most a tenth of the
-// time. Every 500 ms regardless made a 2 GiB unthrottled download 1.5x slower (npm run bench).
-const CHECKPOINT_SHARE = 0.1;
+/** What a crash can cost on a slow link: the progress since the last checkpoint, fetched again on resume. */
+export const CHECKPOINT_MS = 500;
+/** On a fast link: about what this disk writes back in a fraction of a second. */
+export const CHECKPOINT_BYTES = 64 * 1024 * 1024;
 
-export class Checkpoints {
-  readonly #handle: FileHandle;
-  readonly #control: Control;
-  readonly #controlFile: string;
-  readonly #log: (line: string) => void;
-  #saving: Promise<void> = Promise.resolve();
-  #queued = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #ended = false;
+export interface CheckpointTarget {
+  readonly handle: Pick<FileHandle, "datasync">;
+  /** The progress to save; without one (a stream that cannot be resumed) a checkpoint only syncs. */
+  readonly control: Control | undefined;
+  readonly file: string;
+  readonly log: (line: string) => void;
+  /** Writes the control file; saveControl unless a test wants to watch. */
+  readonly save?: (file: string, control: Control) => Promise<void>;
+}
 
-  constructor(handle: FileHandle, control: Control, controlFile: string, log: (line: string) => void) {
-    this.#handle = handle;
-    this.#control = control;
-    this.#controlFile = controlFile;
-    this.#log = log;
+export class Checkpointer {
+  readonly #target: CheckpointTarget;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #lastAt = Date.now();
+  #lastBytes = 0;
+
+  constructor(target: CheckpointTarget) {
+    this.#target = target;
   }
 
-  start(): void {
-    this.#next(CHECKPOINT_MS);
+  /** Called as data is written (`bytes` so far): checkpoints when enough was written or enough time passed. */
+  written(bytes: number, now = Date.now()): void {
+    if (bytes === this.#lastBytes) return;
+    if (bytes - this.#lastBytes >= CHECKPOINT_BYTES || now - this.#lastAt >= CHECKPOINT_MS) this.request(bytes, now);
   }
 
-  /** Stops the timer; saves once more when `saveLast` (not after a cancel), and waits for the saves. */
+  /** Asks for a checkpoint now: it runs at once, or right after the one running. */
+  request(bytes = this.#lastBytes, now = Date.now()): void {
+    this.#lastAt = now;
+    this.#lastBytes = bytes;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#loop();
+  }
+
+  /** Waits for the checkpoints asked for; with `saveLast`, takes one more with the final progress. */
   async end(saveLast: boolean): Promise<void> {
-    this.#ended = true;
-    clearTimeout(this.#timer);
-    if (saveLast) this.#save();
-    await this.#saving;
+    if (saveLast) this.request();
+    await this.#running;
   }
 
-  #next(afterMs: number): void {
-    this.#timer = setTimeout(() => {
-      const started = Date.now();
-      this.#save();
-      void this.#saving.then(() => {
-        if (!this.#ended) this.#next(Math.max(CHECKPOINT_MS, ((Date.now() - started) * (1 - CHECKPOINT_SHARE)) / CHECKPOINT_SHARE));
-      });
-    }, afterMs);
-  }
-
-  #save(): void {
-    // a slow disk: the checkpoint waiting behind the running one will take the latest progress anyway
-    if (this.#queued > 1) return;
-    this.#queued += 1;
-    this.#saving = this.#saving
-      .then(() => this.#checkpoint())
-      .catch((error: Error) => this.#log(`could not save progress: ${error.message}`))
-      .finally(() => (this.#queued -= 1));
+  async #loop(): Promise<void> {
+    do {
+      this.#again = false;
+      await this.#checkpoint().catch((error: Error) => this.#target.log(`could not save progress: ${error.message}`));
+    } while (this.#again);
+    this.#running = undefined;
   }
 
   async #checkpoint(): Promise<void> {
+    const { handle, control, file, save = saveControl } = this.#target;
     // snapshot first, sync second: the control file never claims a byte that is not on disk
-    const control = this.#control;
-    const snapshot: Control = { ...control, segments: control.segments.map((s) => ({ ...s })) };
-    await this.#handle.datasync();
-    await saveControl(this.#controlFile, snapshot);
+    const snapshot: Control | undefined = control && { ...control, segments: compact(control.segments) };
+    await handle.datasync();
+    if (snapshot) await save(file, snapshot);
   }
 }

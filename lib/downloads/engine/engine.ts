@@ -4,24 +4,23 @@
  * The parts: probe.ts reads the first answer, pump.ts streams a range into the file, checkpoints.ts saves
  * progress, retry.ts retries, finish.ts verifies and renames; this file decides what happens in which order.
  */
-import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
 import { lstat, mkdir, open, rm, stat, statfs, type FileHandle } from "node:fs/promises";
-import type { IncomingMessage } from "node:http";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { controlPath, partPath, removePartial } from "../../catalog/partial";
 import { removeStrayTemps } from "../../fs/atomic-write";
-import { Checkpoints } from "./checkpoints";
-import { bytesDone, loadControl, plan, saveControl, segmentLength, type Control, type Segment } from "./control";
+import { bytesDone, loadControl, saveControl, type Control, type Segment } from "./control";
 import { diskFullError, gib, isDiskFull, PART_FLAGS } from "./disk";
 import { asDownloadError, CancelledError, DownloadError } from "./errors";
 import { finish } from "./finish";
+import { PrefixHasher } from "./hasher";
 import { openDownload } from "./http";
 import type { DownloadJob, DownloadResult } from "./job";
 import { describeProbe, validatorChanged, type Probe } from "./probe";
-import { pump } from "./pump";
 import { retrying } from "./retry";
+import { pieces } from "./schedule";
+import { transfer } from "./transfer";
 
 export type { DownloadJob, DownloadResult };
 
@@ -79,7 +78,11 @@ export class Download {
     if (control && partSize !== control.size) control = undefined;
     const probe = await this.#retrying(
       () => 0,
-      async () => describeProbe(await openDownload(job.source, { range: { start: 0 }, signal: job.signal }, job.hasCivitaiKey)),
+      async () => {
+        const asked = Date.now();
+        const opened = await openDownload(job.source, { range: { start: 0 }, signal: job.signal }, job.hasCivitaiKey);
+        return describeProbe(opened, Date.now() - asked);
+      },
     );
     const { opened } = probe;
     try {
@@ -136,30 +139,27 @@ export class Download {
     throw diskFullError(error, path.dirname(this.#job.target), this.#done, this.#total, resumable);
   }
 
-  /** A server without byte ranges: one stream from the start, hashed on the way in. */
+  /** A server without byte ranges: one stream from the start; a broken one can only be started again. */
   async #whole(probe: Probe, sha256: string | undefined): Promise<DownloadResult> {
     // nothing of a stream can be continued: no control file may claim what is in the part
     await rm(this.#controlFile, { force: true });
     const handle = await open(this.#part, PART_FLAGS | constants.O_TRUNC, 0o644);
+    const hasher = new PrefixHasher(this.#part);
     try {
       this.#total = probe.size ?? 0;
       this.#done = 0;
-      const hash = createHash("sha256");
       const segment: Segment = { start: 0, end: (probe.size ?? Number.MAX_SAFE_INTEGER) - 1, done: 0 };
-      // without byte ranges a broken connection cannot be continued, only started again
-      await this.#pump(probe.opened.res, segment, handle, hash).catch((error: unknown) => {
+      await this.#transfer(probe, [segment], handle, hasher, undefined).catch((error: unknown) => {
         const failure = asDownloadError(error);
         if (failure instanceof DownloadError && failure.retryable) {
           throw new DownloadError(failure.message, { retryable: true, restart: true, cause: error });
         }
         throw failure;
       });
-      if (probe.size !== undefined && segment.done !== probe.size) {
-        throw new DownloadError(`Size mismatch: expected ${probe.size} bytes, got ${segment.done}`, { retryable: true, restart: true });
-      }
       this.#total = segment.done;
-      return await this.#finish(handle, segment.done, 0, sha256, hash);
+      return await this.#finish(handle, segment.done, 0, sha256, hasher);
     } finally {
+      hasher.close();
       await handle.close().catch(() => undefined);
     }
   }
@@ -173,9 +173,10 @@ export class Download {
       size,
       ...(probe.etag !== undefined && { etag: probe.etag }),
       ...(probe.lastModified !== undefined && { lastModified: probe.lastModified }),
-      segments: plan(size, job.connections),
+      segments: pieces(size),
     };
     const handle = await open(this.#part, PART_FLAGS | (resumed ? 0 : constants.O_TRUNC), 0o644);
+    const hasher = new PrefixHasher(this.#part);
     try {
       const resumedFrom = bytesDone(control);
       this.#total = size;
@@ -183,95 +184,27 @@ export class Download {
       if (resumed) job.log(`resuming at ${gib(resumedFrom)} of ${gib(size)}`);
       else await handle.truncate(size);
       await saveControl(this.#controlFile, control);
-      await this.#segments(probe, control, handle);
-      return await this.#finish(handle, size, resumedFrom, sha256, undefined);
+      await this.#transfer(probe, control.segments, handle, hasher, control);
+      return await this.#finish(handle, size, resumedFrom, sha256, hasher);
     } finally {
+      hasher.close();
       await handle.close().catch(() => undefined);
     }
   }
 
-  /**
-   * Every range at once; one failing stops the others at once, and all of them have let go of the file
-   * before this returns (the caller closes it).
-   */
-  async #segments(probe: Probe, control: Control, handle: FileHandle): Promise<void> {
-    const job = this.#job;
-    const stop = new AbortController();
-    const signal = AbortSignal.any([job.signal, stop.signal]);
-    const checkpoints = new Checkpoints(handle, control, this.#controlFile, job.log);
-    checkpoints.start();
-    const validator = probe.etag ?? probe.lastModified;
-    // the probe already streams from byte 0: it serves the first range if that one has not started
-    const first = control.segments[0]!;
-    const initial = first.start === 0 && first.done === 0 ? probe.opened.res : undefined;
-    if (!initial) probe.opened.res.destroy();
-    signal.addEventListener("abort", () => initial?.destroy(), { once: true });
-    let failure: unknown;
-    try {
-      const results = await Promise.allSettled(
-        control.segments.map((segment, i) =>
-          this.#segment(segment, handle, i === 0 ? initial : undefined, probe.opened.url, validator, signal).catch(
-            (error: unknown) => {
-              failure ??= error;
-              stop.abort();
-              throw error;
-            },
-          ),
-        ),
-      );
-      // the cause is the first range's failure, not the "cancelled" of the ranges it stopped
-      if (results.some((result) => result.status === "rejected")) throw job.signal.aborted ? new CancelledError() : failure;
-    } finally {
-      await checkpoints.end(!job.signal.aborted);
-    }
-  }
-
-  async #segment(
-    segment: Segment,
-    handle: FileHandle,
-    initial: IncomingMessage | undefined,
-    firstUrl: URL,
-    validator: string | undefined,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const job = this.#job;
-    let res = initial;
-    let via: URL | undefined = firstUrl;
-    await this.#retrying(
-      () => segment.done,
-      async () => {
-        while (segment.done < segmentLength(segment)) {
-          if (!res) {
-            const start = segment.start + segment.done;
-            const opened = await openDownload(
-              job.source,
-              { range: { start, end: segment.end }, ...(validator !== undefined && { ifRange: validator }), ...(via && { via }), signal },
-              job.hasCivitaiKey,
-            ).catch((error: unknown) => {
-              if (error instanceof DownloadError && error.reResolve) via = undefined;
-              throw error;
-            });
-            via = opened.url;
-            res = opened.res;
-            const range = /^bytes (\d+)-/.exec(String(res.headers["content-range"] ?? ""))?.[1];
-            if (res.statusCode !== 206 || Number(range) !== start) {
-              res.destroy();
-              throw new DownloadError("The upstream file changed, or the server stopped honouring byte ranges", { restart: true });
-            }
-          }
-          const current = res;
-          res = undefined;
-          await this.#pump(current, segment, handle, undefined);
-        }
-      },
-      signal,
-    );
-  }
-
-  /** Streams one response into the file at its segment's position (pump.ts), counting what is written. */
-  #pump(res: IncomingMessage, segment: Segment, handle: FileHandle, hash: Hash | undefined): Promise<void> {
-    const { stallMs, source } = this.#job;
-    return pump(res, segment, handle, { stallMs, label: source.label, ...(hash && { hash }), onWritten: (bytes) => (this.#done += bytes) });
+  /** Moves the bytes of `segments` into the file (transfer.ts), counting what is written. */
+  #transfer(probe: Probe, segments: Segment[], handle: FileHandle, hasher: PrefixHasher, control: Control | undefined): Promise<void> {
+    return transfer({
+      job: this.#job,
+      probe,
+      segments,
+      handle,
+      hasher,
+      control,
+      controlFile: this.#controlFile,
+      onWritten: (bytes) => (this.#done += bytes),
+      written: () => this.#done,
+    });
   }
 
   /** Runs `work` under the retry policy (retry.ts) of this download's settings. */
@@ -279,9 +212,8 @@ export class Download {
     return retrying(this.#job, progressOf, work, signal);
   }
 
-  #finish(handle: FileHandle, size: number, resumedFrom: number, expected: string | undefined, inlineHash: Hash | undefined): Promise<DownloadResult> {
+  #finish(handle: FileHandle, size: number, resumedFrom: number, expected: string | undefined, hasher: PrefixHasher): Promise<DownloadResult> {
     const { target, source, signal } = this.#job;
-    return finish(handle, { target, size, resumedFrom, expected, inlineHash, label: source.label, signal });
+    return finish(handle, { target, size, resumedFrom, expected, hasher, label: source.label, signal });
   }
 }
-

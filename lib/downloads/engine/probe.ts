@@ -11,9 +11,11 @@ export interface Probe {
   readonly size: number | undefined;
   readonly etag: string | undefined;
   readonly lastModified: string | undefined;
+  /** How long the first answer took to come, redirects included: a few round trips of the link. */
+  readonly firstByteMs: number;
 }
 
-export function describeProbe(opened: Opened): Probe {
+export function describeProbe(opened: Opened, firstByteMs = 0): Probe {
   const { res } = opened;
   const header = (name: string) => {
     const value = res.headers[name];
@@ -31,6 +33,7 @@ export function describeProbe(opened: Opened): Probe {
     // a weak ETag cannot validate a byte range (RFC 9110)
     etag: etag?.startsWith("W/") ? undefined : etag,
     lastModified: header("last-modified"),
+    firstByteMs,
   };
 }
 

@@ -1,0 +1,190 @@
+/**
+ * One connection of a download: it takes a piece from the schedule, streams the response into the part file
+ * through its writer, runs on into the next piece while nobody holds it, and takes new work until there is
+ * none (or fewer connections are wanted). A connection that fails is retried (retry.ts) from the last byte
+ * written, while the others go on; the bytes it had not fetched yet can meanwhile be taken over by others.
+ *
+ * The data path is event-driven: a chunk is cut to its range and handed to the writer, no promise per chunk;
+ * the response is paused while the disk is behind and resumed when it caught up.
+ */
+import type { FileHandle } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
+import { DownloadError } from "./errors";
+import { looksLikeHtml } from "./probe";
+import { retrying, type RetryPolicy } from "./retry";
+import type { Lease, RangeSchedule } from "./schedule";
+import { HIGH_WATER_BYTES, SegmentWriter } from "./writer";
+import type { Segment } from "./control";
+
+export interface ConnectionContext {
+  readonly schedule: RangeSchedule;
+  readonly handle: FileHandle;
+  /** A response that starts at byte `start` of the file and runs on to its end (or the range's end). */
+  readonly open: (start: number) => Promise<IncomingMessage>;
+  /** Told of every write once it is in the file. */
+  readonly onWritten: (segment: Segment, bytes: number) => void;
+  /** True while this download wants fewer connections than it has: a connection then ends after its piece. */
+  readonly retire: (connection: Connection) => boolean;
+  /** False when the size is not known (a server without ranges): the response's end is the file's end. */
+  readonly sized: boolean;
+  readonly policy: RetryPolicy;
+  /** False for a stream that cannot be continued: a failure ends the connection at once. */
+  readonly retries: boolean;
+  readonly signal: AbortSignal;
+  /** The source as a person reads it, for the "HTML page" error. */
+  readonly label: string;
+}
+
+export class Connection {
+  readonly #context: ConnectionContext;
+  readonly #writer: SegmentWriter;
+  #res: IncomingMessage | undefined;
+  #lease: Lease | undefined;
+  /** Every lease this connection holds: the current one, and those it ran on from, until their bytes are written. */
+  #held: Lease[] = [];
+  /** When the last byte arrived (for the stall check) and the bytes since the rate was last taken. */
+  lastDataAt = Date.now();
+  #bytesSinceRate = 0;
+  #rateAt = Date.now();
+
+  constructor(context: ConnectionContext) {
+    this.#context = context;
+    this.#writer = new SegmentWriter(context.handle, context.onWritten, () => this.#res?.resume());
+  }
+
+  /** True while a response is streaming into the file. */
+  get receiving(): boolean {
+    return this.#res !== undefined;
+  }
+
+  /** Drops the current response with `error` (a stall): the connection retries from its last written byte. */
+  drop(error: Error): void {
+    this.#res?.destroy(error);
+  }
+
+  /** Writes what is gathered (a slow connection); updates the lease's rate for the schedule's stealing. */
+  tick(now: number): void {
+    this.#writer.flush();
+    if (this.#lease && now - this.#rateAt >= 1000) {
+      this.#lease.rate = (this.#bytesSinceRate * 1000) / (now - this.#rateAt);
+      this.#bytesSinceRate = 0;
+      this.#rateAt = now;
+    }
+  }
+
+  /** Runs until no work is left for it; `first` is a response from byte 0, used if the first piece starts there. */
+  async run(first?: IncomingMessage): Promise<void> {
+    const { schedule, retire } = this.#context;
+    let initial = first;
+    try {
+      for (let lease = schedule.take(); lease; lease = retire(this) ? undefined : schedule.take()) {
+        this.#held.push(lease);
+        if (initial && lease.received !== 0) initial.destroy();
+        await this.#fetch(lease, lease.received === 0 ? initial : undefined);
+        initial = undefined;
+        this.#releaseAll();
+      }
+    } finally {
+      initial?.destroy();
+      this.#releaseAll();
+    }
+  }
+
+  #releaseAll(): void {
+    for (const lease of this.#held) this.#context.schedule.release(lease);
+    this.#held = [];
+    this.#lease = undefined;
+  }
+
+  /** Fetches `lease`'s bytes (and the pieces it runs on into), retrying from the last byte written. */
+  async #fetch(lease: Lease, initial: IncomingMessage | undefined): Promise<void> {
+    const { open, policy, signal } = this.#context;
+    this.#lease = lease;
+    let res = initial;
+    const work = async () => {
+        for (;;) {
+          const current = this.#lease!;
+          // after a failure: on from the last byte in the file, not the last one received
+          current.received = current.segment.start + current.segment.done;
+          if (current.received > current.segment.end) return;
+          res ??= await open(current.received);
+          const streaming = res;
+          res = undefined;
+          const more = await this.#stream(streaming);
+          if (!more) return;
+        }
+    };
+    await (this.#context.retries ? retrying(policy, () => this.#lease!.segment.done, work, signal) : work());
+  }
+
+  /**
+   * True while the lease has room; a full one runs on into the next piece when it directly follows, nobody
+   * holds it, and this connection is not retiring; false when the response has nothing more to give here.
+   */
+  #runOn(): boolean {
+    const lease = this.#lease!;
+    if (lease.received <= lease.segment.end) return true;
+    const next = this.#context.retire(this) ? undefined : this.#context.schedule.next(lease);
+    if (!next) return false;
+    this.#held.push(next);
+    this.#lease = next;
+    return true;
+  }
+
+  /**
+   * Streams `res` into the file until the lease's range (and the ones it ran on into) is full or the response
+   * ends; resolves once every byte is in the file, true when the response ended before the range did.
+   */
+  #stream(res: IncomingMessage): Promise<boolean> {
+    const { sized, label } = this.#context;
+    return new Promise<boolean>((resolve, reject) => {
+      let ended = false;
+      const finish = (error?: unknown) => {
+        if (ended) return;
+        ended = true;
+        res.off("data", onData);
+        this.#res = undefined;
+        const full = this.#lease!.received > this.#lease!.segment.end;
+        if (!full || !res.complete) res.destroy();
+        const failure = error ?? this.#writer.error;
+        this.#writer.drained().then(
+          () => (failure === undefined ? resolve(!full) : reject(failure)),
+          (writeError: unknown) => reject(failure ?? writeError),
+        );
+      };
+      const onData = (chunk: Buffer) => {
+        this.lastDataAt = Date.now();
+        this.#bytesSinceRate += chunk.length;
+        let offset = 0;
+        while (offset < chunk.length) {
+          if (!this.#runOn()) return finish();
+          const lease = this.#lease!;
+          const take = Math.min(chunk.length - offset, lease.segment.end + 1 - lease.received);
+          const piece = offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take);
+          if (lease.received === 0 && looksLikeHtml(undefined, piece)) {
+            return finish(new DownloadError(`Got an HTML page instead of the model from ${label} (a login or error page?)`));
+          }
+          this.#writer.add(lease.segment, lease.received, piece);
+          lease.received += take;
+          offset += take;
+        }
+        if (this.#writer.error !== undefined) return finish();
+        if (this.#writer.backlog >= HIGH_WATER_BYTES) res.pause();
+        if (!this.#runOn()) return finish();
+      };
+      res.on("data", onData);
+      res.once("end", () => {
+        const lease = this.#lease!;
+        if (sized && lease.received <= lease.segment.end) {
+          return finish(new DownloadError("The connection closed before the end of the data", { retryable: true }));
+        }
+        if (!sized) lease.segment.end = lease.received - 1;
+        finish();
+      });
+      res.once("error", (error) => finish(error));
+      res.once("close", () => finish(res.complete ? undefined : new DownloadError("The connection closed before the end of the data", { retryable: true })));
+      this.#res = res;
+      this.lastDataAt = Date.now();
+    });
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The transfer of a download's bytes: its connections (connection.ts) over the schedule's pieces
+ * (schedule.ts), as many as the governor finds useful (governor.ts), and a tick every 100 ms that keeps the
+ * rest moving with the data: stalled connections dropped, slow ones' data written, the hash told how far the
+ * file is written (hasher.ts), and progress checkpointed with the data synced (checkpoints.ts).
+ * One connection failing for good stops the others at once; all of them have let go of the file before
+ * this returns.
+ */
+import type { FileHandle } from "node:fs/promises";
+import { Checkpointer } from "./checkpoints";
+import { Connection, type ConnectionContext } from "./connection";
+import { segmentLength, type Control, type Segment } from "./control";
+import { CancelledError, DownloadError } from "./errors";
+import { ConnectionGovernor } from "./governor";
+import type { PrefixHasher } from "./hasher";
+import { openDownload } from "./http";
+import type { DownloadJob } from "./job";
+import type { Probe } from "./probe";
+import { RangeSchedule } from "./schedule";
+
+const TICK_MS = 100;
+
+export interface Transfer {
+  readonly job: DownloadJob;
+  readonly probe: Probe;
+  /** What to fetch: the control's segments (changed in place), or one segment for a server without ranges. */
+  readonly segments: Segment[];
+  readonly handle: FileHandle;
+  readonly hasher: PrefixHasher;
+  /** The control file's content, checkpointed as the data comes; undefined when nothing can be resumed. */
+  readonly control: Control | undefined;
+  readonly controlFile: string;
+  /** Told of every write once it is in the file. */
+  readonly onWritten: (bytes: number) => void;
+  /** Bytes written so far, resumed ones included. */
+  readonly written: () => number;
+}
+
+export async function transfer(t: Transfer): Promise<void> {
+  const { job, probe, handle, hasher } = t;
+  const sized = t.control !== undefined || probe.size !== undefined;
+  const stop = new AbortController();
+  const signal = AbortSignal.any([job.signal, stop.signal]);
+  const schedule = new RangeSchedule(t.segments);
+  const checkpointer = new Checkpointer({ handle, control: t.control, file: t.controlFile, log: job.log });
+  // a few round trips of the link per measurement: the first answer's delay stands for one
+  const governor = new ConnectionGovernor({ max: t.control ? job.connections : 1, windowMs: Math.min(2000, Math.max(250, 4 * probe.firstByteMs)) });
+  const connections = new Set<Connection>();
+  const retiring = new Set<Connection>();
+  const running = new Set<Promise<void>>();
+  let failure: unknown;
+  // the URL the first answer came from (a signed one, say): later requests skip the redirect
+  const via = { url: probe.opened.url as URL | undefined };
+
+  const context: ConnectionContext = {
+    schedule,
+    handle,
+    open: (start) => openAt(t, via, start, signal),
+    onWritten: (segment, bytes) => {
+      t.onWritten(bytes);
+      checkpointer.written(t.written());
+      if (segment.done === segmentLength(segment)) hasher.advance(schedule.prefix);
+    },
+    retire: (connection) => {
+      if (retiring.has(connection)) return true;
+      if (connections.size - retiring.size <= governor.wanted) return false;
+      retiring.add(connection);
+      return true;
+    },
+    sized,
+    policy: job,
+    // a stream without ranges cannot be continued: its caller starts it again instead
+    retries: t.control !== undefined,
+    signal,
+    label: job.source.label,
+  };
+  const spawn = (first?: Probe["opened"]["res"]) => {
+    const connection = new Connection(context);
+    connections.add(connection);
+    const run: Promise<void> = connection
+      .run(first)
+      .catch((error: unknown) => {
+        failure ??= error;
+        stop.abort();
+      })
+      .finally(() => {
+        connections.delete(connection);
+        retiring.delete(connection);
+        running.delete(run);
+      });
+    running.add(run);
+  };
+  const tick = () => {
+    const now = Date.now();
+    let receiving = 0;
+    for (const connection of connections) {
+      connection.tick(now);
+      if (!connection.receiving) continue;
+      receiving += 1;
+      if (now - connection.lastDataAt > job.stallMs) connection.drop(new DownloadError(`No data for ${job.stallMs / 1000} s`, { retryable: true }));
+    }
+    const wanted = governor.update(now, t.written(), receiving);
+    while (!signal.aborted && connections.size - retiring.size < wanted && !schedule.complete && schedule.hasWork) spawn();
+    hasher.advance(schedule.prefix);
+    checkpointer.written(t.written(), now);
+  };
+
+  // the probe already streams from byte 0: the first connection uses it if its piece starts there
+  spawn(probe.opened.res);
+  stop.signal.addEventListener("abort", () => probe.opened.res.destroy(), { once: true });
+  const ticker = setInterval(tick, TICK_MS);
+  try {
+    while (running.size > 0) {
+      await Promise.race(running);
+      // every connection retired or ran out of work while some piece was still held: start one more
+      if (running.size > 0 || failure !== undefined || signal.aborted || schedule.complete) continue;
+      if (!schedule.hasWork) throw new DownloadError("The download stopped with bytes missing and nothing left to fetch them (a bug)");
+      spawn();
+    }
+    // the cause is the first failure, not the "cancelled" of the connections it stopped
+    if (job.signal.aborted) throw new CancelledError();
+    if (failure !== undefined) throw failure;
+    hasher.advance(schedule.prefix);
+  } finally {
+    clearInterval(ticker);
+    stop.abort();
+    await Promise.allSettled([...running]);
+    await checkpointer.end(!job.signal.aborted);
+  }
+}
+
+/** A response from byte `start` to the end, from the URL the first answer came from (a signed one, say). */
+async function openAt(t: Transfer, via: { url: URL | undefined }, start: number, signal: AbortSignal): Promise<Probe["opened"]["res"]> {
+  const { job, probe } = t;
+  if (!t.control) throw new DownloadError("The server does not resume (no byte ranges)", { retryable: true, restart: true });
+  const validator = probe.etag ?? probe.lastModified;
+  const opened = await openDownload(
+    job.source,
+    { range: { start }, ...(validator !== undefined && { ifRange: validator }), ...(via.url && { via: via.url }), signal },
+    job.hasCivitaiKey,
+  ).catch((error: unknown) => {
+    if (error instanceof DownloadError && error.reResolve) via.url = undefined;
+    throw error;
+  });
+  via.url = opened.url;
+  const { res } = opened;
+  const range = /^bytes (\d+)-/.exec(String(res.headers["content-range"] ?? ""))?.[1];
+  if (res.statusCode !== 206 || Number(range) !== start) {
+    res.destroy();
+    throw new DownloadError("The upstream file changed, or the server stopped honouring byte ranges", { restart: true });
+  }
+  return res;
+}

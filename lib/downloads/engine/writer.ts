@@ -1,0 +1,112 @@
+/**
+ * The write side of one connection: the socket's chunks gathered into batches of about a MiB, each written
+ * with one writev at its place in the part file, one write in flight at a time. A batch is credited to its
+ * segment (`done`) only once it is in the file, so that a checkpoint never claims a byte still in memory.
+ * Every call is synchronous except `drained`: no promise per chunk on the hot path.
+ */
+import type { FileHandle } from "node:fs/promises";
+import { writeAll } from "../../fs/write-all";
+import type { Segment } from "./control";
+
+/** Fewer, larger writes cost less CPU; larger than this gained nothing measurable and held more memory. */
+export const BATCH_BYTES = 1024 * 1024;
+/** A connection whose data waits for the disk beyond this is paused (TCP then slows the sender). */
+export const HIGH_WATER_BYTES = 4 * BATCH_BYTES;
+
+interface Batch {
+  readonly segment: Segment;
+  readonly position: number;
+  readonly buffers: Buffer[];
+  bytes: number;
+}
+
+export class SegmentWriter {
+  readonly #handle: Pick<FileHandle, "writev" | "write">;
+  readonly #onWritten: (segment: Segment, bytes: number) => void;
+  readonly #onDrain: () => void;
+  /** Batches waiting, the last one still filling. */
+  readonly #queue: Batch[] = [];
+  #queued = 0;
+  #writing = false;
+  #error: unknown;
+  #idle: Array<(error: unknown) => void> = [];
+
+  /** `onWritten` is told of each batch once it is in the file; `onDrain` when the backlog fell under half the high water. */
+  constructor(handle: Pick<FileHandle, "writev" | "write">, onWritten: (segment: Segment, bytes: number) => void, onDrain: () => void) {
+    this.#handle = handle;
+    this.#onWritten = onWritten;
+    this.#onDrain = onDrain;
+  }
+
+  /** Bytes received and not yet in the file. */
+  get backlog(): number {
+    return this.#queued;
+  }
+
+  /** The first write that failed, if one did: nothing more is written after it. */
+  get error(): unknown {
+    return this.#error;
+  }
+
+  /** Adds `chunk`, which belongs at `position` of `segment`. */
+  add(segment: Segment, position: number, chunk: Buffer): void {
+    const last = this.#queue.at(-1);
+    if (last && last.segment === segment && last.position + last.bytes === position && last.bytes < BATCH_BYTES) {
+      last.buffers.push(chunk);
+      last.bytes += chunk.length;
+    } else {
+      this.#queue.push({ segment, position, buffers: [chunk], bytes: chunk.length });
+    }
+    this.#queued += chunk.length;
+    if (this.#queue.length > 1 || this.#queue[0]!.bytes >= BATCH_BYTES) this.#next();
+  }
+
+  /** Writes what is gathered even if it is less than a batch (a slow connection, the end of a range). */
+  flush(): void {
+    if (this.#queue.length > 0) this.#next(true);
+  }
+
+  /** Resolves once everything added is in the file; rejects with the write's error if one failed. */
+  drained(): Promise<void> {
+    this.flush();
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (!this.#writing && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#idle.push((error) => (error === undefined ? resolve() : reject(error))));
+  }
+
+  #next(partial = false): void {
+    if (this.#writing || this.#error !== undefined) return;
+    const batch = this.#queue[0];
+    if (!batch || (!partial && this.#queue.length === 1 && batch.bytes < BATCH_BYTES)) return;
+    this.#queue.shift();
+    this.#writing = true;
+    writeAll(this.#handle, batch.buffers, batch.position).then(
+      () => this.#done(batch),
+      (error: unknown) => this.#failed(error),
+    );
+  }
+
+  #done(batch: Batch): void {
+    this.#writing = false;
+    const before = this.#queued;
+    this.#queued -= batch.bytes;
+    batch.segment.done += batch.bytes;
+    this.#onWritten(batch.segment, batch.bytes);
+    if (before >= HIGH_WATER_BYTES / 2 && this.#queued < HIGH_WATER_BYTES / 2) this.#onDrain();
+    // a batch still filling waits for more data, unless someone waits for the writes to end
+    this.#next(this.#idle.length > 0);
+    if (!this.#writing && this.#queue.length === 0) this.#settle(undefined);
+  }
+
+  #failed(error: unknown): void {
+    this.#writing = false;
+    this.#error = error;
+    this.#settle(error);
+  }
+
+  #settle(error: unknown): void {
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const wake of idle) wake(error);
+  }
+}
