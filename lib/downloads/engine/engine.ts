@@ -12,6 +12,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { controlPath, partPath, removePartial } from "../../catalog/partial";
 import { removeStrayTemps } from "../../fs/atomic-write";
+import { retrying } from "../../net/retry";
 import { Checkpoints } from "./checkpoints";
 import { bytesDone, loadControl, plan, saveControl, segmentLength, type Control, type Segment } from "./control";
 import { diskFullError, gib, isDiskFull, PART_FLAGS } from "./disk";
@@ -21,7 +22,7 @@ import { openDownload } from "./http";
 import type { DownloadJob, DownloadResult } from "./job";
 import { describeProbe, validatorChanged, type Probe } from "./probe";
 import { pump } from "./pump";
-import { retrying } from "./retry";
+import { downloadFailures, downloadPolicy } from "./retry";
 
 export type { DownloadJob, DownloadResult };
 
@@ -274,9 +275,9 @@ export class Download {
     return pump(res, segment, handle, { stallMs, label: source.label, ...(hash && { hash }), onWritten: (bytes) => (this.#done += bytes) });
   }
 
-  /** Runs `work` under the retry policy (retry.ts) of this download's settings. */
+  /** Runs `work` under the shared retry policy (lib/net/retry.ts), with this download's settings and failures (retry.ts). */
   #retrying<T>(progressOf: () => number, work: () => Promise<T>, signal = this.#job.signal): Promise<T> {
-    return retrying(this.#job, progressOf, work, signal);
+    return retrying(downloadPolicy(this.#job), work, { ...downloadFailures, progressOf, signal });
   }
 
   #finish(handle: FileHandle, size: number, resumedFrom: number, expected: string | undefined, inlineHash: Hash | undefined): Promise<DownloadResult> {
