@@ -1,11 +1,11 @@
 /**
  * What CivitAI and Hugging Face say of a catalog entry, as the catalog fields it owns. Polite to both:
- * a timeout on every request, back-off on 429 as Retry-After asks, credentials to their own API host only,
- * and only to addresses the policy allows (lib/net/address-policy.ts), redirects included. An error says
- * the status and the host, never what the server wrote: that text reaches the activity log.
+ * a timeout on every request, back-off on 429 as Retry-After asks (the shared policy, lib/net/retry.ts),
+ * credentials to their own API host only, and only to addresses the policy allows
+ * (lib/net/address-policy.ts), redirects included. An error says the status and the host, never what the
+ * server wrote: that text reaches the activity log.
  */
 import type { IncomingMessage } from "node:http";
-import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import type { Config } from "../config";
 import type { CatalogModel } from "../catalog/schema";
@@ -13,6 +13,7 @@ import { entrySources, preferredSource, type HfReference } from "../catalog/sour
 import { addressPolicy, RefusedDestinationError, type AddressPolicy } from "../net/address-policy";
 import { hfUrls } from "../net/hf-urls";
 import { send } from "../net/request";
+import { GaveUpError, retrying, type Retryable, type RetryPolicy } from "../net/retry";
 import type { Secret } from "../secret";
 import { USER_AGENT } from "../downloads/engine/http";
 
@@ -24,10 +25,11 @@ export interface Fetched {
   readonly summary: string;
 }
 
-const MAX_429_RETRIES = 3;
+// A 429 is waited out as its Retry-After asks (a minute at most), else about 2 s, 4 s, 8 s: three more tries.
+const RATE_LIMITED: RetryPolicy = { maxAttempts: 1 + 3, baseMs: 2_000, maxWaitMs: 60_000 };
 // A reset connection or a 500/502/503/504 is most often gone a second later (a CDN edge, a deploy, a
 // keep-alive connection closed just as it was reused): two more tries before the model is marked failed.
-const MAX_TRANSIENT_RETRIES = 2;
+const transientPolicy = (config: Config): RetryPolicy => ({ maxAttempts: 1 + 2, baseMs: config.downloadRetryBaseMs });
 const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
 const MAX_REDIRECTS = 10;
 // Model info of a repo with many files runs to a few MB; more is not an answer we want.
@@ -107,45 +109,62 @@ async function request(url: URL, token: Secret | undefined, policy: AddressPolic
   }
 }
 
-async function getJson(url: URL, token: Secret | undefined, config: Config, method = "GET"): Promise<Reply> {
-  const policy = addressPolicy(config);
+/** An answer that asks for another try (429, or a 5xx): it is what the caller gets when the tries run out. */
+class TryAgain extends Error {
+  readonly answer: Reply;
+
+  constructor(answer: Reply) {
+    super(`HTTP ${answer.status}`);
+    this.answer = answer;
+  }
+}
+
+/** A reset connection or a 5xx is worth another try; a timeout, a refused address, a 429 are not (here). */
+function transient(error: unknown): Retryable | undefined {
+  if (error instanceof TryAgain) return TRANSIENT_STATUSES.has(error.answer.status) ? { message: error.message } : undefined;
+  return error instanceof MetadataError ? undefined : { message: `network error: ${code(error)}` };
+}
+
+/** A 429 is waited out as its Retry-After (in seconds) asks. */
+function rateLimited(error: unknown): Retryable | undefined {
+  if (!(error instanceof TryAgain) || error.answer.status !== 429) return undefined;
+  const seconds = Number(error.answer.header("retry-after"));
+  return { message: error.message, retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined };
+}
+
+/** One try: its answer, or TryAgain for a 429 or a 5xx (their bodies discarded), or the failure as it came. */
+async function once(url: URL, token: Secret | undefined, config: Config, method: string): Promise<Reply> {
   const timedOut = () => new MetadataError(`timed out after ${config.metadataTimeoutMs / 1000} s`);
-  let limited = 0;
-  let transient = 0;
-  const backOff = async () => {
-    await sleep(config.downloadRetryBaseMs * 2 ** transient);
-    transient += 1;
-  };
-  for (;;) {
-    // each try has the whole timeout, for the answer and its body
-    const signal = AbortSignal.timeout(config.metadataTimeoutMs);
-    let res: IncomingMessage;
-    try {
-      res = await request(url, token, policy, method, signal);
-    } catch (error) {
-      if (error instanceof MetadataError) throw error;
-      if (error instanceof RefusedDestinationError) throw new MetadataError(error.message);
-      // a timeout already took METADATA_TIMEOUT_SECONDS: another try would double a run's worst case
-      if (signal.aborted) throw timedOut();
-      if (transient < MAX_TRANSIENT_RETRIES) {
-        await backOff();
-        continue;
-      }
-      throw new MetadataError(`network error: ${code(error)}`);
-    }
-    if (res.statusCode === 429 && limited < MAX_429_RETRIES) {
-      res.destroy();
-      const seconds = Number(res.headers["retry-after"]);
-      await sleep(Math.min(60_000, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 2_000 * 2 ** limited));
-      limited += 1;
-      continue;
-    }
-    if (TRANSIENT_STATUSES.has(res.statusCode ?? 0) && transient < MAX_TRANSIENT_RETRIES) {
-      res.destroy();
-      await backOff();
-      continue;
-    }
-    return reply(res, url, signal, timedOut);
+  // each try has the whole timeout, for the answer and its body
+  const signal = AbortSignal.timeout(config.metadataTimeoutMs);
+  let res: IncomingMessage;
+  try {
+    res = await request(url, token, addressPolicy(config), method, signal);
+  } catch (error) {
+    if (error instanceof RefusedDestinationError) throw new MetadataError(error.message);
+    // a timeout already took METADATA_TIMEOUT_SECONDS: another try would double a run's worst case
+    if (signal.aborted && !(error instanceof MetadataError)) throw timedOut();
+    throw error;
+  }
+  const answer = reply(res, url, signal, timedOut);
+  if (answer.status !== 429 && !TRANSIENT_STATUSES.has(answer.status)) return answer;
+  answer.discard();
+  throw new TryAgain(answer);
+}
+
+/**
+ * The answer to `url`, under the shared retry policy (lib/net/retry.ts): a 429 is waited out up to three
+ * times, and within each wait's turn a network error or a 5xx gets two more tries. When the tries run out,
+ * the last 429 or 5xx is the answer (the caller says it with its status); a network error is thrown.
+ */
+async function getJson(url: URL, token: Secret | undefined, config: Config, method = "GET"): Promise<Reply> {
+  const flaky = () => retrying(transientPolicy(config), () => once(url, token, config, method), { classify: transient });
+  try {
+    return await retrying(RATE_LIMITED, flaky, { classify: rateLimited });
+  } catch (error) {
+    if (!(error instanceof GaveUpError)) throw error;
+    if (error.cause instanceof TryAgain) return error.cause.answer;
+    throw new MetadataError(error.lastMessage);
   }
 }
 

@@ -11,7 +11,8 @@ import type { FileHandle } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { DownloadError } from "./errors";
 import { looksLikeHtml } from "./probe";
-import { retrying, type RetryPolicy } from "./retry";
+import { retrying, type RetryPolicy } from "../../net/retry";
+import { downloadFailures } from "./retry";
 import type { Lease, RangeSchedule } from "./schedule";
 import { HIGH_WATER_BYTES, SegmentWriter } from "./writer";
 import type { Segment } from "./control";
@@ -114,7 +115,7 @@ export class Connection {
           if (!more) return;
         }
     };
-    await (this.#context.retries ? retrying(policy, () => this.#lease!.segment.done, work, signal) : work());
+    await (this.#context.retries ? retrying(policy, work, { ...downloadFailures, progressOf: () => this.#lease!.segment.done, signal }) : work());
   }
 
   /**

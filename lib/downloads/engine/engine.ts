@@ -1,8 +1,9 @@
 /**
  * One model download: `.part` + control file beside the target, several ranges at once when the server
  * takes them, resumable after any crash, checked for size and SHA256, then synced and renamed into place.
- * The parts: probe.ts reads the first answer, pump.ts streams a range into the file, checkpoints.ts saves
- * progress, retry.ts retries, finish.ts verifies and renames; this file decides what happens in which order.
+ * The parts: probe.ts reads the first answer, transfer.ts moves the bytes (over connection.ts, schedule.ts,
+ * governor.ts, writer.ts, hasher.ts, checkpoints.ts), retry.ts says what is retried, finish.ts verifies and
+ * renames; this file decides what happens in which order: probe, resume or start over, room on disk, finish.
  */
 import { constants } from "node:fs";
 import { lstat, mkdir, open, rm, stat, statfs, type FileHandle } from "node:fs/promises";
@@ -10,6 +11,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { controlPath, partPath, removePartial } from "../../catalog/partial";
 import { removeStrayTemps } from "../../fs/atomic-write";
+import { retrying } from "../../net/retry";
 import { bytesDone, loadControl, saveControl, type Control, type Segment } from "./control";
 import { diskFullError, gib, isDiskFull, PART_FLAGS } from "./disk";
 import { asDownloadError, CancelledError, DownloadError } from "./errors";
@@ -18,7 +20,7 @@ import { PrefixHasher } from "./hasher";
 import { openDownload } from "./http";
 import type { DownloadJob, DownloadResult } from "./job";
 import { describeProbe, validatorChanged, type Probe } from "./probe";
-import { retrying } from "./retry";
+import { downloadFailures, downloadPolicy } from "./retry";
 import { pieces } from "./schedule";
 import { transfer } from "./transfer";
 
@@ -207,9 +209,9 @@ export class Download {
     });
   }
 
-  /** Runs `work` under the retry policy (retry.ts) of this download's settings. */
+  /** Runs `work` under the shared retry policy (lib/net/retry.ts), with this download's settings and failures (retry.ts). */
   #retrying<T>(progressOf: () => number, work: () => Promise<T>, signal = this.#job.signal): Promise<T> {
-    return retrying(this.#job, progressOf, work, signal);
+    return retrying(downloadPolicy(this.#job), work, { ...downloadFailures, progressOf, signal });
   }
 
   #finish(handle: FileHandle, size: number, resumedFrom: number, expected: string | undefined, hasher: PrefixHasher): Promise<DownloadResult> {

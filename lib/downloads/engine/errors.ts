@@ -1,3 +1,4 @@
+import { GaveUpError } from "../../net/retry";
 import { redactSecrets } from "../../redact";
 
 /**
@@ -51,6 +52,8 @@ const TRANSIENT_CODES = new Set([
 /** Any error from the network layer, as a DownloadError: connection-level trouble is worth retrying. */
 export function asDownloadError(error: unknown): DownloadError | CancelledError {
   if (error instanceof DownloadError || error instanceof CancelledError) return error;
+  // the retry policy ran out of tries: that is the download's end, said as the policy says it
+  if (error instanceof GaveUpError) return new DownloadError(error.message, { cause: error });
   const e = error as NodeJS.ErrnoException;
   if (e?.name === "AbortError") return new CancelledError();
   const transient = TRANSIENT_CODES.has(e?.code ?? "") || /socket hang up|aborted|premature/i.test(e?.message ?? "");

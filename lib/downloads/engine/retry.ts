@@ -1,39 +1,27 @@
 /**
- * The retry policy of a download's requests: what is worth retrying is retried with jittered exponential
- * back-off (a Retry-After asking for longer wins, up to 5 minutes); a try that moved data forward does not
- * count against the limit; a cancel ends the wait at once.
+ * A download's side of the shared retry policy (lib/net/retry.ts): its settings, and which of its failures
+ * are worth another try. A DownloadError marked retryable is (with the server's Retry-After, waited up to
+ * 5 minutes); one that needs a start from byte 0 is not (the engine starts over itself); a cancel ends the
+ * download as a CancelledError. Giving up becomes a DownloadError in asDownloadError (errors.ts).
  */
-import { setTimeout as sleep } from "node:timers/promises";
-import { asDownloadError, CancelledError, DownloadError } from "./errors";
+import type { Retryable, RetryOptions, RetryPolicy } from "../../net/retry";
+import { asDownloadError, CancelledError } from "./errors";
+import type { DownloadJob } from "./job";
 
-export interface RetryPolicy {
-  readonly maxAttempts: number;
-  readonly retryBaseMs: number;
-  readonly log: (line: string) => void;
+/** The policy of this download's settings (DOWNLOAD_MAX_ATTEMPTS, DOWNLOAD_RETRY_BASE_MS), logged to its log. */
+export function downloadPolicy(job: Pick<DownloadJob, "maxAttempts" | "retryBaseMs" | "log">): RetryPolicy {
+  return { maxAttempts: job.maxAttempts, baseMs: job.retryBaseMs, maxWaitMs: 300_000, log: job.log };
 }
 
-/** Runs `work` until it succeeds, fails for good, or `signal` aborts; `progressOf` says how far the data got. */
-export async function retrying<T>(policy: RetryPolicy, progressOf: () => number, work: () => Promise<T>, signal: AbortSignal): Promise<T> {
-  const { maxAttempts, retryBaseMs, log } = policy;
-  let attempts = 0;
-  let before = progressOf();
-  for (;;) {
-    try {
-      return await work();
-    } catch (error) {
-      const failure = asDownloadError(error);
-      if (failure instanceof CancelledError || signal.aborted) throw new CancelledError();
-      if (!failure.retryable || failure.restart) throw failure;
-      if (progressOf() > before) attempts = 0;
-      before = progressOf();
-      attempts += 1;
-      if (attempts >= maxAttempts) throw new DownloadError(`Gave up after ${attempts} tries: ${failure.message}`);
-      const backoff = Math.min(30_000, retryBaseMs * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
-      const wait = Math.min(300_000, Math.max(backoff, failure.retryAfterMs ?? 0));
-      log(`${failure.message}; retry ${attempts} of ${maxAttempts - 1} in ${(wait / 1000).toFixed(1)} s`);
-      await sleep(wait, undefined, { signal }).catch(() => {
-        throw new CancelledError();
-      });
-    }
-  }
+/** A failure as the policy's verdict: a retry of a retryable DownloadError, else nothing. */
+export function classifyDownloadFailure(error: unknown): Retryable | undefined {
+  const failure = asDownloadError(error);
+  if (failure instanceof CancelledError || !failure.retryable || failure.restart) return undefined;
+  return { message: failure.message, retryAfterMs: failure.retryAfterMs };
 }
+
+/** How a download's failures are told apart and how its cancel is thrown, for `retrying`'s options. */
+export const downloadFailures = {
+  classify: classifyDownloadFailure,
+  cancelled: () => new CancelledError(),
+} satisfies Pick<RetryOptions, "classify" | "cancelled">;

@@ -16,6 +16,7 @@ import type { PrefixHasher } from "./hasher";
 import { openDownload } from "./http";
 import type { DownloadJob } from "./job";
 import type { Probe } from "./probe";
+import { downloadPolicy } from "./retry";
 import { RangeSchedule } from "./schedule";
 
 const TICK_MS = 100;
@@ -68,7 +69,7 @@ export async function transfer(t: Transfer): Promise<void> {
       return true;
     },
     sized,
-    policy: job,
+    policy: downloadPolicy(job),
     // a stream without ranges cannot be continued: its caller starts it again instead
     retries: t.control !== undefined,
     signal,
