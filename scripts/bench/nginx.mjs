@@ -1,11 +1,15 @@
-// nginx serving the source on two loopback ports: one as fast as it can, one throttled per connection (the
+// nginx serving the sources on two loopback ports: one as fast as it can, one throttled per connection (the
 // way a CDN limits each connection, which is what several ranged connections at once are for).
 import { spawn } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { freePort } from "../script-kit.mjs";
 import { stopChild } from "../../test/support/launch-stack.mjs";
-import { BENCH_DIR, BenchError, log, NGINX_DIR, run, SOURCE_SIZE, THROTTLE, waitFor, which } from "./common.mjs";
+import { BATCH, BENCH_DIR, BenchError, log, NGINX_DIR, run, SOURCE, THROTTLE, waitFor, which } from "./common.mjs";
+
+/** Only the sources are served, not the rest of BENCH_DIR (the copies, the stacks' folders). */
+const SERVED = [SOURCE, ...BATCH];
+const LOCATION = `location ~ ^/(${SERVED.map((f) => f.name.replace(".", "\\.")).join("|")})$ { }`;
 
 function config(fast, slow) {
   const temp = (name) => path.join(NGINX_DIR, "temp", name);
@@ -31,21 +35,24 @@ http {
   server {
     listen 127.0.0.1:${fast};
     root ${BENCH_DIR};
-    location = /bench.bin { }
+    ${LOCATION}
     location / { return 404; }
   }
   server {
     listen 127.0.0.1:${slow};
     root ${BENCH_DIR};
     limit_rate ${THROTTLE};
-    location = /bench.bin { }
+    ${LOCATION}
     location / { return 404; }
   }
 }
 `;
 }
 
-/** Starts nginx (stopped at `life`'s clean-up) and resolves with the source's two URLs once both answer. */
+/**
+ * Starts nginx (stopped at `life`'s clean-up); once every source answers on both ports, resolves with
+ * `fast(name)` and `slow(name)`: a source's URL on the unthrottled and on the throttled port.
+ */
 export async function startNginx(life) {
   await rm(NGINX_DIR, { recursive: true, force: true });
   await mkdir(path.join(NGINX_DIR, "temp"), { recursive: true });
@@ -62,18 +69,19 @@ export async function startNginx(life) {
   life.own(child, () => stopChild(child, { group: true, graceMs: 5_000 }));
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
-  const urls = { fast: `http://127.0.0.1:${fast}/bench.bin`, slow: `http://127.0.0.1:${slow}/bench.bin` };
+  const urls = { fast: (name) => `http://127.0.0.1:${fast}/${name}`, slow: (name) => `http://127.0.0.1:${slow}/${name}` };
+  const expected = SERVED.flatMap(({ name, size }) => [urls.fast(name), urls.slow(name)].map((url) => ({ url, size })));
   await waitFor(
     "nginx start",
     async () => {
       if (child.exitCode !== null) throw new BenchError(`nginx exited: ${stderr}`);
-      const heads = await Promise.all(Object.values(urls).map((url) => globalThis.fetch(url, { method: "HEAD" })));
-      return heads.every((res) => res.status === 200 && Number(res.headers.get("content-length")) === SOURCE_SIZE);
+      const heads = await Promise.all(expected.map(({ url }) => globalThis.fetch(url, { method: "HEAD" })));
+      return heads.every((res, i) => res.status === 200 && Number(res.headers.get("content-length")) === expected[i].size);
     },
     10_000,
   ).catch((error) => {
     throw new BenchError(`${error.message}${stderr ? `\n${stderr}` : ""}`);
   });
-  log(`nginx pid ${child.pid}: unthrottled ${urls.fast}, throttled (${THROTTLE}/s per connection) ${urls.slow}`);
+  log(`nginx pid ${child.pid}: unthrottled ${urls.fast(SOURCE.name)}, throttled (${THROTTLE}/s per connection) ${urls.slow(SOURCE.name)}`);
   return urls;
 }

@@ -1,91 +1,101 @@
-// What `npm run bench` prints at the end: a table of the best runs, every run's details, and the targets.
-import { fmt, mb, SOURCE_SIZE, STACK_LOG, TARGETS, THROTTLE } from "./common.mjs";
+// What `npm run bench` prints at the end: the table of medians, every run's figures, the sidecar's memory,
+// the targets with PASS/FAIL, and the problems the service showed.
+import { BATCH, fmt, GIB, mb, SOURCE, STACK_LOG, THROTTLE } from "./common.mjs";
+import { figures, printTargets, ratio } from "./targets.mjs";
 
-function best(results) {
-  const ok = results.filter((r) => r.status !== "error");
-  if (ok.length === 0) return undefined;
-  return ok.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+/** The scenarios in the order printed: the service's series and the references it is compared with. */
+export function scenariosOf(m) {
+  const batchMib = BATCH[0].size / 1024 ** 2;
+  return [
+    { title: `unthrottled ${SOURCE.size / GIB} GiB`, ours: m.unthrottled.ours, refs: [m.unthrottled.curl, m.unthrottled.curlSync, m.unthrottled.python] },
+    { title: `throttled ${THROTTLE}/conn ${SOURCE.size / GIB} GiB`, ours: m.throttled.ours, refs: [m.throttled.aria2] },
+    { title: `batch ${BATCH.length} x ${batchMib} MiB`, ours: m.batch.ours, refs: [m.batch.aria2] },
+  ];
 }
 
-function table(rows) {
-  const header = ["scenario", "tool", "seconds", "MB/s", "ratio to ref", "peak sidecar RSS (MB)", "SHA256 match"];
-  const cells = rows.map((row) => [
-    row.scenario,
-    row.tool,
-    row.best ? fmt(row.best.seconds) : "ERROR",
-    row.best ? fmt(mb(SOURCE_SIZE) / row.best.seconds, 0) : "-",
-    row.ratio === undefined ? (row.reference ? "1.00 (ref)" : "-") : fmt(row.ratio),
-    row.rss === undefined ? "-" : fmt(mb(row.rss), 1),
-    row.results.length === 0 ? "-" : row.results.every((r) => r.match) ? "yes" : "NO",
-  ]);
+function table(scenarios) {
+  const header = ["scenario", "tool", "median s", "MB/s", "ours / this", "CPU s/GiB"];
+  const cells = [];
+  for (const { title, ours, refs } of scenarios) {
+    const mine = figures(ours);
+    for (const series of [...refs, ours]) {
+      const f = figures(series);
+      const failed = series.skipped ? "skipped" : "ERROR";
+      cells.push([
+        title,
+        series.name,
+        f.seconds === undefined ? failed : fmt(f.seconds),
+        fmt(f.mbps, 0),
+        series === ours ? "" : fmt(ratio(mine.seconds, f.seconds)),
+        fmt(f.cpuPerGib),
+      ]);
+    }
+  }
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c) => `| ${c.map((v, i) => (i >= 2 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join(" | ")} |`;
   return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.map(line)].join("\n");
 }
 
-/** The table's rows: each reference, then the service against it (its best run, their ratio, its peak RSS). */
-function rowsOf({ curl, aria2, fast, slow, single, singleHwm }) {
-  const maxRss = (results, extra) => Math.max(0, extra ?? 0, ...results.map((r) => r.peakRss ?? 0)) || undefined;
-  const rows = [
-    { scenario: "unthrottled", tool: "curl (1 connection)", results: curl, reference: true },
-    { scenario: "unthrottled", tool: "service (8 connections)", results: fast, rss: maxRss(fast) },
-    { scenario: `throttled ${THROTTLE}/conn`, tool: "aria2c -x8 -s8", results: aria2, reference: true },
-    { scenario: `throttled ${THROTTLE}/conn`, tool: "service (8 connections)", results: slow, rss: maxRss(slow) },
-  ];
-  if (single) rows.push({ scenario: "unthrottled", tool: "service (DOWNLOAD_CONNECTIONS=1)", results: single, rss: maxRss(single, singleHwm) });
-  for (const row of rows) row.best = best(row.results);
-  const ratio = (service, reference) => (service.best && reference.best ? service.best.seconds / reference.best.seconds : undefined);
-  rows[1].ratio = ratio(rows[1], rows[0]);
-  rows[3].ratio = ratio(rows[3], rows[2]);
-  if (single) rows[4].ratio = ratio(rows[4], rows[0]);
-  return rows;
+/** "[warm-up] run1 run2 ...": a figure of every run, the untimed warm-up first in brackets. */
+function runsLine(series, figure) {
+  const all = [series.warmUp, ...series.runs].map((r, i) => {
+    const value = r.status === "error" ? "ERROR" : figure(r);
+    return i === 0 ? `[${value}]` : value;
+  });
+  return all.join(" ");
 }
 
-function printDetails(rows, { single, hwm, sidecarPid, idleRss, singleHwm, singleIdle }) {
-  console.log("\nDetails (every run, seconds):");
-  for (const row of rows) {
-    const runs = row.results.map((r) => {
-      const parts = [fmt(r.seconds)];
-      if (r.status === "error") parts.push(`ERROR: ${r.error}`);
-      if (r.postSeconds !== undefined) parts.push(`POST answered in ${fmt(r.postSeconds * 1000, 0)} ms`);
-      if (r.engineSeconds !== undefined) parts.push(`engine says ${fmt(r.engineSeconds, 1)} s`);
-      if (r.peakRss !== undefined) parts.push(`peak RSS ${fmt(mb(r.peakRss), 1)} MB`);
-      if (r.note) parts.push(r.note);
-      if (!r.match) parts.push("SHA256 MISMATCH");
-      return parts.length > 1 ? `${parts[0]} (${parts.slice(1).join(", ")})` : parts[0];
-    });
-    console.log(`  ${row.scenario} / ${row.tool}: ${runs.join("; ") || "-"}`);
+function printRuns(scenarios) {
+  console.log("\nEvery run ([untimed warm-up] then the timed runs): seconds | CPU s/GiB");
+  for (const { title, ours, refs } of scenarios) {
+    for (const series of [...refs, ours]) {
+      const name = `  ${title} / ${series.name}:`;
+      if (series.skipped) {
+        console.log(`${name} skipped: ${series.skipped}`);
+        continue;
+      }
+      const cpu = (r) => (r.cpuSeconds === undefined ? "-" : fmt(r.cpuSeconds / (r.bytes / GIB)));
+      console.log(`${name} ${runsLine(series, (r) => fmt(r.seconds))} | ${runsLine(series, cpu)}`);
+      for (const r of [series.warmUp, ...series.runs]) if (r.status === "error") console.log(`      error: ${r.error}`);
+      if (series.runs.some((r) => !r.match && r.status !== "error")) console.log("      a copy's SHA256 differs from its source");
+      if (series === ours) console.log(`      ${oursDetails(series)}`);
+      else if (series.runs[0]?.note) console.log(`      ${series.runs.map((r) => r.note).join("; ")}`);
+    }
   }
+}
+
+/** For the service's runs: how long the POST took to answer, the engine's own time, the peak RSS. */
+function oursDetails(series) {
+  const post = (r) => fmt((r.postSeconds ?? NaN) * 1000, 0);
+  const engine = (r) => (r.engineSeconds === undefined ? "-" : fmt(r.engineSeconds, 1));
+  const rss = (r) => fmt(mb(r.peakRss ?? NaN), 0);
+  return `POST answered (ms) ${runsLine(series, post)}; engine's own seconds ${runsLine(series, engine)}; sidecar peak RSS (MB) ${runsLine(series, rss)}`;
+}
+
+function printMemory({ pid, idleRss, peakSample, hwm }) {
   const mbOf = (bytes) => (bytes === undefined ? "unreadable" : `${fmt(mb(bytes), 1)} MB`);
-  console.log(`  sidecar pid ${sidecarPid} (8 connections): RSS ${mbOf(idleRss)} idle before the downloads, VmHWM ${mbOf(hwm)} at the end`);
-  if (single) console.log(`  sidecar with DOWNLOAD_CONNECTIONS=1: RSS ${mbOf(singleIdle)} idle, VmHWM ${mbOf(singleHwm)} at the end`);
-}
-
-function printTargets(rows, { fast, slow, hwm, problems }) {
-  const peak = Math.max(hwm ?? 0, rows[1].rss ?? 0, rows[3].rss ?? 0);
-  const verdict = (ok) => (ok ? "PASS" : "FAIL");
-  const shaOk = [...fast, ...slow].every((r) => r.match) && fast.length > 0 && slow.length > 0;
-  console.log("\nTargets:");
-  console.log(`  unthrottled: service / curl   <= ${TARGETS.unthrottledRatio.toFixed(2)}  -> ${fmt(rows[1].ratio)}  ${verdict(rows[1].ratio !== undefined && rows[1].ratio <= TARGETS.unthrottledRatio)}`);
-  console.log(`  throttled:   service / aria2c <= ${TARGETS.throttledRatio.toFixed(2)}  -> ${fmt(rows[3].ratio)}  ${verdict(rows[3].ratio !== undefined && rows[3].ratio <= TARGETS.throttledRatio)}`);
-  console.log(`  peak sidecar RSS < ${TARGETS.rssMb} MB        -> ${fmt(mb(peak), 1)} MB (VmHWM and 100 ms VmRSS samples)  ${verdict(peak > 0 && mb(peak) < TARGETS.rssMb)}`);
-  console.log(`  (service downloads byte-identical to the source: ${shaOk ? "yes" : "NO"})`);
-  if (problems.length > 0) {
-    console.log("\nProblems seen in the service:");
-    for (const problem of [...new Set(problems)]) console.log(`  - ${problem}`);
-  }
+  console.log(`\nSidecar (pid ${pid}): idle RSS ${mbOf(idleRss)} after start-up; over the whole bench VmHWM ${mbOf(hwm)}, highest 100 ms VmRSS sample ${mbOf(peakSample)}`);
 }
 
 /**
- * Prints the report. `measured` holds each measurement's runs (curl, aria2, fast, slow, and single unless
- * skipped), the 8-connection sidecar's pid, idle RSS and VmHWM, the 1-connection one's, and the problems seen.
+ * Prints the report. `measured`: { runs, sources, unthrottled: { curl, curlSync, python, ours },
+ * throttled: { aria2, ours }, batch: { aria2, ours }, memory, problems }.
  */
-export function report(options, sha, measured) {
-  const rows = rowsOf(measured);
-  console.log("\n=== Download benchmark: 2 GiB (2147483648 bytes) from nginx on 127.0.0.1, page cache warm ===");
-  console.log(`source sha256 ${sha}; MB = 10^6 bytes; best of ${options.runs} run(s)\n`);
-  console.log(table(rows));
-  printDetails(rows, measured);
-  printTargets(rows, measured);
+export function report(measured) {
+  const scenarios = scenariosOf(measured);
+  const { sources, runs } = measured;
+  console.log(`\n=== Download benchmark: nginx on 127.0.0.1, page cache warm; median of ${runs} timed run(s) after 1 untimed warm-up ===`);
+  console.log(`sources: ${sources.main.name} ${sources.main.size} bytes sha256 ${sources.main.sha}`);
+  for (const source of sources.batch) console.log(`         ${source.name} ${source.size} bytes sha256 ${source.sha}`);
+  console.log("MB = 10^6 bytes, GiB = 2^30 bytes; CPU = user + system seconds of the downloading process (ours: the sidecar)");
+  console.log("ours = the service through its API, catalog entries with sha256, from the POST until done and listed present\n");
+  console.log(table(scenarios));
+  printRuns(scenarios);
+  printMemory(measured.memory);
+  printTargets(measured, scenarios);
+  if (measured.problems.length > 0) {
+    console.log("\nProblems seen in the service:");
+    for (const problem of [...new Set(measured.problems)]) console.log(`  - ${problem}`);
+  }
   console.log(`\nStack output: ${STACK_LOG}`);
 }
