@@ -69,20 +69,3 @@ function corruption(text: string): Control | string {
 
 export const saveControl = (file: string, control: Control): Promise<void> =>
   writeFileAtomic(file, JSON.stringify(control));
-
-const MIN_SEGMENT_BYTES = 16 * 1024 * 1024;
-
-/** Splits `size` bytes into at most `connections` ranges of at least 16 MiB each, sizes differing by one byte at most. */
-export function plan(size: number, connections: number): Segment[] {
-  const count = Math.max(1, Math.min(connections, Math.floor(size / MIN_SEGMENT_BYTES)));
-  const base = Math.floor(size / count);
-  const longer = size % count;
-  const segments: Segment[] = [];
-  let start = 0;
-  for (let i = 0; i < count; i++) {
-    const length = base + (i < longer ? 1 : 0);
-    segments.push({ start, end: start + length - 1, done: 0 });
-    start += length;
-  }
-  return segments;
-}

@@ -1,14 +1,17 @@
 /**
  * How many connections a download uses: as many as add throughput, no more. It starts with one and doubles
- * while each doubling brings a fifth more bytes per second (a server or CDN that limits each connection);
- * when one does not (the link or the disk is the limit, as with any fast server), it goes back to the level
- * before and stays there, trying one step up again now and then in case the link changed.
+ * while each doubling brings a fifth more bytes per second (a server or CDN that limits each connection),
+ * quadrupling once a doubling paid almost in full. When a step does not pay (the link or the disk is the
+ * limit, as with any fast server), it goes back to the level before and stays there, trying a step up again
+ * now and then in case the link changed. The first window is a warm-up, not measured.
  *
  * Pure: it is told the bytes so far and the time, and answers the number of connections wanted.
  */
 
 /** A step up must bring at least this much more throughput to be kept. */
 const GAIN = 1.2;
+/** A step up that brought this much more throughput (of the 2x it could) makes the next step 4x. */
+const LINEAR = 1.7;
 /** After a step down, the next try up waits this long. */
 const RETRY_UP_MS = 10_000;
 
@@ -29,6 +32,8 @@ export class ConnectionGovernor {
   #since: { at: number; bytes: number } | undefined;
   /** While settled: when to try a step up again. */
   #settledUntil = 0;
+  /** Whether the warm-up window is behind. */
+  #warm = false;
 
   constructor(options: GovernorOptions) {
     this.#max = Math.max(1, options.max);
@@ -50,7 +55,14 @@ export class ConnectionGovernor {
       return this.#wanted;
     }
     if (!this.#since) {
-      this.#since = { at: now, bytes };
+      // the first window of a download is its warm-up (the first requests, the code's first runs): it would
+      // make one connection look slower than it is, and a second one look like a gain
+      this.#since = { at: now + (this.#warm ? 0 : this.#windowMs), bytes };
+      this.#warm = true;
+      return this.#wanted;
+    }
+    if (now < this.#since.at) {
+      this.#since.bytes = bytes;
       return this.#wanted;
     }
     if (now - this.#since.at < this.#windowMs) return this.#wanted;
@@ -64,8 +76,10 @@ export class ConnectionGovernor {
       return this.#wanted;
     }
     if (this.#wanted < this.#max) {
+      // a step that paid almost in full (each connection is held to its own rate): the next one is bigger
+      const step = this.#before && rate >= this.#before.rate * LINEAR ? 4 : 2;
       this.#before = { level: this.#wanted, rate };
-      this.#wanted = Math.min(this.#max, this.#wanted * 2);
+      this.#wanted = Math.min(this.#max, this.#wanted * step);
     } else {
       this.#before = undefined;
       this.#settledUntil = now + RETRY_UP_MS;

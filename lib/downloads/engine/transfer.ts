@@ -6,6 +6,7 @@
  * One connection failing for good stops the others at once; all of them have let go of the file before
  * this returns.
  */
+import { setMaxListeners } from "node:events";
 import type { FileHandle } from "node:fs/promises";
 import { Checkpointer } from "./checkpoints";
 import { Connection, type ConnectionContext } from "./connection";
@@ -42,6 +43,8 @@ export async function transfer(t: Transfer): Promise<void> {
   const sized = t.control !== undefined || probe.size !== undefined;
   const stop = new AbortController();
   const signal = AbortSignal.any([job.signal, stop.signal]);
+  // each connection's request and back-off listen to it: more than Node's default of 10 is expected
+  setMaxListeners(4 * job.connections + 8, signal);
   const schedule = new RangeSchedule(t.segments);
   const checkpointer = new Checkpointer({ handle, control: t.control, file: t.controlFile, log: job.log });
   // a few round trips of the link per measurement: the first answer's delay stands for one
@@ -91,6 +94,7 @@ export async function transfer(t: Transfer): Promise<void> {
       });
     running.add(run);
   };
+  const level = { wanted: governor.wanted, at: Date.now(), bytes: t.written() };
   const tick = () => {
     const now = Date.now();
     let receiving = 0;
@@ -101,6 +105,11 @@ export async function transfer(t: Transfer): Promise<void> {
       if (now - connection.lastDataAt > job.stallMs) connection.drop(new DownloadError(`No data for ${job.stallMs / 1000} s`, { retryable: true }));
     }
     const wanted = governor.update(now, t.written(), receiving);
+    if (wanted !== level.wanted) {
+      const rate = (t.written() - level.bytes) / 1e3 / Math.max(1, now - level.at);
+      job.log(`${wanted} connection${wanted === 1 ? "" : "s"} now (${level.wanted} moved ${rate.toFixed(0)} MB/s)`);
+      Object.assign(level, { wanted, at: now, bytes: t.written() });
+    }
     while (!signal.aborted && connections.size - retiring.size < wanted && !schedule.complete && schedule.hasWork) spawn();
     hasher.advance(schedule.prefix);
     checkpointer.written(t.written(), now);
