@@ -199,7 +199,7 @@ export class DownloadQueue {
     } else {
       const seconds = (Date.now() - started) / 1000;
       const fresh = result.bytes - result.resumedFrom;
-      const check = result.verified ? `sha256 ${result.sha256} verified` : "no sha256 known to verify";
+      const check = result.verified ? `sha256 ${result.sha256} verified` : `sha256 ${result.sha256} (none known to verify it against)`;
       this.#log(`${file}: finished ${result.bytes} bytes in ${seconds.toFixed(1)} s (${mb(fresh, seconds)} MB/s), ${check}`);
     }
     await updateStatus(this.#studio.config, (status, now) => {

@@ -11,7 +11,7 @@ import type { Segment } from "./control";
 /** Fewer, larger writes cost less CPU; larger than this gained nothing measurable and held more memory. */
 export const BATCH_BYTES = 1024 * 1024;
 /** A connection whose data waits for the disk beyond this is paused (TCP then slows the sender). */
-export const HIGH_WATER_BYTES = 4 * BATCH_BYTES;
+export const HIGH_WATER_BYTES = 2 * BATCH_BYTES;
 
 interface Batch {
   readonly segment: Segment;
