@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog, writeCatalog, type TestModel } from "../support/catalogs";
@@ -41,13 +41,21 @@ describe("an upstream that misbehaves across a sidecar crash", () => {
     await own?.close();
   });
 
+  /** Bytes the control file beside `name`'s partial claims: what a successor resumes from. */
+  const claimed = async (name: Name) => {
+    const control = JSON.parse(await readFile(`${target(name)}.part.json`, "utf8")) as { segments: Array<{ done: number }> };
+    return control.segments.reduce((sum, s) => sum + s.done, 0);
+  };
+
   /**
-   * Queues `name`, and once `atBytes` are on disk stops the sidecar, lets `meanwhile` change the upstream
+   * Queues `name`, and once `atBytes` are on disk and a checkpoint claims some of them, stops the sidecar, lets `meanwhile` change the upstream
    * while it is down (so that the change is there when its successor resumes), then kills it.
    */
   async function crashDuring(name: Name, atBytes: number, meanwhile: () => Promise<unknown>) {
     await own.call("POST", `/api/admin/models/download/${models[name].file}`);
     await waitFor(async () => (((await entryOf(name))?.bytes_downloaded ?? 0) > atBytes ? true : undefined), `${name} to be under way`, 30_000);
+    // a kill before the first checkpoint would leave nothing to resume from, however busy the machine
+    await waitFor(async () => ((await claimed(name).catch(() => 0)) > 0 ? true : undefined), `${name} to be checkpointed`, 30_000);
     const pid = sidecarPids(await own.log()).at(-1)!;
     process.kill(pid, "SIGSTOP");
     await meanwhile();

@@ -20,8 +20,13 @@ import type { Segment } from "./control";
 export interface ConnectionContext {
   readonly schedule: RangeSchedule;
   readonly handle: FileHandle;
-  /** A response that starts at byte `start` of the file and runs on to its end (or the range's end). */
-  readonly open: (start: number) => Promise<IncomingMessage>;
+  /**
+   * A response that starts at byte `start` of the file and runs on to its end, asked of `via.url` when set (the
+   * signed URL this connection was last sent to), which it updates: each connection keeps its own.
+   */
+  readonly open: (start: number, via: Via) => Promise<IncomingMessage>;
+  /** The URL the first answer came from: where every connection starts. */
+  readonly firstUrl: URL;
   /** Told of every write once it is in the file. */
   readonly onWritten: (segment: Segment, bytes: number) => void;
   /** True while this download wants fewer connections than it has: a connection then ends after its piece. */
@@ -36,8 +41,14 @@ export interface ConnectionContext {
   readonly label: string;
 }
 
+/** Where a connection's next request goes: a signed URL it was redirected to, or (undefined) the source again. */
+export interface Via {
+  url: URL | undefined;
+}
+
 export class Connection {
   readonly #context: ConnectionContext;
+  readonly #via: Via;
   readonly #writer: SegmentWriter;
   #res: IncomingMessage | undefined;
   #lease: Lease | undefined;
@@ -50,6 +61,7 @@ export class Connection {
 
   constructor(context: ConnectionContext) {
     this.#context = context;
+    this.#via = { url: context.firstUrl };
     this.#writer = new SegmentWriter(context.handle, context.onWritten, () => this.#res?.resume());
   }
 
@@ -108,7 +120,7 @@ export class Connection {
           // after a failure: on from the last byte in the file, not the last one received
           current.received = current.segment.start + current.segment.done;
           if (current.received > current.segment.end) return;
-          res ??= await open(current.received);
+          res ??= await open(current.received, this.#via);
           const streaming = res;
           res = undefined;
           const more = await this.#stream(streaming);

@@ -9,7 +9,7 @@
 import { setMaxListeners } from "node:events";
 import type { FileHandle } from "node:fs/promises";
 import { Checkpointer } from "./checkpoints";
-import { Connection, type ConnectionContext } from "./connection";
+import { Connection, type ConnectionContext, type Via } from "./connection";
 import { segmentLength, type Control, type Segment } from "./control";
 import { CancelledError, DownloadError } from "./errors";
 import { ConnectionGovernor } from "./governor";
@@ -53,13 +53,13 @@ export async function transfer(t: Transfer): Promise<void> {
   const retiring = new Set<Connection>();
   const running = new Set<Promise<void>>();
   let failure: unknown;
-  // the URL the first answer came from (a signed one, say): later requests skip the redirect
-  const via = { url: probe.opened.url as URL | undefined };
 
   const context: ConnectionContext = {
     schedule,
     handle,
-    open: (start) => openAt(t, via, start, signal),
+    open: (start, via) => openAt(t, via, start, signal),
+    // the URL the first answer came from (a signed one, say): later requests skip the redirect
+    firstUrl: probe.opened.url,
     onWritten: (segment, bytes) => {
       t.onWritten(bytes);
       checkpointer.written(t.written());
@@ -140,7 +140,7 @@ export async function transfer(t: Transfer): Promise<void> {
 }
 
 /** A response from byte `start` to the end, from the URL the first answer came from (a signed one, say). */
-async function openAt(t: Transfer, via: { url: URL | undefined }, start: number, signal: AbortSignal): Promise<Probe["opened"]["res"]> {
+async function openAt(t: Transfer, via: Via, start: number, signal: AbortSignal): Promise<Probe["opened"]["res"]> {
   const { job, probe } = t;
   if (!t.control) throw new DownloadError("The server does not resume (no byte ranges)", { retryable: true, restart: true });
   const validator = probe.etag ?? probe.lastModified;

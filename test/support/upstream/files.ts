@@ -146,7 +146,7 @@ export async function newFile(spec: FileSpec): Promise<FileState> {
       contentType: spec.contentType ?? "application/octet-stream",
       signedTtlMs: spec.signedTtlMs ?? 60_000,
       dropCount: spec.dropCount ?? 1,
-      bytesPerSecond: spec.bytesPerSecond ?? 2 * 1024 * 1024,
+      bytesPerSecond: spec.bytesPerSecond ?? (spec.mode === "slow" ? 2 * 1024 * 1024 : 0),
       name: spec.name ?? (spec.id.startsWith("civitai/") ? `model-${base}.safetensors` : base),
       ...(spec.signedUses !== undefined && { signedUses: spec.signedUses }),
     },

@@ -121,7 +121,7 @@ async function streamBytes(ctx: Context, ex: Exchange, f: FileState, seed: numbe
   const length = end - start;
   const stopAt =
     cut === "drop" ? start + Math.floor(length / 2) : cut === "stall" ? start + Math.min(1024 * 1024, Math.floor(length / 2)) : end;
-  const bps = f.spec.mode === "slow" ? f.spec.bytesPerSecond : 0;
+  const bps = f.spec.bytesPerSecond;
   const chunkSize = bps > 0 ? Math.max(1024, Math.min(BLOCK_SIZE, Math.floor(bps / 20))) : BLOCK_SIZE;
   const began = Date.now();
   let written = 0;

@@ -35,7 +35,7 @@ export interface FileSpec {
   signedUses?: number;
   /** drop-half: how many GETs are cut. Default 1. */
   dropCount?: number;
-  /** slow: throttle per connection. Default 2 MiB/s. */
+  /** Throttle per connection, in any mode (a CDN that limits each connection). Default 2 MiB/s in slow mode, else none. */
   bytesPerSecond?: number;
   /** File name (CivitAI files[].name, Content-Disposition on signed storage). Default from the id. */
   name?: string;
