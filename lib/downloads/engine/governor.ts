@@ -32,8 +32,8 @@ export class ConnectionGovernor {
   #since: { at: number; bytes: number } | undefined;
   /** While settled: when to try a step up again. */
   #settledUntil = 0;
-  /** Whether the warm-up window is behind. */
-  #warm = false;
+  /** The end of the warm-up window; undefined until the first window starts. */
+  #warmUntil: number | undefined;
 
   constructor(options: GovernorOptions) {
     this.#max = Math.max(1, options.max);
@@ -56,13 +56,10 @@ export class ConnectionGovernor {
     }
     if (!this.#since) {
       // the first window of a download is its warm-up (the first requests, the code's first runs): it would
-      // make one connection look slower than it is, and a second one look like a gain
-      this.#since = { at: now + (this.#warm ? 0 : this.#windowMs), bytes };
-      this.#warm = true;
-      return this.#wanted;
-    }
-    if (now < this.#since.at) {
-      this.#since.bytes = bytes;
+      // make one connection look slower than it is, and a second one look like a gain. The window after it
+      // starts with the bytes of its own start: none of the warm-up's may count in it.
+      this.#warmUntil ??= now + this.#windowMs;
+      if (now >= this.#warmUntil) this.#since = { at: now, bytes };
       return this.#wanted;
     }
     if (now - this.#since.at < this.#windowMs) return this.#wanted;

@@ -136,6 +136,8 @@ export class PrefixHasher {
     const early = failures.get(this.#id) ?? (worker === this.#worker ? undefined : "the SHA256 worker stopped");
     const result = new Promise<string>((resolve, reject) => {
       if (early !== undefined) return reject(readBackError(early));
+      // an abort event never comes for a signal aborted already: without this, the hash would run to its end
+      if (signal.aborted) return reject(new CancelledError());
       waiting.set(this.#id, { resolve, reject });
       signal.addEventListener("abort", () => reject(new CancelledError()), { once: true });
       this.#worker.postMessage({ type: "digest", id: this.#id, to: size });

@@ -1,19 +1,12 @@
+/**
+ * The control file beside a `.part` (loadControl, saveControl) and the pieces a new download starts from.
+ */
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  bytesDone,
-  loadControl,
-  plan,
-  saveControl,
-  segmentLength,
-  type Control,
-  type Segment,
-} from "../../../../lib/downloads/engine/control";
+import { bytesDone, loadControl, saveControl, segmentLength, type Control, type Segment } from "../../../../lib/downloads/engine/control";
+import { PIECE_BYTES, pieces } from "../../../../lib/downloads/engine/schedule";
 import { makeTempDir, removeTempDir } from "../../helpers";
-
-const MiB = 1024 * 1024;
-const MIN = 16 * MiB;
 
 /** Every byte of [0, size) exactly once, in order, with nothing started yet. */
 function expectCovers(segments: Segment[], size: number): void {
@@ -27,44 +20,30 @@ function expectCovers(segments: Segment[], size: number): void {
   expect(segments.reduce((sum, s) => sum + segmentLength(s), 0)).toBe(size);
 }
 
-describe("plan", () => {
-  const sizes = [1, 1000, MIN - 1, MIN, MIN + 1, 2 * MIN - 1, 2 * MIN, 2 * MIN + 1, 100 * MiB + 7, 6_979_321_856];
-  const connections = [1, 2, 3, 8, 32];
+describe("pieces", () => {
+  const sizes = [1, 1000, PIECE_BYTES - 1, PIECE_BYTES, PIECE_BYTES + 1, 2 * PIECE_BYTES + 7, 6_979_321_856];
 
-  it("covers every byte exactly once, in contiguous ranges, with at most `connections` of them", () => {
+  it("covers every byte exactly once, in order, in whole pieces with only the last one shorter", () => {
     for (const size of sizes) {
-      for (const n of connections) {
-        const segments = plan(size, n);
+      const segments = pieces(size);
 
-        expectCovers(segments, size);
-        expect(segments.length).toBeGreaterThanOrEqual(1);
-        expect(segments.length).toBeLessThanOrEqual(n);
-      }
+      expectCovers(segments, size);
+      expect(segments).toHaveLength(Math.ceil(size / PIECE_BYTES));
+      for (const segment of segments.slice(0, -1)) expect(segmentLength(segment)).toBe(PIECE_BYTES);
+      expect(segmentLength(segments.at(-1)!)).toBe(size - (segments.length - 1) * PIECE_BYTES);
     }
   });
 
-  it("gives a file smaller than 16 MiB one segment", () => {
-    for (const size of [1, 4096, MIN - 1]) expect(plan(size, 8)).toEqual([{ start: 0, end: size - 1, done: 0 }]);
+  it("gives a file no larger than a piece one segment", () => {
+    for (const size of [1, 4096, PIECE_BYTES]) expect(pieces(size)).toEqual([{ start: 0, end: size - 1, done: 0 }]);
   });
 
-  it("keeps every segment at 16 MiB or more for sizes the last segment does not come up short on", () => {
-    for (const size of [MIN, 2 * MIN, 2 * MIN + 1, 100 * MiB + 7, 6_979_321_856]) {
-      for (const n of connections) {
-        for (const segment of plan(size, n)) expect(segmentLength(segment)).toBeGreaterThanOrEqual(MIN);
-      }
-    }
-  });
-
-  it("uses all the connections for a large file", () => {
-    expect(plan(6_979_321_856, 8)).toHaveLength(8);
-    expect(plan(40 * MiB, 8)).toHaveLength(2);
-  });
-
-  it("keeps the last segment at 16 MiB or more when size does not divide evenly", () => {
-    const segments = plan(3 * MIN + 1, 3);
-
-    expect(segments).toHaveLength(3);
-    for (const segment of segments) expect(segmentLength(segment)).toBeGreaterThanOrEqual(MIN);
+  it("cuts at the piece size asked for", () => {
+    expect(pieces(10, 4)).toEqual([
+      { start: 0, end: 3, done: 0 },
+      { start: 4, end: 7, done: 0 },
+      { start: 8, end: 9, done: 0 },
+    ]);
   });
 });
 
