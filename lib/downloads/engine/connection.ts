@@ -62,7 +62,14 @@ export class Connection {
   constructor(context: ConnectionContext) {
     this.#context = context;
     this.#via = { url: context.firstUrl };
-    this.#writer = new SegmentWriter(context.handle, context.onWritten, () => this.#res?.resume());
+    this.#writer = new SegmentWriter(context.handle, context.onWritten, () => this.#writable());
+  }
+
+  /** The writer caught up, or failed: a paused response goes on, or ends with the write's error. */
+  #writable(): void {
+    const error = this.#writer.error;
+    if (error === undefined) this.#res?.resume();
+    else this.#res?.destroy(error instanceof Error ? error : new Error(String(error)));
   }
 
   /** True while a response is streaming into the file. */

@@ -13,7 +13,7 @@ import { segmentLength, type Segment } from "./control";
 export const PIECE_BYTES = 32 * 1024 * 1024;
 /** Less than this left is not worth a new request to share. */
 const MIN_STEAL_BYTES = 4 * 1024 * 1024;
-/** Split points fall on this boundary: whole pages for the disk. */
+/** The half a stealer takes is rounded up to this: whole pages for the disk when the victim's position is. */
 const ALIGN = 64 * 1024;
 
 /** `size` bytes as pieces of `pieceBytes` (the last one shorter), none fetched yet. */

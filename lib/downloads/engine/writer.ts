@@ -31,7 +31,10 @@ export class SegmentWriter {
   #error: unknown;
   #idle: Array<(error: unknown) => void> = [];
 
-  /** `onWritten` is told of each batch once it is in the file; `onDrain` when the backlog fell under half the high water. */
+  /**
+   * `onWritten` is told of each batch once it is in the file; `onDrain` when the backlog fell under half the
+   * high water, or a write failed (a paused connection must then hear of it, not wait for its stall timeout).
+   */
   constructor(handle: Pick<FileHandle, "writev" | "write">, onWritten: (segment: Segment, bytes: number) => void, onDrain: () => void) {
     this.#handle = handle;
     this.#onWritten = onWritten;
@@ -101,6 +104,7 @@ export class SegmentWriter {
   #failed(error: unknown): void {
     this.#writing = false;
     this.#error = error;
+    this.#onDrain();
     this.#settle(error);
   }
 

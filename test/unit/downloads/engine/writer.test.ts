@@ -157,7 +157,9 @@ describe("SegmentWriter's backlog", () => {
     const onDrain = vi.fn();
     const writer = new SegmentWriter(handle, () => undefined, onDrain);
 
-    writer.add(segment(0, BATCH_BYTES - 1), 0, bytes(BATCH_BYTES, 1));
+    const under = HIGH_WATER_BYTES / 2 - 1;
+    writer.add(segment(0, under - 1), 0, bytes(under, 1));
+    writer.flush();
     writes[0]!.done();
     await writer.drained();
 
@@ -166,6 +168,19 @@ describe("SegmentWriter's backlog", () => {
 });
 
 describe("SegmentWriter after a failed write", () => {
+  it("tells its connection at once, so that a response paused for the disk does not wait for its stall timeout", async () => {
+    const { handle, writes } = heldDisk();
+    const onDrain = vi.fn();
+    const writer = new SegmentWriter(handle, () => undefined, onDrain);
+    writer.add(segment(0, BATCH_BYTES - 1), 0, bytes(BATCH_BYTES, 1));
+
+    writes[0]!.fail(Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }));
+    await expect(writer.drained()).rejects.toThrow(/ENOSPC/);
+
+    expect(onDrain).toHaveBeenCalledTimes(1);
+    expect(writer.error).toBeInstanceOf(Error);
+  });
+
   it("reports the error through drained() and credits nothing more", async () => {
     const { handle, writes, writev } = heldDisk();
     const piece = segment(0, 8 * BATCH_BYTES - 1);
