@@ -14,12 +14,14 @@ import { looksLikeHtml } from "./probe";
 import { retrying, type RetryPolicy } from "../../net/retry";
 import { downloadFailures } from "./retry";
 import type { Lease, RangeSchedule } from "./schedule";
-import { HIGH_WATER_BYTES, SegmentWriter } from "./writer";
+import { HIGH_WATER_BYTES, SegmentWriter, type WriteLane } from "./writer";
 import type { Segment } from "./control";
 
 export interface ConnectionContext {
   readonly schedule: RangeSchedule;
   readonly handle: FileHandle;
+  /** The download's one write at a time to its file, shared by its connections. */
+  readonly lane: WriteLane;
   /**
    * A response that starts at byte `start` of the file and runs on to its end, asked of `via.url` when set (the
    * signed URL this connection was last sent to), which it updates: each connection keeps its own.
@@ -62,7 +64,7 @@ export class Connection {
   constructor(context: ConnectionContext) {
     this.#context = context;
     this.#via = { url: context.firstUrl };
-    this.#writer = new SegmentWriter(context.handle, context.onWritten, () => this.#writable());
+    this.#writer = new SegmentWriter(context.handle, context.onWritten, () => this.#writable(), context.lane);
   }
 
   /** The writer caught up, or failed: a paused response goes on, or ends with the write's error. */

@@ -19,6 +19,7 @@ import type { DownloadJob } from "./job";
 import type { Probe } from "./probe";
 import { downloadPolicy } from "./retry";
 import { RangeSchedule } from "./schedule";
+import { WriteLane } from "./writer";
 
 const TICK_MS = 100;
 
@@ -57,6 +58,7 @@ export async function transfer(t: Transfer): Promise<void> {
   const context: ConnectionContext = {
     schedule,
     handle,
+    lane: new WriteLane(),
     open: (start, via) => openAt(t, via, start, signal),
     // the URL the first answer came from (a signed one, say): later requests skip the redirect
     firstUrl: probe.opened.url,

@@ -9,7 +9,7 @@ import { open, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Segment } from "../../../../lib/downloads/engine/control";
-import { BATCH_BYTES, HIGH_WATER_BYTES, SegmentWriter } from "../../../../lib/downloads/engine/writer";
+import { BATCH_BYTES, HIGH_WATER_BYTES, SegmentWriter, WriteLane } from "../../../../lib/downloads/engine/writer";
 import { makeTempDir, removeTempDir } from "../../helpers";
 
 const KiB = 1024;
@@ -164,6 +164,31 @@ describe("SegmentWriter's backlog", () => {
     await writer.drained();
 
     expect(onDrain).not.toHaveBeenCalled();
+  });
+});
+
+describe("SegmentWriter, the connections of one download", () => {
+  it("write to their file one at a time, taking turns, over their shared lane", async () => {
+    const { handle, writes } = heldDisk();
+    const lane = new WriteLane();
+    const first = new SegmentWriter(handle, () => undefined, () => undefined, lane);
+    const second = new SegmentWriter(handle, () => undefined, () => undefined, lane);
+
+    const mine = segment(0, 4 * BATCH_BYTES - 1);
+    first.add(mine, 0, bytes(BATCH_BYTES, 1));
+    first.add(mine, BATCH_BYTES, bytes(BATCH_BYTES, 3));
+    second.add(segment(4 * BATCH_BYTES, 8 * BATCH_BYTES - 1), 4 * BATCH_BYTES, bytes(BATCH_BYTES, 2));
+    expect(writes.map((w) => w.position)).toEqual([0]);
+
+    writes[0]!.done();
+    await new Promise((resolve) => setImmediate(resolve));
+    // the second connection's turn came, the first one's next batch waits behind it
+    expect(writes.map((w) => w.position)).toEqual([0, 4 * BATCH_BYTES]);
+    writes[1]!.done();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes.map((w) => w.position)).toEqual([0, 4 * BATCH_BYTES, BATCH_BYTES]);
+    writes[2]!.done();
+    await Promise.all([first.drained(), second.drained()]);
   });
 });
 
