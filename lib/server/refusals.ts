@@ -64,6 +64,9 @@ export function upstreamErrorDetail(status: number, body: Buffer): string | unde
   return http.STATUS_CODES[status] ?? "Bad Request";
 }
 
+/** How long the rest of a request refused before it parsed is read and dropped, so that its answer arrives. */
+const REFUSED_LINGER_MS = 5_000;
+
 /** A raw `{"detail"}` answer on a socket that has no response object (the request never parsed). */
 function sendRaw(socket: Duplex, status: number, detail: string): void {
   const body = JSON.stringify({ detail });
@@ -89,7 +92,13 @@ function clientErrorReply(error: NodeJS.ErrnoException): [number, string] {
  * an Expect it does not know, a CONNECT. Answered here in the API's shape instead.
  */
 export function refuseOutsideRoutes(server: http.Server): void {
+  // Sockets answered here. The rest of a refused request (a 1 MB header, say) keeps arriving, and Node's parser
+  // reports each further chunk as another clientError: destroying the socket then would make the kernel reset
+  // the connection over the unread data, and the client would lose the answer already sent. So it is read and
+  // dropped until the client closes, for REFUSED_LINGER_MS at most.
+  const answered = new WeakSet<Duplex>();
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (answered.has(socket)) return;
     // a response already under way (or a client gone) is not ours to answer any more
     const inFlight = (socket as Duplex & { _httpMessage?: http.ServerResponse | null })._httpMessage;
     if (error.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent) {
@@ -97,6 +106,8 @@ export function refuseOutsideRoutes(server: http.Server): void {
       return;
     }
     sendRaw(socket, ...clientErrorReply(error));
+    answered.add(socket);
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   });
   server.on("checkExpectation", (req: http.IncomingMessage, res: http.ServerResponse) => {
     req.resume();
