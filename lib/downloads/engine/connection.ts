@@ -124,17 +124,17 @@ export class Connection {
     this.#lease = lease;
     let res = initial;
     const work = async () => {
-        for (;;) {
-          const current = this.#lease!;
-          // after a failure: on from the last byte in the file, not the last one received
-          current.received = current.segment.start + current.segment.done;
-          if (current.received > current.segment.end) return;
-          res ??= await open(current.received, this.#via);
-          const streaming = res;
-          res = undefined;
-          const more = await this.#stream(streaming);
-          if (!more) return;
-        }
+      for (;;) {
+        const current = this.#lease!;
+        // after a failure: on from the last byte in the file, not the last one received
+        current.received = current.segment.start + current.segment.done;
+        if (current.received > current.segment.end) return;
+        res ??= await open(current.received, this.#via);
+        const streaming = res;
+        res = undefined;
+        const more = await this.#stream(streaming);
+        if (!more) return;
+      }
     };
     await (this.#context.retries ? retrying(policy, work, { ...downloadFailures, progressOf: () => this.#lease!.segment.done, signal }) : work());
   }
