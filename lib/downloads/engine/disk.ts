@@ -1,8 +1,7 @@
-/** The part file on disk: how it is opened, its sizes in words, hashing it, syncing its folder. */
-import { createHash } from "node:crypto";
+/** The part file on disk: how it is opened, its sizes in words, syncing its folder. */
 import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
-import { CancelledError, DownloadError } from "./errors";
+import { open } from "node:fs/promises";
+import { DownloadError } from "./errors";
 
 // Opened with O_NOFOLLOW: a link planted at `<file>.part` is refused, never written through.
 export const PART_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
@@ -21,19 +20,6 @@ export function diskFullError(cause: unknown, dir: string, done: number, total: 
   const of = total > 0 ? ` of ${gib(total)}` : "";
   const partial = resumable ? "the partial download is kept and resumes when there is room" : "the partial download was removed";
   return new DownloadError(`The disk is full: no room left in ${dir} after ${gib(done)}${of}; ${partial}`, { cause });
-}
-
-export async function hashFile(handle: FileHandle, size: number, signal: AbortSignal): Promise<string> {
-  const hash = createHash("sha256");
-  const buffer = Buffer.allocUnsafe(8 * 1024 * 1024);
-  for (let position = 0; position < size; ) {
-    if (signal.aborted) throw new CancelledError();
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-    if (bytesRead === 0) break;
-    hash.update(buffer.subarray(0, bytesRead));
-    position += bytesRead;
-  }
-  return hash.digest("hex");
 }
 
 export async function syncDir(dir: string): Promise<void> {
