@@ -11,8 +11,8 @@ import type { FileHandle } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { DownloadError } from "./errors";
 import { looksLikeHtml } from "./probe";
-import { retrying, type RetryPolicy } from "../../net/retry";
-import { downloadFailures } from "./retry";
+import type { RetryPolicy } from "../../net/retry";
+import { retryingDownload } from "./retry";
 import type { Lease, RangeSchedule } from "./schedule";
 import { HIGH_WATER_BYTES, SegmentWriter, type WriteLane } from "./writer";
 import type { Segment } from "./control";
@@ -136,7 +136,7 @@ export class Connection {
         if (!more) return;
       }
     };
-    await (this.#context.retries ? retrying(policy, work, { ...downloadFailures, progressOf: () => this.#lease!.segment.done, signal }) : work());
+    await (this.#context.retries ? retryingDownload(policy, work, () => this.#lease!.segment.done, signal) : work());
   }
 
   /**

@@ -11,7 +11,6 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { controlPath, partPath, removePartial } from "../../catalog/partial";
 import { removeStrayTemps } from "../../fs/atomic-write";
-import { retrying } from "../../net/retry";
 import { bytesDone, loadControl, saveControl, type Control, type Segment } from "./control";
 import { diskFullError, gib, isDiskFull, PART_FLAGS } from "./disk";
 import { asDownloadError, CancelledError, DownloadError } from "./errors";
@@ -20,7 +19,7 @@ import { PrefixHasher } from "./hasher";
 import { openDownload } from "./http";
 import type { DownloadJob, DownloadResult } from "./job";
 import { describeProbe, validatorChanged, type Probe } from "./probe";
-import { downloadFailures, downloadPolicy } from "./retry";
+import { downloadPolicy, retryingDownload } from "./retry";
 import { pieces } from "./schedule";
 import { transfer } from "./transfer";
 
@@ -211,7 +210,7 @@ export class Download {
 
   /** Runs `work` under the shared retry policy (lib/net/retry.ts), with this download's settings and failures (retry.ts). */
   #retrying<T>(progressOf: () => number, work: () => Promise<T>, signal = this.#job.signal): Promise<T> {
-    return retrying(downloadPolicy(this.#job), work, { ...downloadFailures, progressOf, signal });
+    return retryingDownload(downloadPolicy(this.#job), work, progressOf, signal);
   }
 
   #finish(handle: FileHandle, size: number, resumedFrom: number, expected: string | undefined, hasher: PrefixHasher): Promise<DownloadResult> {

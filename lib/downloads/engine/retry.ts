@@ -4,7 +4,7 @@
  * 5 minutes); one that needs a start from byte 0 is not (the engine starts over itself); a cancel ends the
  * download as a CancelledError. Giving up becomes a DownloadError in asDownloadError (errors.ts).
  */
-import type { Retryable, RetryOptions, RetryPolicy } from "../../net/retry";
+import { retrying, type Retryable, type RetryOptions, type RetryPolicy } from "../../net/retry";
 import { asDownloadError, CancelledError } from "./errors";
 import type { DownloadJob } from "./job";
 
@@ -21,7 +21,12 @@ export function classifyDownloadFailure(error: unknown): Retryable | undefined {
 }
 
 /** How a download's failures are told apart and how its cancel is thrown, for `retrying`'s options. */
-export const downloadFailures = {
+const downloadFailures = {
   classify: classifyDownloadFailure,
   cancelled: () => new CancelledError(),
 } satisfies Pick<RetryOptions, "classify" | "cancelled">;
+
+/** Runs `work` under `policy` as a download's request: its failures told apart as above, progress as `progressOf` says. */
+export function retryingDownload<T>(policy: RetryPolicy, work: () => Promise<T>, progressOf: () => number, signal: AbortSignal): Promise<T> {
+  return retrying(policy, work, { ...downloadFailures, progressOf, signal });
+}
