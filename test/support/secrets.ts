@@ -27,12 +27,14 @@ export async function markersOnDisk(...roots: string[]): Promise<MarkerHit[]> {
   const visit = async (entry: string): Promise<void> => {
     const info = await stat(entry).catch(() => undefined);
     if (!info) return;
+    // a running stack creates and removes locks and temp files while this walks: one gone meanwhile had nothing to read
     if (info.isDirectory()) {
-      for (const name of await readdir(entry)) await visit(path.join(entry, name));
+      for (const name of await readdir(entry).catch(() => [])) await visit(path.join(entry, name));
       return;
     }
     if (!info.isFile() || info.size > 16 * 1024 * 1024) return;
-    hits.push(...markersIn(entry, (await readFile(entry)).toString("latin1")));
+    const text = await readFile(entry).catch(() => undefined);
+    if (text) hits.push(...markersIn(entry, text.toString("latin1")));
   };
   for (const root of roots) await visit(root);
   return hits;
