@@ -26,6 +26,8 @@ export interface SendOptions {
   readonly policy: AddressPolicy;
   /** Without response headers for this long, the request fails with NoAnswerError. */
   readonly headersTimeoutMs?: number;
+  /** Sent as the request's body (a POST's JSON), with its Content-Length. */
+  readonly body?: Buffer | undefined;
 }
 
 export class NoAnswerError extends Error {
@@ -45,7 +47,8 @@ export function send(url: URL, options: SendOptions, reusedTries = REUSED_TRIES)
   const secure = url.protocol === "https:";
   const pool = mayReachAnyAddress(url, options.policy) ? agents.open : agents.checked;
   const agent = secure ? pool.https : pool.http;
-  const { method = "GET", headers, signal, headersTimeoutMs } = options;
+  const { method = "GET", signal, headersTimeoutMs, body } = options;
+  const headers = body === undefined ? options.headers : { ...options.headers, "content-length": body.length };
   return new Promise((resolve, reject) => {
     let answered = false;
     const req = (secure ? https : http).request(url, { method, headers, signal, agent }, resolve);
@@ -65,6 +68,6 @@ export function send(url: URL, options: SendOptions, reusedTries = REUSED_TRIES)
       if (closedIdle && !answered && !signal.aborted && reusedTries > 1) resolve(send(url, options, reusedTries - 1));
       else reject(error);
     });
-    req.end();
+    req.end(body);
   });
 }
