@@ -220,7 +220,7 @@ describe("the cloud template (sls package)", () => {
     const retention = (template: Template) => ofType(template, "AWS::Logs::LogGroup").map((g) => g.Properties.RetentionInDays);
 
     expect(bare.provider.logRetentionInDays).toBe(14);
-    expect(retention(set.template)).toEqual(Array(16).fill(30));
+    expect(retention(set.template)).toEqual(Array(24).fill(30));
   });
 
   it("throttles every method of the stage, so that a flood is answered 429 before any function runs", () => {
