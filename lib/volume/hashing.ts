@@ -10,9 +10,12 @@ import { recordHashes, type HashRecord } from "../state/hash-cache";
 import { FileChangedError, hashFile, holdHashWorker } from "./hash-file";
 import type { VolumeFile } from "./scan";
 
-/** Records are written when this many are waiting, or when the oldest has waited this long. */
-export const BATCH_RECORDS = 250;
-export const BATCH_MS = 2_000;
+/**
+ * Records are written when this many are waiting, or when the oldest has waited this long: hashes.json of a
+ * volume of 10,000 files is a few MB, rewritten whole each time and read again by every listing after.
+ */
+export const BATCH_RECORDS = 500;
+export const BATCH_MS = 5_000;
 
 /** Hash records on their way to the cache: `add` writes a batch when one is due, `flush` what is left. */
 export class HashRecorder {

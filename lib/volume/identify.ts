@@ -52,7 +52,7 @@ export async function runIdentify(ctx: JobContext): Promise<void> {
     },
   });
   if (signal.aborted) return;
-  await ctx.note(`Identify: hashed ${files(toHash.length - skipped)}`);
+  if (toHash.length > 0) await ctx.note(`Identify: hashed ${files(toHash.length - skipped)}`);
 
   const asked = new Set(Object.keys((await readHashCache(config)).matches));
   const unknown = [...new Set(sha256Of.values())].filter((sha256) => !asked.has(sha256));
