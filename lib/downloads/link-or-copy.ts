@@ -8,9 +8,9 @@
 import { constants, createReadStream } from "node:fs";
 import { link as hardLink, lstat, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { entryExists } from "../fs/exists";
 import { removeStrayTemps, tempFileFor } from "../fs/atomic-write";
+import { writeAll } from "../fs/write-all";
 import { hashFile } from "../volume/hash-file";
 import type { HashRecord } from "../volume/hash-cache";
 import { syncDir } from "./engine/disk";
@@ -78,18 +78,12 @@ async function copy(source: string, target: string, placing: Placing): Promise<P
     const out = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     try {
       let copied = 0;
-      await pipeline(
-        createReadStream(source, { highWaterMark: 4 * 1024 * 1024 }),
-        async function* (chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            copied += chunk.length;
-            placing.onBytes?.(copied, size);
-            yield chunk;
-          }
-        },
-        out.createWriteStream({ autoClose: false }),
-        { signal },
-      );
+      // read at the disk's pace, each chunk written whole before the next is read; a cancel ends the read
+      for await (const chunk of createReadStream(source, { highWaterMark: 4 * 1024 * 1024, signal }) as AsyncIterable<Buffer>) {
+        await writeAll(out, [chunk], copied);
+        copied += chunk.length;
+        placing.onBytes?.(copied, size);
+      }
       await out.sync();
     } finally {
       await out.close();
