@@ -137,7 +137,7 @@ async function sourcePath(key: string, modelsDir: string): Promise<string | unde
 
 /** The news, in the sidecar's log and the activity log, and the target's hash in the cache. */
 async function say(job: FromVolume, message: string, key: string, record: HashRecord): Promise<void> {
-  job.log(`${job.file}: ${message}`);
+  job.log(message);
   // the file is in place: a failure to record it costs a later dedupe, not this one
   await recordHashes(job.config, new Map([[key, record]])).catch((error: Error) => job.log(`${job.file}: its hash was not recorded: ${error.message}`));
   await appendActivity(job.config, { message, level: "ok" }).catch((error: Error) => job.log(`${job.file}: not in the activity log: ${error.message}`));
