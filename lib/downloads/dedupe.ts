@@ -1,6 +1,6 @@
 /**
  * Never download twice: before the sidecar fetches a model whose catalog entry names its SHA256, it looks
- * in the hash cache (lib/volume/hash-cache.ts) for another file on the volume with those bytes, and puts
+ * in the hash cache (lib/state/hash-cache.ts) for another file on the volume with those bytes, and puts
  * that one in place instead (link-or-copy.ts). And every finished download's SHA256 goes into the cache,
  * so that the next entry with the same bytes finds it. Whatever goes wrong here, the download goes on as
  * if nothing had been found: this is a shortcut, never a new way to fail.
@@ -11,7 +11,7 @@ import type { Config } from "../config";
 import { containedModelPath } from "../catalog/paths";
 import type { CatalogModel } from "../catalog/schema";
 import { appendActivity } from "../state/activity-log";
-import { cacheKey, freshHash, readHashCache, recordHashes, type HashRecord } from "../volume/hash-cache";
+import { cacheKey, freshHash, readHashCache, recordHashes, type HashRecord } from "../state/hash-cache";
 import { hashFile } from "../volume/hash-file";
 import { CancelledError } from "./engine/errors";
 import { linkOrCopy, TargetTakenError, type Placing } from "./link-or-copy";

@@ -12,7 +12,7 @@ import { entryExists } from "../fs/exists";
 import { removeStrayTemps, tempFileFor } from "../fs/atomic-write";
 import { writeAll } from "../fs/write-all";
 import { hashFile } from "../volume/hash-file";
-import type { HashRecord } from "../volume/hash-cache";
+import type { HashRecord } from "../state/hash-cache";
 import { syncDir } from "./engine/disk";
 import { CancelledError } from "./engine/errors";
 

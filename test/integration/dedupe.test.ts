@@ -1,7 +1,7 @@
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordHashes } from "../../lib/volume/hash-cache";
+import { recordHashes } from "../../lib/state/hash-cache";
 import { catalog, readCatalog, writeCatalog, type TestCatalog, type TestModel } from "../support/catalogs";
 import { call } from "../support/client";
 import { modelFile, queue, settled, stackInfo, upstream, urlEntry, useModels } from "../support/downloads";

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { notComing, placeFromVolume, rememberDownload, TRUST_HASH_MS, type FromVolume } from "../../../lib/downloads/dedupe";
 import { CancelledError } from "../../../lib/downloads/engine/errors";
 import { readActivity } from "../../../lib/state/activity-log";
-import { readHashCache, recordHashes } from "../../../lib/volume/hash-cache";
+import { readHashCache, recordHashes } from "../../../lib/state/hash-cache";
 import { model, useStudio } from "../helpers";
 
 const studio = useStudio();
