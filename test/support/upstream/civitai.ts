@@ -2,15 +2,17 @@
  * CivitAI as the service meets it: the model-version API (files, hashes, early access), the download
  * route answering 307 to presigned S3 storage on the other host name (token by ?token= or Bearer), and
  * that storage serving the bytes until the URL expires. A file's id is `civitai/<versionId>`.
- *   GET      /api/v1/model-versions/<versionId>         version info
+ *   GET      /api/v1/model-versions/<versionId>         version info (and its model's: civitai-models.ts)
  *   GET|HEAD /api/download/models/<versionId>           307 to signed storage
  *   GET|HEAD /signed/<id>?X-Amz-...&exp=<ms>            signed storage, serves bytes until `exp`
  */
 import { createHash, randomBytes } from "node:crypto";
 import { fmix32 } from "./content";
-import { type Endpoint, type FileState, GET_OR_HEAD, LAST_MODIFIED, touch } from "./files";
+import type { IncomingMessage } from "node:http";
+import { type Context, type Endpoint, type FileState, GET_OR_HEAD, LAST_MODIFIED, touch } from "./files";
 import { decodePath, encodePath, header, json, s3Error, text } from "./http";
 import { serveBytes } from "./plain";
+import type { CivitaiFacts } from "./types";
 
 /** GET|HEAD /signed/<id>: the bytes, while the presigned URL holds (and for `signedUses` GETs of it). */
 export const civitaiSigned: Endpoint = {
@@ -99,35 +101,63 @@ export const civitaiVersion: Endpoint = {
     const f = ctx.files.get(`civitai/${versionId}`);
     touch(ex, f);
     if (!f) return json(ex.res, 404, { error: `No model version with id ${versionId}` });
-    const numericId = /^\d+$/.test(versionId) ? Number(versionId) : versionId;
-    const modelId = (fmix32(Number.parseInt(f.sha256.slice(0, 8), 16)) % 900_000) + 100_000;
-    const when = LAST_MODIFIED.toISOString();
-    const downloadUrl = `${ctx.sameHost(ex.req)}/api/download/models/${encodeURIComponent(versionId)}`;
-    return json(ex.res, 200, {
-      id: numericId,
-      modelId,
-      name: "v1.0",
-      createdAt: when,
-      updatedAt: when,
-      status: "Published",
-      publishedAt: when,
-      trainedWords: [],
-      trainingStatus: null,
-      trainingDetails: null,
-      baseModel: "SDXL 1.0",
-      baseModelType: "Standard",
-      earlyAccessEndsAt: f.spec.mode === "early-access" ? new Date(Date.now() + 7 * 86_400_000).toISOString() : null,
-      availability: f.spec.mode === "early-access" ? "EarlyAccess" : "Public",
-      description: null,
-      uploadType: "Created",
-      stats: { downloadCount: 1234, ratingCount: 0, rating: 0, thumbsUpCount: 56 },
-      model: { name: `Test model ${versionId}`, type: "Checkpoint", nsfw: false, poi: false },
-      files: [versionFile(f, modelId, when, downloadUrl)],
-      images: [],
-      downloadUrl,
-    });
+    const facts = factsOf(f, versionId);
+    const { files, images, downloadUrl, ...version } = versionPayload(ctx, ex.req, f, versionId, facts);
+    const model = { name: facts.modelName, type: facts.type, nsfw: false, poi: false };
+    return json(ex.res, 200, { ...version, model, files, images, downloadUrl });
   },
 };
+
+export type Facts = Required<CivitaiFacts>;
+
+/** The facts of `f` (an id `civitai/<versionId>`), defaults filled in. */
+export function factsOf(f: FileState, versionId: string): Facts {
+  const given = f.spec.civitai ?? {};
+  return {
+    // a model id of its own, stable for the content
+    modelId: given.modelId ?? (fmix32(Number.parseInt(f.sha256.slice(0, 8), 16)) % 900_000) + 100_000,
+    modelName: given.modelName ?? `Test model ${versionId}`,
+    type: given.type ?? "Checkpoint",
+    versionName: given.versionName ?? "v1.0",
+    baseModel: given.baseModel ?? "SDXL 1.0",
+    status: given.status ?? "Published",
+    publishedAt: given.publishedAt === undefined ? LAST_MODIFIED.toISOString() : given.publishedAt,
+    tags: given.tags ?? [],
+    trainedWords: given.trainedWords ?? [],
+  };
+}
+
+
+/** A version in the API's words: as /api/v1/model-versions/<id> has it (there with `model`), and within /api/v1/models/<id>. */
+export function versionPayload(ctx: Context, req: IncomingMessage, f: FileState, versionId: string, facts: Facts) {
+  const numericId = /^\d+$/.test(versionId) ? Number(versionId) : versionId;
+  const when = LAST_MODIFIED.toISOString();
+  const downloadUrl = `${ctx.sameHost(req)}/api/download/models/${encodeURIComponent(versionId)}`;
+  const early = f.spec.mode === "early-access";
+  return {
+    id: numericId,
+    modelId: facts.modelId,
+    name: facts.versionName,
+    air: `urn:air:sdxl:${facts.type.toLowerCase()}:civitai:${facts.modelId}@${versionId}`,
+    createdAt: when,
+    updatedAt: when,
+    status: facts.status,
+    publishedAt: facts.publishedAt,
+    trainedWords: facts.trainedWords,
+    trainingStatus: null,
+    trainingDetails: null,
+    baseModel: facts.baseModel,
+    baseModelType: "Standard",
+    earlyAccessEndsAt: early ? new Date(Date.now() + 7 * 86_400_000).toISOString() : null,
+    availability: early ? "EarlyAccess" : "Public",
+    description: null,
+    uploadType: "Created",
+    stats: { downloadCount: 1234, ratingCount: 0, rating: 0, thumbsUpCount: 56 },
+    files: [versionFile(f, facts.modelId, when, downloadUrl)],
+    images: [],
+    downloadUrl,
+  };
+}
 
 /** The version's file entry, with every hash CivitAI lists. */
 function versionFile(f: FileState, modelId: number, when: string, downloadUrl: string) {

@@ -15,9 +15,10 @@
  *   GET|HEAD /cdn/<id>?sig=...                               HF CDN, serves bytes
  *   GET|HEAD /api/download/models/<versionId>?token=...      CivitAI: 307 to signed storage (id = civitai/<versionId>)
  *   GET      /api/v1/model-versions/<versionId>              CivitAI version info
+ *   GET      /api/v1/models/<modelId>                        CivitAI model info, its versions from the registered ones
  *   GET|HEAD /signed/<id>?X-Amz-...&exp=<ms>                 CivitAI signed storage, serves bytes until `exp`
  */
 export { alteredSeed, BLOCK_SIZE, fileBytes, fileSha256 } from "./content";
 export { upstreamClient, type UpstreamClient } from "./client";
 export { startUpstream } from "./server";
-export type { Canned, FileSpec, FileStats, LogEntry, Mode, RegisteredFile, Route, Tokens, Upstream } from "./types";
+export type { Canned, CivitaiFacts, FileSpec, FileStats, LogEntry, Mode, RegisteredFile, Route, Tokens, Upstream } from "./types";
