@@ -108,6 +108,18 @@ describe("addModel from CivitAI", () => {
   });
 });
 
+describe("addModel: one deadline for the whole look-up", () => {
+  it("gives up at METADATA_TIMEOUT_SECONDS in all, though each of its requests alone would be in time", async () => {
+    await client.register({ id: "civitai/601", size: 10, civitai: { modelId: 60, type: "VAE" } });
+    await client.can({ path: "/api/v1/model-versions/601", delayMs: 600, body: { id: 601, modelId: 60, name: "v1", files: [{ name: "slow.safetensors", primary: true }] } });
+    await client.can({ path: "/api/v1/models/60", delayMs: 600, body: { id: 60, name: "Slow", type: "VAE", tags: [], modelVersions: [] } });
+
+    const started = Date.now();
+    await expect(add({ url: "https://civitai.com/api/download/models/601" })).rejects.toThrow(UpstreamTimedOutError);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
 describe("addModel from Hugging Face", () => {
   it("adds a file with its folder from the path, its size and SHA256 from the HEAD, and keeps a revision other than main", async () => {
     const vae = await client.register({ id: "Comfy-Org/flux1/split_files/vae/ae.safetensors", size: 2048 });
