@@ -130,7 +130,7 @@ describe("the cloud template (sls package)", () => {
       }
     ).IntegrationResponses[0]!.ResponseTemplates["application/json"]!;
 
-    expect(envs).toHaveLength(15);
+    expect(envs).toHaveLength(16);
     for (const env of envs) {
       expect(env).toEqual({
         STUDIO_DIR: "/mnt/workspace/studio",
@@ -167,7 +167,7 @@ describe("the cloud template (sls package)", () => {
       expect(inLambda.catalogRepoUrl).toBeUndefined();
       expect(inLambda.apiKey).toBeUndefined();
     }
-    expect(envs).toHaveLength(15);
+    expect(envs).toHaveLength(16);
     expect(adminPage).not.toHaveProperty("environment");
     expect(adminPage).not.toHaveProperty("vpc");
   });
