@@ -1,8 +1,8 @@
 /**
  * The sidecar's identify: hashes the unlisted files and the present catalog files without a `sha256` (a
  * file whose hash is fresh in the cache is not read again), then asks CivitAI about every SHA256 it has not
- * asked about before (civitai-by-hash.ts) and caches the answers, a "not known" too: a second identify
- * of unchanged files reads nothing and asks nothing.
+ * asked about before (civitai-by-hash.ts) and caches the answers, a "not known" too (for a week): a second
+ * identify of unchanged files reads nothing and asks nothing.
  */
 import { updateHashCache, readHashCache, type CivitaiMatch } from "../state/hash-cache";
 import { lookUpHashes } from "./civitai-by-hash";
@@ -13,6 +13,8 @@ import type { VolumeFile } from "./scan";
 import { knownSha256 } from "./unlisted";
 
 const SHA256 = /^[0-9a-f]{64}$/;
+/** CivitAI's "no such file" is asked again after a week: a model published since is then found. */
+export const UNKNOWN_ASKED_AGAIN_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** The files an identify is about: the unlisted ones, and the catalog's present ones that have no sha256. */
 async function candidates(ctx: JobContext): Promise<VolumeFile[]> {
@@ -54,7 +56,10 @@ export async function runIdentify(ctx: JobContext): Promise<void> {
   if (signal.aborted) return;
   if (toHash.length > 0) await ctx.note(`Identify: hashed ${files(toHash.length - skipped)}`);
 
-  const asked = new Set(Object.keys((await readHashCache(config)).matches));
+  const since = Date.now() - UNKNOWN_ASKED_AGAIN_MS;
+  const asked = new Set(
+    Object.entries((await readHashCache(config)).matches).flatMap(([sha256, { match, checked_at }]) => (match !== null || checked_at > since ? [sha256] : [])),
+  );
   const unknown = [...new Set(sha256Of.values())].filter((sha256) => !asked.has(sha256));
   if (unknown.length > 0) await ctx.note(`Identify: asking CivitAI about ${hashes(unknown.length)}`);
   await lookUpHashes(unknown, config, {

@@ -1,8 +1,9 @@
 import { readFile, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { hashCachePath, readHashCache } from "../../../lib/state/hash-cache";
+import { hashCachePath, readHashCache, updateHashCache } from "../../../lib/state/hash-cache";
 import { readStatus, updateStatus } from "../../../lib/state/status";
+import { UNKNOWN_ASKED_AGAIN_MS } from "../../../lib/volume/identify";
 import { startJob } from "../../../lib/volume/request";
 import { listUnlisted } from "../../../lib/volume/unlisted";
 import { CIVITAI_API_KEY } from "../../support/secrets";
@@ -65,6 +66,24 @@ describe("identify", () => {
     expect(job).toMatchObject({ status: "done", hashed: 3, total: 3, matched: 3 });
     expect(await byHashCalls()).toEqual([]);
     expect(JSON.parse(await readFile(hashCachePath(jobs.studio().config), "utf8")).files).toEqual(JSON.parse(before).files);
+  });
+
+  it("asks again, after a week, about a SHA256 CivitAI did not know", async () => {
+    await jobs.put("checkpoints/homemade.safetensors", "not/on-civitai");
+    await jobs.run("identify");
+    const { config } = jobs.studio();
+    const [sha256] = Object.keys((await readHashCache(config)).matches);
+    await jobs.stand.client.clearLog();
+    await jobs.run("identify");
+    expect(await byHashCalls()).toEqual([]);
+    await updateHashCache(config, (cache) => {
+      cache.matches[sha256!]!.checked_at = Date.now() - UNKNOWN_ASKED_AGAIN_MS - 1_000;
+      return { result: undefined, changed: true };
+    });
+
+    await jobs.run("identify");
+
+    expect((await byHashCalls()).map((call) => call.method)).toEqual(["POST"]);
   });
 
   it("hashes a changed file again", async () => {
