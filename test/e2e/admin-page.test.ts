@@ -83,11 +83,11 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
     await page.getByLabel("Status").selectOption({ label: "On disk" });
     await eventually(visibleFiles).toEqual([m.present.file]);
     await page.getByLabel("Status").selectOption({ label: "All" });
-    await page.getByLabel("Category").selectOption({ label: "Checkpoints" });
+    await page.getByRole("search").getByLabel("Category").selectOption({ label: "Checkpoints" });
     await eventually(visibleFiles).toEqual([m.slow.file, m.long.file]);
     await page.getByLabel("Tag").selectOption("detail");
     await page.getByText("No model matches these filters.").waitFor();
-    await page.getByLabel("Category").selectOption({ label: "All" });
+    await page.getByRole("search").getByLabel("Category").selectOption({ label: "All" });
     await eventually(visibleFiles).toEqual([m.hf.file, m.gone.file]);
     expect(await page.locator("#catalog-count").textContent()).toBe("2 of 11 models match");
 

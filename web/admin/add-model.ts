@@ -1,0 +1,144 @@
+/**
+ * The "Add a model" box: a CivitAI or Hugging Face link (or an AIR URN) pasted, posted to
+ * api/admin/models/add with its download. The folder and category pickers show when the person asks for
+ * them, or when the API cannot tell the folder (a 422 asking for `dest`); the same link is then posted
+ * again with the choices.
+ */
+import { ApiError, type Api } from "./api";
+import { byId, h, replaceChildren } from "./dom";
+import { notices } from "./notices";
+import type { AddResult, Category } from "./types";
+
+/** ComfyUI's usual model folders, offered beside the ones the catalog already uses. */
+export const USUAL_FOLDERS = [
+  "checkpoints",
+  "diffusion_models",
+  "loras",
+  "vae",
+  "text_encoders",
+  "clip",
+  "clip_vision",
+  "controlnet",
+  "upscale_models",
+  "embeddings",
+  "unet",
+  "animatediff_models",
+  "ipadapter",
+  "style_models",
+  "hypernetworks",
+] as const;
+
+const OTHER = "\u0000other";
+
+/** The folders a model can go to: the catalog's own first (sorted), then the usual ones it lacks. */
+export function folderChoices(categories: readonly Category[]): string[] {
+  const used = [...new Set(categories.flatMap((category) => category.models.map((model) => model.dest)))].sort((a, b) => a.localeCompare(b));
+  return [...used, ...USUAL_FOLDERS.filter((folder) => !used.includes(folder))];
+}
+
+/** A 422 that asks for the folder: the API could not infer `dest` from the link. */
+export const asksForFolder = (error: unknown): boolean =>
+  error instanceof ApiError && error.status === 422 && /\bdest\b|folder/i.test(error.detail);
+
+function setOptions(select: HTMLSelectElement, first: string, options: readonly (readonly [string, string])[]): void {
+  const current = select.value;
+  replaceChildren(select, h("option", { value: "" }, first), ...options.map(([value, label]) => h("option", { value }, label)));
+  select.value = options.some(([value]) => value === current) ? current : "";
+}
+
+export interface AddBoxContext {
+  readonly api: Api;
+  /** Shows the catalog as it now is, and the new model's row in it. */
+  refresh(): Promise<void>;
+  /** Brings the model's row into view, once the catalog shows it. */
+  reveal(file: string): void;
+  /** A category's name, for its id. */
+  categoryName(id: string): string;
+}
+
+export class AddBox {
+  readonly #url = byId<HTMLInputElement>("add-url");
+  readonly #choose = byId<HTMLInputElement>("add-choose");
+  readonly #pickers = byId("add-pickers");
+  readonly #dest = byId<HTMLSelectElement>("add-dest");
+  readonly #otherField = byId("add-dest-other-field");
+  readonly #other = byId<HTMLInputElement>("add-dest-other");
+  readonly #category = byId<HTMLSelectElement>("add-category");
+  readonly #hint = byId("add-hint");
+  readonly #context: AddBoxContext;
+
+  constructor(context: AddBoxContext) {
+    this.#context = context;
+    this.#choose.addEventListener("change", () => this.#showPickers(this.#choose.checked));
+    this.#dest.addEventListener("change", () => {
+      this.#otherField.hidden = this.#dest.value !== OTHER;
+      if (!this.#otherField.hidden) this.#other.focus();
+    });
+    this.setCatalog([]);
+  }
+
+  /** The pickers' options from the catalog: its folders and the usual ones, its categories. */
+  setCatalog(categories: readonly Category[]): void {
+    setOptions(this.#dest, "From the model's type", [...folderChoices(categories).map((folder) => [folder, folder] as const), [OTHER, "Another folder…"]]);
+    this.#otherField.hidden = this.#dest.value !== OTHER;
+    setOptions(this.#category, "The folder's category, or a new one", categories.map((category) => [category.id, category.name] as const));
+  }
+
+  /** Posts the link (with the chosen folder and category); a 422 asking for the folder opens the pickers instead of failing. */
+  async add(): Promise<void> {
+    const url = this.#url.value.trim();
+    if (url === "") {
+      this.#say("Paste a CivitAI or Hugging Face link first.");
+      this.#url.focus();
+      return;
+    }
+    const choice = this.#choice();
+    if (choice === undefined) return;
+    this.#say(undefined);
+    let result: AddResult;
+    try {
+      result = await this.#context.api.call<AddResult>("POST", "api/admin/models/add", { url, download: true, ...choice });
+    } catch (error) {
+      if (!asksForFolder(error) || choice.dest !== undefined) throw error;
+      this.#showPickers(true);
+      this.#say(`${(error as ApiError).detail.replace(/[.\s]+$/, "")}. Choose its folder, then add it again.`);
+      this.#dest.focus();
+      return;
+    }
+    const { model, category, download } = result;
+    const where = `${model.dest}/${model.file}`;
+    const then = download === "queued" ? "; downloading it" : download === "present" ? "; its file is already on disk" : "";
+    this.#url.value = "";
+    try {
+      await this.#context.refresh();
+    } finally {
+      notices.info(`Added ${model.name} (${where}) to ${this.#context.categoryName(category)}${then}`);
+    }
+    this.#context.reveal(model.file);
+  }
+
+  /** The folder and category chosen, when the pickers are shown; undefined (and a word why) when the folder is unusable. */
+  #choice(): { dest?: string; category?: string } | undefined {
+    if (!this.#choose.checked) return {};
+    let dest = this.#dest.value;
+    if (dest === OTHER) {
+      dest = this.#other.value.trim().replace(/^\/+|\/+$/g, "");
+      if (dest === "") {
+        this.#say("Type the folder's name (under the models folder), or pick one.");
+        this.#other.focus();
+        return undefined;
+      }
+    }
+    return { ...(dest !== "" && { dest }), ...(this.#category.value !== "" && { category: this.#category.value }) };
+  }
+
+  #showPickers(shown: boolean): void {
+    this.#choose.checked = shown;
+    this.#pickers.hidden = !shown;
+  }
+
+  #say(message: string | undefined): void {
+    this.#hint.textContent = message ?? "";
+    this.#hint.hidden = message === undefined;
+  }
+}
