@@ -8,6 +8,7 @@ import { catalog, writeCatalog, type TestModel } from "../support/catalogs";
 import { createCatalogRemote, publish } from "../support/upstream/git";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
 import { tempDirs } from "../support/stack";
+import { volumeToolsTests } from "./admin-page-volume";
 import { closeAfterwards, eventually, openPage, seedModels, text, type AdminPageModels, type OpenOptions } from "./admin-page-kit";
 import { chromiumAvailable, launchChromium, PHONE, screenshot, type Browser, type PageGlobals } from "./browser";
 
@@ -248,6 +249,8 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
     await screenshot(page, "phone-catalog");
     await screenshot(page, "phone-catalog-full", true);
   });
+
+  volumeToolsTests({ open, stack: () => stack });
 });
 
 describe.skipIf(!chromiumAvailable())("catalog updates from the admin page", () => {
