@@ -6,39 +6,11 @@
  */
 import { ApiError, type Api } from "./api";
 import { byId, h, replaceChildren } from "./dom";
+import { asksForFolder, folderChoices } from "./folders";
 import { notices } from "./notices";
 import type { AddResult, Category } from "./types";
 
-/** ComfyUI's usual model folders, offered beside the ones the catalog already uses. */
-export const USUAL_FOLDERS = [
-  "checkpoints",
-  "diffusion_models",
-  "loras",
-  "vae",
-  "text_encoders",
-  "clip",
-  "clip_vision",
-  "controlnet",
-  "upscale_models",
-  "embeddings",
-  "unet",
-  "animatediff_models",
-  "ipadapter",
-  "style_models",
-  "hypernetworks",
-] as const;
-
 const OTHER = "\u0000other";
-
-/** The folders a model can go to: the catalog's own first (sorted), then the usual ones it lacks. */
-export function folderChoices(categories: readonly Category[]): string[] {
-  const used = [...new Set(categories.flatMap((category) => category.models.map((model) => model.dest)))].sort((a, b) => a.localeCompare(b));
-  return [...used, ...USUAL_FOLDERS.filter((folder) => !used.includes(folder))];
-}
-
-/** A 422 that asks for the folder: the API could not infer `dest` from the link. */
-export const asksForFolder = (error: unknown): boolean =>
-  error instanceof ApiError && error.status === 422 && /\bdest\b|folder/i.test(error.detail);
 
 function setOptions(select: HTMLSelectElement, first: string, options: readonly (readonly [string, string])[]): void {
   const current = select.value;
@@ -99,9 +71,9 @@ export class AddBox {
     try {
       result = await this.#context.api.call<AddResult>("POST", "api/admin/models/add", { url, download: true, ...choice });
     } catch (error) {
-      if (!asksForFolder(error) || choice.dest !== undefined) throw error;
+      if (!(error instanceof ApiError) || !asksForFolder(error.status, error.detail) || choice.dest !== undefined) throw error;
       this.#showPickers(true);
-      this.#say(`${(error as ApiError).detail.replace(/[.\s]+$/, "")}. Choose its folder, then add it again.`);
+      this.#say(`${error.detail.replace(/[.\s]+$/, "")}. Choose its folder, then add it again.`);
       this.#dest.focus();
       return;
     }
