@@ -10,10 +10,14 @@ import { asksForFolder, folderChoices } from "./folders";
 import { notices } from "./notices";
 import type { AddResult, Category } from "./types";
 
-const OTHER = "\u0000other";
+// no folder can be "/" (a dest has no empty part): the option that asks for one typed in
+const OTHER = "/";
 
+/** The options after the first; unchanged ones are left alone (an open list stays open). */
 function setOptions(select: HTMLSelectElement, first: string, options: readonly (readonly [string, string])[]): void {
   const current = select.value;
+  const same = options.length === select.options.length - 1 && options.every(([value, label], i) => select.options[i + 1]?.value === value && select.options[i + 1]?.text === label);
+  if (same) return;
   replaceChildren(select, h("option", { value: "" }, first), ...options.map(([value, label]) => h("option", { value }, label)));
   select.value = options.some(([value]) => value === current) ? current : "";
 }
