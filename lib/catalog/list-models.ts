@@ -1,6 +1,8 @@
+import type { Stats } from "node:fs";
+import { freshHash, HashCacheReader, type HashCache } from "../state/hash-cache";
 import { sidecarRunning } from "../state/heartbeat";
 import { readStatus, type DownloadEntry, type Status } from "../state/status";
-import { freeBytes, modelPath, presentSizes } from "./paths";
+import { freeBytes, modelPath, presentStats } from "./paths";
 import type { CatalogModel } from "./schema";
 import { loadCatalog, type LoadedCatalog } from "./store";
 import type { Studio } from "./studio";
@@ -12,6 +14,22 @@ function modelStatus(entry: DownloadEntry | undefined, present: boolean): ModelS
   if (entry?.status === "queued" || entry?.status === "downloading") return entry.status;
   if (present) return "present";
   return entry?.status === "error" ? "error" : "not_downloaded";
+}
+
+export const damagedMessage = (got: string, want: string): string =>
+  `The file is damaged: its SHA256 is ${got}, the catalog says ${want}. Delete it and download it again.`;
+
+/**
+ * What the last verify found of a present model's file: absent when no verify read it as it is now (same
+ * size and mtime), or when the catalog gives no sha256 to compare with.
+ */
+function verifiedState(model: CatalogModel, file: Pick<Stats, "size" | "mtimeMs">, cache: HashCache): { verified: boolean; error?: string } | undefined {
+  const want = model.sha256?.toLowerCase();
+  if (want === undefined) return undefined;
+  // the hash cache's key: the path under $MODELS_DIR (dest and file are checked to be plain folders and a name)
+  const record = freshHash(cache, `${model.dest}/${model.file}`, { size: file.size, mtimeMs: file.mtimeMs });
+  if (record?.verified_at === undefined) return undefined;
+  return record.sha256 === want ? { verified: true } : { verified: false, error: damagedMessage(record.sha256, want) };
 }
 
 interface Listed {
@@ -29,6 +47,8 @@ export class ListingCache {
   // and download states, and then reuse it: checking costs far less than building 10,000 entries again
   // (and their garbage, which made the slowest answers slower still).
   #last: { catalog: LoadedCatalog; key: string; listed: Listed } | undefined;
+  // what verifies found (state/hashes.json), read again only when the file changed
+  readonly hashes = new HashCacheReader();
 
   /** Each model of `catalog` with its path under `modelsDir` (always the same one: a Studio has one models folder). */
   targetsOf(catalog: LoadedCatalog, modelsDir: string): Map<CatalogModel, string> {
@@ -44,17 +64,30 @@ export class ListingCache {
   }
 }
 
-function listingKey(paths: ReadonlyMap<CatalogModel, string>, catalog: LoadedCatalog, sizes: ReadonlyMap<string, number>, downloads: Status["downloads"]): string {
-  const parts: string[] = [];
+/** What a listing is built from: the files on disk (size and mtime: a verify's record holds while both do), the downloads, the hash cache. */
+function listingKey(
+  paths: ReadonlyMap<CatalogModel, string>,
+  catalog: LoadedCatalog,
+  stats: ReadonlyMap<string, Stats>,
+  downloads: Status["downloads"],
+  hashes: string,
+): string {
+  const parts: string[] = [hashes];
   for (const model of catalog.models) {
-    const size = sizes.get(paths.get(model)!);
-    if (size !== undefined) parts.push(`${model.file}:${size}`);
+    const s = stats.get(paths.get(model)!);
+    if (s !== undefined) parts.push(`${model.file}:${s.size}:${s.mtimeMs}`);
   }
   for (const [file, entry] of Object.entries(downloads)) parts.push(`${file}=${entry.status}:${entry.error ?? ""}`);
   return parts.join("\n");
 }
 
-function buildListing(paths: ReadonlyMap<CatalogModel, string>, catalog: LoadedCatalog, sizes: ReadonlyMap<string, number>, downloads: Status["downloads"]): Listed {
+function buildListing(
+  paths: ReadonlyMap<CatalogModel, string>,
+  catalog: LoadedCatalog,
+  stats: ReadonlyMap<string, Stats>,
+  downloads: Status["downloads"],
+  cache: HashCache,
+): Listed {
   const counted = new Set<string>();
   let presentCount = 0;
   let modelsBytes = 0;
@@ -62,7 +95,8 @@ function buildListing(paths: ReadonlyMap<CatalogModel, string>, catalog: LoadedC
     ...category,
     models: models.map((model) => {
       const file = paths.get(model)!;
-      const size = sizes.get(file);
+      const s = stats.get(file);
+      const size = s?.size;
       if (size !== undefined) {
         presentCount += 1;
         // two entries naming one file take its space once
@@ -71,7 +105,9 @@ function buildListing(paths: ReadonlyMap<CatalogModel, string>, catalog: LoadedC
       }
       const entry = downloads[model.file];
       const state = modelStatus(entry, size !== undefined);
-      return { ...model, status: state, on_disk_bytes: size ?? 0, ...(state === "error" && { error: entry?.error }) };
+      // a damaged file is still there: "present", with the error that says what to do
+      const checked = s && state === "present" ? verifiedState(model, s, cache) : undefined;
+      return { ...model, status: state, on_disk_bytes: size ?? 0, ...(state === "error" && { error: entry?.error }), ...checked };
     }),
   }));
   return { categories, presentCount, modelsBytes };
@@ -82,16 +118,17 @@ export async function listModels(studio: Studio) {
   const { config, listing } = studio;
   const catalog = await loadCatalog(studio, "models");
   const paths = listing.targetsOf(catalog, config.modelsDir);
-  const [sizes, free, status, running] = await Promise.all([
-    presentSizes([...paths.values()]),
+  const [stats, free, status, running, hashes] = await Promise.all([
+    presentStats([...paths.values()]),
     freeBytes(config.modelsDir),
     readStatus(config),
     sidecarRunning(config.stateDir),
+    listing.hashes.read(config),
   ]);
   const active = Object.values(status.downloads);
 
-  const key = listingKey(paths, catalog, sizes, status.downloads);
-  const { categories, presentCount, modelsBytes } = listing.reuse(catalog, key, () => buildListing(paths, catalog, sizes, status.downloads));
+  const key = listingKey(paths, catalog, stats, status.downloads, hashes.identity);
+  const { categories, presentCount, modelsBytes } = listing.reuse(catalog, key, () => buildListing(paths, catalog, stats, status.downloads, hashes.cache));
 
   return {
     version: catalog.document.version ?? 0,

@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import { lstat, readdir, realpath, stat, statfs } from "node:fs/promises";
 import path from "node:path";
 import { ConflictError } from "../errors";
@@ -52,6 +53,11 @@ export function scanPresence(models: readonly ModelLocation[], modelsDir: string
 
 /** What is on disk: the size of every present file among `targets` (full paths, as modelPath gives them). */
 export async function presentSizes(targets: readonly string[]): Promise<Map<string, number>> {
+  return new Map([...(await presentStats(targets))].map(([file, s]) => [file, s.size]));
+}
+
+/** presentSizes with each file's whole stat (its mtime, its inode): the listing's `verified` needs the mtime. */
+export async function presentStats(targets: readonly string[]): Promise<Map<string, Stats>> {
   // One readdir per folder instead of one stat per model: on EFS every call is a network round trip,
   // and most catalog entries are not downloaded.
   const byDir = new Map<string, Set<string>>();
@@ -67,13 +73,13 @@ export async function presentSizes(targets: readonly string[]): Promise<Map<stri
       for (const name of await listDir(dir)) if (wanted.has(name)) candidates.push(path.join(dir, name));
     }),
   );
-  const sizes = new Map<string, number>();
+  const stats = new Map<string, Stats>();
   await mapLimit(candidates, 32, async (file) => {
     // stat follows symlinks: a model linked in from elsewhere is present; a dangling link or a folder is not
     const s = await stat(file).catch(() => undefined);
-    if (s?.isFile()) sizes.set(file, s.size);
+    if (s?.isFile()) stats.set(file, s);
   });
-  return sizes;
+  return stats;
 }
 
 async function listDir(dir: string): Promise<string[]> {

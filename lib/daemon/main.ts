@@ -15,6 +15,7 @@ import { ensureStatus } from "../state/status";
 import { DownloadQueue } from "../downloads/worker";
 import { MetadataQueue } from "../metadata/worker";
 import { UpdateChecker } from "../updates/worker";
+import { VolumeWorker } from "../volume/worker";
 import { acquireSidecarLock } from "./single-instance";
 
 const TICK_MS = 250;
@@ -30,8 +31,10 @@ async function main(config: Config, log: Log): Promise<void> {
   const queue = new DownloadQueue(studio, log);
   const metadata = new MetadataQueue(studio, log);
   const updates = new UpdateChecker(config, log);
+  const volume = new VolumeWorker(studio, log);
   await queue.recover();
   await metadata.recover();
+  await volume.recover();
   await ensureStatus(config);
   // beats before it claims anything: the API takes a download whose sidecar does not beat for orphaned
   const { beat } = heartbeatWriter(config.stateDir);
@@ -50,6 +53,7 @@ async function main(config: Config, log: Log): Promise<void> {
     loop(TICK_MS, () => queue.tick()),
     loop(TICK_MS, () => metadata.tick()),
     loop(TICK_MS, () => updates.tick()),
+    loop(TICK_MS, () => volume.tick()),
     loop(PROGRESS_MS, () => queue.writeProgress()),
     loop(HEARTBEAT_MS, beat),
   ];
@@ -58,7 +62,7 @@ async function main(config: Config, log: Log): Promise<void> {
     if (stopping.signal.aborted) return;
     stopping.abort();
     log(`${signal}: stopping; downloads in progress resume on the next start`);
-    await Promise.all([queue.shutdown(), metadata.shutdown(), updates.shutdown()]);
+    await Promise.all([queue.shutdown(), metadata.shutdown(), updates.shutdown(), volume.shutdown()]);
     await Promise.all(loops);
     await release().catch(() => undefined);
     process.exit(0);

@@ -45,10 +45,38 @@ export const UpdateCheck = z.looseObject({
 });
 export type UpdateCheck = z.infer<typeof UpdateCheck>;
 
+/**
+ * An identify or a verify of the volume's files (lib/volume): asked for by the API ("queued"), run by the
+ * sidecar, which keeps the counts up to date as it goes; `cancel` is the API's request to stop.
+ */
+export const VolumeJob = z.looseObject({
+  status: z.enum(["queued", "running", "done", "error"]),
+  requested_at: z.number(),
+  started_at: z.number().optional(),
+  finished_at: z.number().optional(),
+  hashed: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+  /** identify: the files CivitAI knows. */
+  matched: z.number().int().nonnegative().optional(),
+  /** verify: the files whose SHA256 is the catalog's, and those whose is not. */
+  verified: z.number().int().nonnegative().optional(),
+  damaged: z.number().int().nonnegative().optional(),
+  /** verify: only these catalog files (all when absent). */
+  files: z.array(z.string()).optional(),
+  cancel: z.boolean().optional(),
+  /** A DELETE stopped it (status "done"). */
+  cancelled: z.boolean().optional(),
+  error: z.string().optional(),
+});
+export type VolumeJob = z.infer<typeof VolumeJob>;
+export type VolumeJobName = "identify" | "verify";
+
 export const Status = z.looseObject({
   downloads: z.record(z.string(), DownloadEntry).default({}),
   metadata: z.record(z.string(), MetadataEntry).default({}),
   updates: UpdateCheck.optional(),
+  identify: VolumeJob.optional(),
+  verify: VolumeJob.optional(),
 });
 export type Status = z.infer<typeof Status>;
 
@@ -73,6 +101,10 @@ function salvageStatus(json: unknown): Status | undefined {
   const status: Status = { downloads: goodEntries(DownloadEntry, json.downloads), metadata: goodEntries(MetadataEntry, json.metadata) };
   const updates = UpdateCheck.safeParse(json.updates);
   if (updates.success) status.updates = updates.data;
+  for (const job of ["identify", "verify"] as const) {
+    const parsed = VolumeJob.safeParse(json[job]);
+    if (parsed.success) status[job] = parsed.data;
+  }
   return status;
 }
 

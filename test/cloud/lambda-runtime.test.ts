@@ -49,7 +49,7 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       }
       expect(env.STUDIO_DIR).toBe(path.join(cloud.mountDir, "studio"));
     }
-    expect(functions).toHaveLength(16);
+    expect(functions).toHaveLength(24);
   });
 
   it("lists the catalog with what is on disk (GET /api/admin/models)", async () => {
@@ -85,6 +85,14 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       ["POST", "/api/admin/models/check-updates"],
       ["GET", "/api/admin/models/check-updates"],
       ["POST", "/api/admin/models/sync"],
+      ["GET", "/api/admin/models/unlisted"],
+      ["POST", "/api/admin/models/identify"],
+      ["GET", "/api/admin/models/identify"],
+      ["DELETE", "/api/admin/models/identify"],
+      ["POST", "/api/admin/models/adopt"],
+      ["POST", "/api/admin/models/verify"],
+      ["GET", "/api/admin/models/verify"],
+      ["DELETE", "/api/admin/models/verify"],
     ];
     const before = await readFile(catalogFile(studioDir, "models"), "utf8");
 

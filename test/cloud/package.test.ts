@@ -72,6 +72,8 @@ describe("the cloud template (sls package)", () => {
         "POST /api/admin/models/check-updates",
         "GET /api/admin/models/check-updates",
         "POST /api/admin/models/sync",
+        // the volume's own files
+        ...["GET unlisted", "POST identify", "GET identify", "DELETE identify", "POST adopt", "POST verify", "GET verify", "DELETE verify"].map((r) => r.replace(" ", " /api/admin/models/")),
         "GET /admin",
       ].sort(),
     );
@@ -129,7 +131,7 @@ describe("the cloud template (sls package)", () => {
       }
     ).IntegrationResponses[0]!.ResponseTemplates["application/json"]!;
 
-    expect(envs).toHaveLength(15);
+    expect(envs).toHaveLength(23);
     for (const env of envs) {
       expect(env).toEqual({
         STUDIO_DIR: "/mnt/workspace/studio",
@@ -166,7 +168,7 @@ describe("the cloud template (sls package)", () => {
       expect(inLambda.catalogRepoUrl).toBeUndefined();
       expect(inLambda.apiKey).toBeUndefined();
     }
-    expect(envs).toHaveLength(15);
+    expect(envs).toHaveLength(23);
     expect(adminPage).not.toHaveProperty("environment");
     expect(adminPage).not.toHaveProperty("vpc");
   });
@@ -218,7 +220,7 @@ describe("the cloud template (sls package)", () => {
     const retention = (template: Template) => ofType(template, "AWS::Logs::LogGroup").map((g) => g.Properties.RetentionInDays);
 
     expect(bare.provider.logRetentionInDays).toBe(14);
-    expect(retention(set.template)).toEqual(Array(16).fill(30));
+    expect(retention(set.template)).toEqual(Array(24).fill(30));
   });
 
   it("throttles every method of the stage, so that a flood is answered 429 before any function runs", () => {

@@ -152,11 +152,31 @@ export class PrefixHasher {
     waiting.delete(this.#id);
     failures.delete(this.#id);
     if (worker === this.#worker) this.#worker.postMessage({ type: "close", id: this.#id });
-    users -= 1;
-    if (users === 0 && worker) {
-      const ending = worker;
-      worker = undefined;
-      void ending.terminate();
-    }
+    letGo();
   }
+}
+
+/** One user fewer; the last one ends the worker. */
+function letGo(): void {
+  users -= 1;
+  if (users === 0 && worker) {
+    const ending = worker;
+    worker = undefined;
+    void ending.terminate();
+  }
+}
+
+/**
+ * Keeps the worker running until the returned function is called: a run over many small files (lib/volume's
+ * identify and verify) would otherwise start and end a thread for each, which costs more than the hashing.
+ */
+export function holdHashWorker(): () => void {
+  users += 1;
+  theWorker();
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    letGo();
+  };
 }

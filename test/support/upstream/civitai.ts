@@ -8,7 +8,8 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { fmix32 } from "./content";
-import { type Endpoint, type FileState, GET_OR_HEAD, LAST_MODIFIED, touch } from "./files";
+import type { IncomingMessage } from "node:http";
+import { type Context, type Endpoint, type FileState, GET_OR_HEAD, LAST_MODIFIED, touch } from "./files";
 import { decodePath, encodePath, header, json, s3Error, text } from "./http";
 import { serveBytes } from "./plain";
 
@@ -99,35 +100,41 @@ export const civitaiVersion: Endpoint = {
     const f = ctx.files.get(`civitai/${versionId}`);
     touch(ex, f);
     if (!f) return json(ex.res, 404, { error: `No model version with id ${versionId}` });
-    const numericId = /^\d+$/.test(versionId) ? Number(versionId) : versionId;
-    const modelId = (fmix32(Number.parseInt(f.sha256.slice(0, 8), 16)) % 900_000) + 100_000;
-    const when = LAST_MODIFIED.toISOString();
-    const downloadUrl = `${ctx.sameHost(ex.req)}/api/download/models/${encodeURIComponent(versionId)}`;
-    return json(ex.res, 200, {
-      id: numericId,
-      modelId,
-      name: "v1.0",
-      createdAt: when,
-      updatedAt: when,
-      status: "Published",
-      publishedAt: when,
-      trainedWords: [],
-      trainingStatus: null,
-      trainingDetails: null,
-      baseModel: "SDXL 1.0",
-      baseModelType: "Standard",
-      earlyAccessEndsAt: f.spec.mode === "early-access" ? new Date(Date.now() + 7 * 86_400_000).toISOString() : null,
-      availability: f.spec.mode === "early-access" ? "EarlyAccess" : "Public",
-      description: null,
-      uploadType: "Created",
-      stats: { downloadCount: 1234, ratingCount: 0, rating: 0, thumbsUpCount: 56 },
-      model: { name: `Test model ${versionId}`, type: "Checkpoint", nsfw: false, poi: false },
-      files: [versionFile(f, modelId, when, downloadUrl)],
-      images: [],
-      downloadUrl,
-    });
+    return json(ex.res, 200, versionInfo(ctx, ex.req, f));
   },
 };
+
+/** A `civitai/<versionId>` file's version as the API describes it (by id and by hash alike), its one file primary. */
+export function versionInfo(ctx: Context, req: IncomingMessage, f: FileState) {
+  const versionId = f.spec.id.slice("civitai/".length);
+  const numericId = /^\d+$/.test(versionId) ? Number(versionId) : versionId;
+  const modelId = (fmix32(Number.parseInt(f.sha256.slice(0, 8), 16)) % 900_000) + 100_000;
+  const when = LAST_MODIFIED.toISOString();
+  const downloadUrl = `${ctx.sameHost(req)}/api/download/models/${encodeURIComponent(versionId)}`;
+  return {
+    id: numericId,
+    modelId,
+    name: "v1.0",
+    createdAt: when,
+    updatedAt: when,
+    status: "Published",
+    publishedAt: when,
+    trainedWords: [],
+    trainingStatus: null,
+    trainingDetails: null,
+    baseModel: "SDXL 1.0",
+    baseModelType: "Standard",
+    earlyAccessEndsAt: f.spec.mode === "early-access" ? new Date(Date.now() + 7 * 86_400_000).toISOString() : null,
+    availability: f.spec.mode === "early-access" ? "EarlyAccess" : "Public",
+    description: null,
+    uploadType: "Created",
+    stats: { downloadCount: 1234, ratingCount: 0, rating: 0, thumbsUpCount: 56 },
+    model: { name: `Test model ${versionId}`, type: "Checkpoint", nsfw: false, poi: false },
+    files: [versionFile(f, modelId, when, downloadUrl)],
+    images: [],
+    downloadUrl,
+  };
+}
 
 /** The version's file entry, with every hash CivitAI lists. */
 function versionFile(f: FileState, modelId: number, when: string, downloadUrl: string) {

@@ -15,6 +15,8 @@
  *   GET|HEAD /cdn/<id>?sig=...                               HF CDN, serves bytes
  *   GET|HEAD /api/download/models/<versionId>?token=...      CivitAI: 307 to signed storage (id = civitai/<versionId>)
  *   GET      /api/v1/model-versions/<versionId>              CivitAI version info
+ *   POST     /api/v1/model-versions/by-hash                  CivitAI versions of up to 100 SHA256s
+ *   GET      /api/v1/model-versions/by-hash/<sha256>         CivitAI version of one SHA256
  *   GET|HEAD /signed/<id>?X-Amz-...&exp=<ms>                 CivitAI signed storage, serves bytes until `exp`
  */
 export { alteredSeed, BLOCK_SIZE, fileBytes, fileSha256 } from "./content";

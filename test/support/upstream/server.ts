@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { civitaiDownload, civitaiSigned, civitaiVersion } from "./civitai";
+import { civitaiByHashBatch, civitaiByHashSingle } from "./civitai-by-hash";
 import { answerCanned, control } from "./control";
 import type { Context, Endpoint, Exchange, FileState } from "./files";
 import { BadRequest, header, json, text } from "./http";
@@ -13,7 +14,18 @@ import { hfCdn, hfModelInfo, hfResolve } from "./huggingface";
 import { plainFile } from "./plain";
 import type { Canned, LogEntry, Upstream } from "./types";
 
-const ENDPOINTS: readonly Endpoint[] = [plainFile, hfCdn, civitaiSigned, civitaiDownload, civitaiVersion, hfModelInfo, hfResolve];
+const ENDPOINTS: readonly Endpoint[] = [
+  plainFile,
+  hfCdn,
+  civitaiSigned,
+  civitaiDownload,
+  // before civitaiVersion: "by-hash" is no version id
+  civitaiByHashBatch,
+  civitaiByHashSingle,
+  civitaiVersion,
+  hfModelInfo,
+  hfResolve,
+];
 
 async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse, entry: LogEntry): Promise<void> {
   const ex: Exchange = { req, res, entry, url: new URL(req.url ?? "/", "http://upstream.invalid") };

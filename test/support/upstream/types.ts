@@ -61,6 +61,7 @@ export type Route =
   | "cdn"
   | "civitai-download"
   | "civitai-api"
+  | "civitai-by-hash"
   | "signed"
   | "unknown";
 

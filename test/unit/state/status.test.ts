@@ -163,6 +163,18 @@ describe("updateStatus", () => {
       expect(String(logged.mock.calls[0]?.[0])).toMatch(/downloads\.bad\.safetensors\.status: .*with the entries that were still good/);
     });
 
+    it("keeps the identify and verify jobs of a file that one bad entry spoils", async () => {
+      vi.spyOn(console, "error").mockImplementation(() => undefined);
+      const identify = { status: "running", requested_at: 1, hashed: 2, total: 9, matched: 1, cancel: true };
+      await writeStatusText(JSON.stringify({ downloads: { "bad.safetensors": { status: "flying" } }, identify, verify: { status: "nonsense" } }));
+
+      await addEntry("new.safetensors");
+
+      const rebuilt = await readStatusFile();
+      expect(rebuilt.identify).toEqual(identify);
+      expect(rebuilt).not.toHaveProperty("verify");
+    });
+
     it("never leaves the path without a file while it repairs", async () => {
       vi.spyOn(console, "error").mockImplementation(() => undefined);
       const missing: number[] = [];

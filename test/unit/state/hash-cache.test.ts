@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { cacheKey, freshHash, hashCachePath, readHashCache, recordHashes } from "../../../lib/volume/hash-cache";
+import { cacheKey, freshHash, hashCachePath, readHashCache, recordHashes } from "../../../lib/state/hash-cache";
 import { hashFile } from "../../../lib/volume/hash-file";
 import { makeTempDir, removeTempDir } from "../helpers";
 

@@ -1,0 +1,4 @@
+import { api } from "../lib/http/api";
+import { listUnlisted } from "../lib/volume/unlisted";
+
+export const handler = api(({ studio }) => listUnlisted(studio));
