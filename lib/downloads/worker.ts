@@ -1,21 +1,20 @@
-import { containedModelPath } from "../catalog/paths";
 import type { CatalogModel } from "../catalog/schema";
 import { loadCatalog } from "../catalog/store";
 import type { Studio } from "../catalog/studio";
 import { removeModelPartial } from "../catalog/partial";
 import { ConflictError } from "../errors";
-import { isRegularFile } from "../fs/exists";
 import { redactSecrets, secretsOf } from "../redact";
 import { hasExpired, inspectStatus, isActive, updateStatus, type DownloadEntry, type Status } from "../state/status";
-import { Download, type DownloadResult } from "./engine/engine";
+import { notComing, type Found } from "./dedupe";
+import type { DownloadResult } from "./engine/engine";
 import { asDownloadError, CancelledError } from "./engine/errors";
 import { DiskRoom } from "./engine/room";
-import { resolveSource } from "./engine/source";
+import { obtain, type UnderWay } from "./obtain";
 import { Progress, type Figures } from "./progress";
 
 interface Running {
-  /** Set once the download has its source; before that only the controller can stop it. */
-  download: Download | undefined;
+  /** Set once the download has its source (or a copy from the volume began); before that only the controller can stop it. */
+  download: UnderWay | undefined;
   readonly controller: AbortController;
   readonly startedAt: number;
   readonly progress: Progress;
@@ -91,17 +90,18 @@ export class DownloadQueue {
     }
     // the next writeProgress writes then: it repairs a corrupt file, restores lost entries, drops expired ones
     if (corrupt || lost || hasExpired(status)) this.#rewrite = true;
-    const free = this.#studio.config.maxConcurrentDownloads - this.#running.size;
+    let free = this.#studio.config.maxConcurrentDownloads - this.#running.size;
     if (free <= 0) return;
     const queued = Object.entries(status.downloads)
       .filter(([file, entry]) => entry.status === "queued" && !entry.cancel && !this.#running.has(file))
       .sort(([, a], [, b]) => a.seq - b.seq)
-      .slice(0, free);
+      .map(([file]) => file);
     if (queued.length === 0) return;
     // A catalog that does not parse is the user's to fix (it is never overwritten): what is queued waits
     // for that instead of failing, and goes on once the file reads again.
+    let models: readonly CatalogModel[] = [];
     const problem = await loadCatalog(this.#studio, "models").then(
-      () => undefined,
+      (catalog) => void (models = catalog.models),
       (error: Error) => error.message,
     );
     if (problem !== this.#catalogProblem) {
@@ -109,7 +109,10 @@ export class DownloadQueue {
       this.#catalogProblem = problem;
     }
     if (problem !== undefined) return;
-    for (const [file] of queued) await this.#claim(file);
+    // a model whose bytes are on their way waits for them, then links them (dedupe.ts)
+    for (const file of notComing(queued, models, [...this.#running.keys()])) {
+      if (free > 0 && (await this.#claim(file))) free -= 1;
+    }
   }
 
   /** The models of the catalog, or none (said in the log) when it cannot be read. */
@@ -138,7 +141,7 @@ export class DownloadQueue {
     }
   }
 
-  async #claim(file: string): Promise<void> {
+  async #claim(file: string): Promise<boolean> {
     const claimed = await updateStatus(this.#studio.config, (status, now) => {
       const entry = status.downloads[file];
       if (entry?.status !== "queued" || entry.cancel) return { result: false, changed: false };
@@ -147,6 +150,7 @@ export class DownloadQueue {
       return { result: true, changed: true };
     });
     if (claimed) this.#start(file);
+    return claimed;
   }
 
   #start(file: string): void {
@@ -155,32 +159,9 @@ export class DownloadQueue {
     // registered at once, so that a cancel or a shutdown reaches it from the first instant
     const running: Running = { download: undefined, controller, startedAt: now, progress: new Progress(now) };
     this.#running.set(file, running);
-    const config = this.#studio.config;
     const log = (line: string) => this.#log(`${file}: ${line}`);
-    const run = async (): Promise<DownloadResult | "present"> => {
-      const model = (await loadCatalog(this.#studio, "models")).models.find((entry) => entry.file === file);
-      if (!model) throw new Error(`${file} is no longer in the catalog`);
-      // never through a folder linked out of $MODELS_DIR: the download fails with why
-      const target = await containedModelPath(model, config.modelsDir);
-      if (await isRegularFile(target)) return "present";
-      const source = resolveSource(model, config);
-      const download = new Download({
-        target,
-        source,
-        sha256: model.sha256 ?? undefined,
-        connections: config.downloadConnections,
-        stallMs: config.downloadStallMs,
-        retryBaseMs: config.downloadRetryBaseMs,
-        maxAttempts: config.downloadMaxAttempts,
-        hasCivitaiKey: config.civitaiApiKey !== undefined,
-        room: this.#room,
-        signal: controller.signal,
-        log,
-      });
-      running.download = download;
-      log(`started from ${source.label} (${config.downloadConnections} connections at most)`);
-      return download.run();
-    };
+    const underWay = (what: UnderWay) => (running.download = what);
+    const run = () => obtain({ studio: this.#studio, file, room: this.#room, signal: controller.signal, log: this.#log, underWay });
     const settled = run()
       .then((result) => this.#finished(file, result))
       .catch((error: unknown) => this.#failed(file, error, controller.signal))
@@ -192,11 +173,11 @@ export class DownloadQueue {
     this.#settled.add(settled);
   }
 
-  async #finished(file: string, result: DownloadResult | "present"): Promise<void> {
+  async #finished(file: string, result: DownloadResult | Found): Promise<void> {
     const started = this.#running.get(file)?.startedAt ?? Date.now();
     if (result === "present") {
       this.#log(`${file}: already on disk`);
-    } else {
+    } else if ("sha256" in result) {
       const seconds = (Date.now() - started) / 1000;
       const fresh = result.bytes - result.resumedFrom;
       const check = result.verified ? `sha256 ${result.sha256} verified` : `sha256 ${result.sha256} (none known to verify it against)`;

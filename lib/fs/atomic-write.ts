@@ -16,7 +16,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
-  const temp = path.join(dir, `${tempPrefix(file)}${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const temp = tempFileFor(file);
   try {
     const handle = await open(temp, "wx", mode);
     try {
@@ -35,6 +35,10 @@ export async function writeFileAtomic(
 }
 
 const tempPrefix = (file: string): string => `.${path.basename(file)}.`;
+
+/** A fresh temp name for a write of `file`, in its folder: one removeStrayTemps(file) sweeps up after a crash. */
+export const tempFileFor = (file: string): string =>
+  path.join(path.dirname(file), `${tempPrefix(file)}${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
 const TEMP_SUFFIX = /^\d+\.[0-9a-f]{8}\.tmp$/;
 
 /**

@@ -42,7 +42,9 @@ export async function finish(handle: FileHandle, f: Finishing): Promise<Download
   // a cancel that arrived while the data was synced wins: the file never appears
   if (f.signal.aborted) throw new CancelledError();
   await rename(partPath(f.target), f.target);
+  // the file as it stands at its final name (a rename keeps the mtime): what the hash cache records it by
+  const { mtimeMs } = await handle.stat();
   await removePartial(f.target);
   await syncDir(path.dirname(f.target));
-  return { bytes: f.size, resumedFrom: f.resumedFrom, sha256: actual, verified: f.expected !== undefined };
+  return { bytes: f.size, resumedFrom: f.resumedFrom, sha256: actual, verified: f.expected !== undefined, mtimeMs };
 }

@@ -24,4 +24,6 @@ export interface DownloadResult {
   readonly resumedFrom: number;
   readonly sha256: string | undefined;
   readonly verified: boolean;
+  /** The finished file's mtime (its size is `bytes`): with the SHA256, what the hash cache keeps of it. */
+  readonly mtimeMs: number;
 }
