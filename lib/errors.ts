@@ -41,6 +41,15 @@ export class MalformedError extends DomainError {}
 /** More than the limit allows (an import file over 10 MB). */
 export class TooLargeError extends DomainError {}
 
+/** CivitAI or Hugging Face refused what was asked of it: a key it wants, or a licence to accept first. */
+export class RefusedUpstreamError extends DomainError {}
+
+/** CivitAI or Hugging Face failed to answer usefully (an error status, an answer that is not what it documents). */
+export class UpstreamError extends DomainError {}
+
+/** CivitAI or Hugging Face did not answer in time. */
+export class UpstreamTimedOutError extends UpstreamError {}
+
 /** Our own state is damaged or missing (a catalog file that does not parse, the configuration); the detail says what to fix. */
 export class BrokenStateError extends DomainError {}
 

@@ -12,7 +12,10 @@ import {
   InvalidError,
   MalformedError,
   NotFoundError,
+  RefusedUpstreamError,
   TooLargeError,
+  UpstreamError,
+  UpstreamTimedOutError,
   type Detail,
 } from "../errors";
 import { redactSecrets } from "../redact";
@@ -49,6 +52,10 @@ export const ERROR_STATUS: ReadonlyArray<readonly [Shown, number]> = [
   [InvalidError, 422],
   [BrokenStateError, 500],
   [BusyError, 503],
+  // another service's answer, never 401: that is this API's own "wrong key", which clients act on
+  [RefusedUpstreamError, 403],
+  [UpstreamTimedOutError, 504],
+  [UpstreamError, 502],
 ];
 
 /** The status and detail a client is told for `error`, or undefined when it is not meant for a client. */

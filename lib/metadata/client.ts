@@ -127,11 +127,14 @@ function rateLimited(error: unknown): Retryable | undefined {
   return { message: error.message, retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined };
 }
 
+const timedOutAfter = (config: Config) => () => new UpstreamTimeoutError(`timed out after ${config.metadataTimeoutMs / 1000} s`);
+
 /** One try: its answer, or TryAgain for a 429 or a 5xx (their bodies discarded), or the failure as it came. */
-async function once(url: URL, token: Secret | undefined, config: Config, method: string, body?: Buffer): Promise<Reply> {
-  const timedOut = () => new UpstreamTimeoutError(`timed out after ${config.metadataTimeoutMs / 1000} s`);
-  // each try has the whole timeout, for the answer and its body
-  const signal = AbortSignal.timeout(config.metadataTimeoutMs);
+async function once(url: URL, token: Secret | undefined, config: Config, method: string, body?: Buffer, deadline?: AbortSignal): Promise<Reply> {
+  const timedOut = timedOutAfter(config);
+  // each try has the whole timeout, for the answer and its body, within the caller's deadline if it set one
+  const own = AbortSignal.timeout(config.metadataTimeoutMs);
+  const signal = deadline ? AbortSignal.any([own, deadline]) : own;
   let res: IncomingMessage;
   try {
     res = await request(url, token, addressPolicy(config), method, signal, body);
@@ -151,12 +154,14 @@ async function once(url: URL, token: Secret | undefined, config: Config, method:
  * The answer to `url`, under the shared retry policy (lib/net/retry.ts): a 429 is waited out up to three
  * times, and within each wait's turn a network error or a 5xx gets two more tries. When the tries run out,
  * the last 429 or 5xx is the answer (the caller says it with its status); a network error is thrown.
+ * `deadline` bounds all of it, waits included: when it fires, the request ends with UpstreamTimeoutError.
  */
-export async function getJson(url: URL, token: Secret | undefined, config: Config, method = "GET", json?: unknown): Promise<Reply> {
+export async function getJson(url: URL, token: Secret | undefined, config: Config, method = "GET", json?: unknown, deadline?: AbortSignal): Promise<Reply> {
   const body = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-  const flaky = () => retrying(transientPolicy(config), () => once(url, token, config, method, body), { classify: transient });
+  const stop = deadline && { signal: deadline, cancelled: timedOutAfter(config) };
+  const flaky = () => retrying(transientPolicy(config), () => once(url, token, config, method, body, deadline), { classify: transient, ...stop });
   try {
-    return await retrying(RATE_LIMITED, flaky, { classify: rateLimited });
+    return await retrying(RATE_LIMITED, flaky, { classify: rateLimited, ...stop });
   } catch (error) {
     if (!(error instanceof GaveUpError)) throw error;
     if (error.cause instanceof TryAgain) return error.cause.answer;

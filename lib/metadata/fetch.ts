@@ -29,7 +29,10 @@ async function civitai(model: CatalogModel, versionId: number, config: Config): 
   const modelResponse = await getJson(new URL(`${base}/api/v1/models/${version.modelId}`), key, config);
   if (!modelResponse.ok) throw httpError(modelResponse, "CivitAI");
   const { tags } = await parsed(modelResponse, CivitaiModel, "CivitAI");
-  const primary = version.files.find((file) => file.primary) ?? version.files[0];
+  // the file downloads fetch: the primary one, unless the entry's file query picks another (an entry added by
+  // URL then names it as CivitAI does)
+  const picked = entrySources(model).civitai?.fileQuery === undefined ? undefined : version.files.find((file) => file.name === model.file);
+  const primary = picked ?? version.files.find((file) => file.primary) ?? version.files[0];
   const sha256 = primary?.hashes?.SHA256?.toLowerCase();
   const fields: Record<string, unknown> = {
     civitai_model_id: version.modelId,

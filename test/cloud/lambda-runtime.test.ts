@@ -49,7 +49,7 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       }
       expect(env.STUDIO_DIR).toBe(path.join(cloud.mountDir, "studio"));
     }
-    expect(functions).toHaveLength(24);
+    expect(functions).toHaveLength(25);
   });
 
   it("lists the catalog with what is on disk (GET /api/admin/models)", async () => {
@@ -93,6 +93,7 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       ["POST", "/api/admin/models/verify"],
       ["GET", "/api/admin/models/verify"],
       ["DELETE", "/api/admin/models/verify"],
+      ["POST", "/api/admin/models/add"],
     ];
     const before = await readFile(catalogFile(studioDir, "models"), "utf8");
 

@@ -1,6 +1,6 @@
 import type { Config } from "../../config";
 import type { CatalogModel } from "../../catalog/schema";
-import { entrySources, preferredSource, type HfReference } from "../../catalog/sources";
+import { entrySources, preferredSource, type CivitaiReference, type HfReference } from "../../catalog/sources";
 import { addressPolicy, type AddressPolicy } from "../../net/address-policy";
 import { BadHfReference, hfUrls, type HfUrls } from "../../net/hf-urls";
 import { Secret } from "../../secret";
@@ -30,11 +30,14 @@ export interface Source {
 /** `Bearer <token>`, still a Secret: revealed only where the request is made. */
 const bearer = (token: Secret): Secret => new Secret(`Bearer ${token.reveal()}`);
 
-function civitai(versionId: number, config: Config): Source {
-  const url = new URL(`${config.civitaiBaseUrl}/api/download/models/${encodeURIComponent(versionId)}`);
+function civitai({ versionId, fileQuery }: CivitaiReference, config: Config): Source {
+  // the version's primary file, or the one its file query picks (checked in lib/catalog/sources.ts)
+  const query = fileQuery === undefined ? "" : `?${fileQuery}`;
+  const url = new URL(`${config.civitaiBaseUrl}/api/download/models/${encodeURIComponent(versionId)}${query}`);
   // A token in the query, not a header: an Authorization header breaks the signed storage URL it redirects to.
   const authQuery = config.civitaiApiKey ? { token: config.civitaiApiKey } : {};
-  return { kind: "civitai", key: `civitai:${versionId}`, url, authHeaders: {}, authQuery, label: url.toString(), policy: addressPolicy(config) };
+  const key = `civitai:${versionId}${query}`;
+  return { kind: "civitai", key, url, authHeaders: {}, authQuery, label: url.toString(), policy: addressPolicy(config) };
 }
 
 function checkedHfUrls(model: CatalogModel, ...args: Parameters<typeof hfUrls>): HfUrls {
@@ -76,7 +79,7 @@ export function resolveSource(model: CatalogModel, config: Config): Source {
     case "huggingface":
       return huggingFace(model, sources.huggingface!, config);
     case "civitai":
-      return civitai(sources.civitai!.versionId, config);
+      return civitai(sources.civitai!, config);
     case undefined:
       throw new DownloadError(`${model.file} has no download source in the catalog: it needs url, hf_repo or civitai_version_id`);
   }

@@ -2,7 +2,7 @@
  * CivitAI as the service meets it: the model-version API (files, hashes, early access), the download
  * route answering 307 to presigned S3 storage on the other host name (token by ?token= or Bearer), and
  * that storage serving the bytes until the URL expires. A file's id is `civitai/<versionId>`.
- *   GET      /api/v1/model-versions/<versionId>         version info
+ *   GET      /api/v1/model-versions/<versionId>         version info (and its model's: civitai-models.ts)
  *   GET|HEAD /api/download/models/<versionId>           307 to signed storage
  *   GET|HEAD /signed/<id>?X-Amz-...&exp=<ms>            signed storage, serves bytes until `exp`
  */
@@ -12,6 +12,7 @@ import type { IncomingMessage } from "node:http";
 import { type Context, type Endpoint, type FileState, GET_OR_HEAD, LAST_MODIFIED, touch } from "./files";
 import { decodePath, encodePath, header, json, s3Error, text } from "./http";
 import { serveBytes } from "./plain";
+import type { CivitaiFacts } from "./types";
 
 /** GET|HEAD /signed/<id>: the bytes, while the presigned URL holds (and for `signedUses` GETs of it). */
 export const civitaiSigned: Endpoint = {
@@ -104,33 +105,61 @@ export const civitaiVersion: Endpoint = {
   },
 };
 
-/** A `civitai/<versionId>` file's version as the API describes it (by id and by hash alike), its one file primary. */
+/** A `civitai/<versionId>` file's version as the API describes it (by id and by hash alike), with its `model`. */
 export function versionInfo(ctx: Context, req: IncomingMessage, f: FileState) {
   const versionId = f.spec.id.slice("civitai/".length);
+  const facts = factsOf(f, versionId);
+  const { files, images, downloadUrl, ...version } = versionPayload(ctx, req, f, versionId, facts);
+  const model = { name: facts.modelName, type: facts.type, nsfw: false, poi: false };
+  return { ...version, model, files, images, downloadUrl };
+}
+
+export type Facts = Required<CivitaiFacts>;
+
+/** The facts of `f` (an id `civitai/<versionId>`), defaults filled in. */
+export function factsOf(f: FileState, versionId: string): Facts {
+  const given = f.spec.civitai ?? {};
+  return {
+    // a model id of its own, stable for the content
+    modelId: given.modelId ?? (fmix32(Number.parseInt(f.sha256.slice(0, 8), 16)) % 900_000) + 100_000,
+    modelName: given.modelName ?? `Test model ${versionId}`,
+    type: given.type ?? "Checkpoint",
+    versionName: given.versionName ?? "v1.0",
+    baseModel: given.baseModel ?? "SDXL 1.0",
+    status: given.status ?? "Published",
+    publishedAt: given.publishedAt === undefined ? LAST_MODIFIED.toISOString() : given.publishedAt,
+    tags: given.tags ?? [],
+    trainedWords: given.trainedWords ?? [],
+  };
+}
+
+
+/** A version in the API's words: as /api/v1/model-versions/<id> has it (there with `model`), and within /api/v1/models/<id>. */
+export function versionPayload(ctx: Context, req: IncomingMessage, f: FileState, versionId: string, facts: Facts) {
   const numericId = /^\d+$/.test(versionId) ? Number(versionId) : versionId;
-  const modelId = (fmix32(Number.parseInt(f.sha256.slice(0, 8), 16)) % 900_000) + 100_000;
   const when = LAST_MODIFIED.toISOString();
   const downloadUrl = `${ctx.sameHost(req)}/api/download/models/${encodeURIComponent(versionId)}`;
+  const early = f.spec.mode === "early-access";
   return {
     id: numericId,
-    modelId,
-    name: "v1.0",
+    modelId: facts.modelId,
+    name: facts.versionName,
+    air: `urn:air:sdxl:${facts.type.toLowerCase()}:civitai:${facts.modelId}@${versionId}`,
     createdAt: when,
     updatedAt: when,
-    status: "Published",
-    publishedAt: when,
-    trainedWords: [],
+    status: facts.status,
+    publishedAt: facts.publishedAt,
+    trainedWords: facts.trainedWords,
     trainingStatus: null,
     trainingDetails: null,
-    baseModel: "SDXL 1.0",
+    baseModel: facts.baseModel,
     baseModelType: "Standard",
-    earlyAccessEndsAt: f.spec.mode === "early-access" ? new Date(Date.now() + 7 * 86_400_000).toISOString() : null,
-    availability: f.spec.mode === "early-access" ? "EarlyAccess" : "Public",
+    earlyAccessEndsAt: early ? new Date(Date.now() + 7 * 86_400_000).toISOString() : null,
+    availability: early ? "EarlyAccess" : "Public",
     description: null,
     uploadType: "Created",
     stats: { downloadCount: 1234, ratingCount: 0, rating: 0, thumbsUpCount: 56 },
-    model: { name: `Test model ${versionId}`, type: "Checkpoint", nsfw: false, poi: false },
-    files: [versionFile(f, modelId, when, downloadUrl)],
+    files: [versionFile(f, facts.modelId, when, downloadUrl)],
     images: [],
     downloadUrl,
   };

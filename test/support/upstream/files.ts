@@ -6,10 +6,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { digest } from "./content";
 import { BadRequest } from "./http";
-import type { Canned, FileSpec, LogEntry, Mode, Route } from "./types";
+import { parseCivitaiFacts } from "./civitai-facts";
+import type { Canned, CivitaiFacts, FileSpec, LogEntry, Mode, Route } from "./types";
 
 export interface FileState {
-  spec: Required<Omit<FileSpec, "etag" | "signedUses">> & { etag: string; signedUses?: number };
+  spec: Required<Omit<FileSpec, "etag" | "signedUses" | "civitai">> & { etag: string; signedUses?: number; civitai?: CivitaiFacts };
   sha256: string;
   crc32: number;
   /** byte-serving GETs so far */
@@ -128,6 +129,7 @@ export function parseSpec(body: unknown): FileSpec {
   if (bytesPerSecond !== undefined) spec.bytesPerSecond = bytesPerSecond;
   const name = str("name");
   if (name !== undefined) spec.name = name;
+  if (b.civitai !== undefined) spec.civitai = parseCivitaiFacts(b.civitai);
   return spec;
 }
 
@@ -149,6 +151,7 @@ export async function newFile(spec: FileSpec): Promise<FileState> {
       bytesPerSecond: spec.bytesPerSecond ?? (spec.mode === "slow" ? 2 * 1024 * 1024 : 0),
       name: spec.name ?? (spec.id.startsWith("civitai/") ? `model-${base}.safetensors` : base),
       ...(spec.signedUses !== undefined && { signedUses: spec.signedUses }),
+      ...(spec.civitai !== undefined && { civitai: spec.civitai }),
     },
     sha256: d.sha256,
     crc32: d.crc32,

@@ -17,9 +17,10 @@
  *   GET      /api/v1/model-versions/<versionId>              CivitAI version info
  *   POST     /api/v1/model-versions/by-hash                  CivitAI versions of up to 100 SHA256s
  *   GET      /api/v1/model-versions/by-hash/<sha256>         CivitAI version of one SHA256
+ *   GET      /api/v1/models/<modelId>                        CivitAI model info, its versions from the registered ones
  *   GET|HEAD /signed/<id>?X-Amz-...&exp=<ms>                 CivitAI signed storage, serves bytes until `exp`
  */
 export { alteredSeed, BLOCK_SIZE, fileBytes, fileSha256 } from "./content";
 export { upstreamClient, type UpstreamClient } from "./client";
 export { startUpstream } from "./server";
-export type { Canned, FileSpec, FileStats, LogEntry, Mode, RegisteredFile, Route, Tokens, Upstream } from "./types";
+export type { Canned, CivitaiFacts, FileSpec, FileStats, LogEntry, Mode, RegisteredFile, Route, Tokens, Upstream } from "./types";

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo, Socket } from "node:net";
 import { civitaiDownload, civitaiSigned, civitaiVersion } from "./civitai";
 import { civitaiByHashBatch, civitaiByHashSingle } from "./civitai-by-hash";
+import { civitaiModel } from "./civitai-models";
 import { answerCanned, control } from "./control";
 import type { Context, Endpoint, Exchange, FileState } from "./files";
 import { BadRequest, header, json, text } from "./http";
@@ -23,6 +24,7 @@ const ENDPOINTS: readonly Endpoint[] = [
   civitaiByHashBatch,
   civitaiByHashSingle,
   civitaiVersion,
+  civitaiModel,
   hfModelInfo,
   hfResolve,
 ];

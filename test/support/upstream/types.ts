@@ -39,6 +39,27 @@ export interface FileSpec {
   bytesPerSecond?: number;
   /** File name (CivitAI files[].name, Content-Disposition on signed storage). Default from the id. */
   name?: string;
+  /** CivitAI files: what the API says of the version and its model (civitai-models.ts has the defaults). */
+  civitai?: CivitaiFacts;
+}
+
+/**
+ * A CivitAI version's facts as /api/v1/model-versions/<id> and /api/v1/models/<id> give them. Versions that
+ * share a modelId are one model's, listed newest first by publishedAt.
+ */
+export interface CivitaiFacts {
+  modelId?: number;
+  modelName?: string;
+  /** CivitAI's ModelType: Checkpoint, LORA, LoCon, DoRA, TextualInversion, VAE, Controlnet, Upscaler, ... */
+  type?: string;
+  versionName?: string;
+  baseModel?: string;
+  /** Published, Draft, Scheduled, ... */
+  status?: string;
+  /** ISO time; null for a version never published. */
+  publishedAt?: string | null;
+  tags?: string[];
+  trainedWords?: string[];
 }
 
 export interface RegisteredFile {

@@ -22,6 +22,30 @@ describe("entrySources", () => {
   });
 });
 
+describe("entrySources: which of a CivitAI version's files", () => {
+  it("reads civitai_file_query as CivitAI's download route takes it, in a fixed order", () => {
+    expect(entrySources(entry({ civitai_version_id: "12", civitai_file_query: "type=Pruned%20Model&format=SafeTensor" })).civitai).toEqual({
+      versionId: 12,
+      fileQuery: "format=SafeTensor&type=Pruned+Model",
+    });
+    expect(entrySources(entry({ civitai_version_id: 12 })).civitai).toEqual({ versionId: 12 });
+  });
+
+  it("keeps only type, format, size and fp with plain values: catalog text cannot add a token or another parameter", () => {
+    const sources = entrySources(entry({ civitai_version_id: 12, civitai_file_query: "token=x&type=VAE&redirect=http://evil&fp=fp16&type=Other&size=a%26b" }));
+    expect(sources.civitai).toEqual({ versionId: 12, fileQuery: "fp=fp16&type=VAE" });
+    fc.assert(
+      fc.property(fc.string(), (query) => {
+        const kept = entrySources(entry({ civitai_version_id: 1, civitai_file_query: query })).civitai?.fileQuery;
+        if (kept === undefined) return;
+        const names = [...new URLSearchParams(kept).keys()];
+        expect(names.every((name) => ["type", "format", "size", "fp"].includes(name))).toBe(true);
+        expect(new Set(names).size).toBe(names.length);
+      }),
+    );
+  });
+});
+
 describe("preferredSource", () => {
   const kinds: SourceKind[] = ["url", "huggingface", "civitai"];
   const fields = { url: { url: "https://example.com/m.safetensors" }, huggingface: { hf_repo: "org/repo" }, civitai: { civitai_version_id: 7 } };

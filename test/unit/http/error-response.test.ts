@@ -23,6 +23,9 @@ const EXPECTED = [
   [domain.InvalidError, 422],
   [domain.BrokenStateError, 500],
   [domain.BusyError, 503],
+  [domain.RefusedUpstreamError, 403],
+  [domain.UpstreamError, 502],
+  [domain.UpstreamTimedOutError, 504],
   [BadRequestError, 400],
   [UnauthorizedError, 401],
 ] as const;

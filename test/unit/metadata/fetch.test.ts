@@ -14,6 +14,14 @@ const heads: string[] = [];
 beforeAll(async () => {
   server = createServer((req, res) => {
     const url = req.url ?? "";
+    if (url === "/api/v1/model-versions/5" || url === "/api/v1/models/9") {
+      const file = (name: string, primary: boolean, sha: string) => ({ name, primary, type: primary ? "Model" : "VAE", sizeKB: 1024, hashes: { SHA256: sha.toUpperCase() } });
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(url.includes("versions")
+        ? { id: 5, modelId: 9, name: "v1", model: { name: "M", type: "Checkpoint" }, files: [file("model.safetensors", true, SHA.main), file("vae.safetensors", false, SHA.v2)] }
+        : { id: 9, name: "M", type: "Checkpoint", tags: [], modelVersions: [] }));
+      return;
+    }
     if (url === "/api/models/org/repo") {
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ id: "org/repo", modelId: "org/repo", lastModified: "2026-01-02T03:04:05.000Z", siblings: [] }));
@@ -48,6 +56,22 @@ describe("fetchMetadata from Hugging Face", () => {
     heads.length = 0;
     const { fields } = await fetchMetadata(model({}), config());
     expect(heads).toEqual(["/org/repo/resolve/main/vae.safetensors"]);
+    expect(fields).toMatchObject({ sha256: SHA.main });
+  });
+});
+
+describe("fetchMetadata from CivitAI", () => {
+  const config = () => parseConfig({ CIVITAI_BASE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, os.tmpdir());
+  const model = (fields: Partial<CatalogModel>) =>
+    ({ name: "M", file: "vae.safetensors", dest: "vae", civitai_version_id: "5", ...fields }) as CatalogModel;
+
+  it("describes the file a civitai_file_query picks, by its name, not the version's primary file", async () => {
+    const { fields } = await fetchMetadata(model({ civitai_file_query: "type=VAE" }), config());
+    expect(fields).toMatchObject({ sha256: SHA.v2 });
+  });
+
+  it("describes the primary file, which downloads fetch, for an entry without one", async () => {
+    const { fields } = await fetchMetadata(model({}), config());
     expect(fields).toMatchObject({ sha256: SHA.main });
   });
 });

@@ -121,6 +121,15 @@ describe("resolveSource: CivitAI", () => {
     expect(source.key).toBe("civitai:123456");
   });
 
+  it("asks for the file an entry's civitai_file_query picks, and keys its partial apart from the primary file's", () => {
+    const source = resolveSource(civ({ civitai_file_query: "type=VAE&format=SafeTensor" }), withTokens());
+
+    expect(source.url.toString()).toBe("http://civ.local/api/download/models/123456?format=SafeTensor&type=VAE");
+    expect(source.label).toBe("http://civ.local/api/download/models/123456?format=SafeTensor&type=VAE");
+    expect(source.key).toBe("civitai:123456?format=SafeTensor&type=VAE");
+    expect(source.authQuery.token!.reveal()).toBe(CIVITAI_API_KEY);
+  });
+
   it("has no token in the URL without a key", () => {
     const source = resolveSource(civ({ civitai_version_id: "987" }), withoutTokens());
 
