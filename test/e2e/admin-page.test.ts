@@ -8,6 +8,7 @@ import { catalog, writeCatalog, type TestModel } from "../support/catalogs";
 import { createCatalogRemote, publish } from "../support/upstream/git";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
 import { tempDirs } from "../support/stack";
+import { volumeToolsTests } from "./admin-page-volume";
 import { closeAfterwards, eventually, openPage, seedModels, text, type AdminPageModels, type OpenOptions } from "./admin-page-kit";
 import { chromiumAvailable, launchChromium, PHONE, screenshot, type Browser, type PageGlobals } from "./browser";
 
@@ -83,11 +84,11 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
     await page.getByLabel("Status").selectOption({ label: "On disk" });
     await eventually(visibleFiles).toEqual([m.present.file]);
     await page.getByLabel("Status").selectOption({ label: "All" });
-    await page.getByLabel("Category").selectOption({ label: "Checkpoints" });
+    await page.getByRole("search").getByLabel("Category").selectOption({ label: "Checkpoints" });
     await eventually(visibleFiles).toEqual([m.slow.file, m.long.file]);
     await page.getByLabel("Tag").selectOption("detail");
     await page.getByText("No model matches these filters.").waitFor();
-    await page.getByLabel("Category").selectOption({ label: "All" });
+    await page.getByRole("search").getByLabel("Category").selectOption({ label: "All" });
     await eventually(visibleFiles).toEqual([m.hf.file, m.gone.file]);
     expect(await page.locator("#catalog-count").textContent()).toBe("2 of 11 models match");
 
@@ -248,6 +249,8 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
     await screenshot(page, "phone-catalog");
     await screenshot(page, "phone-catalog-full", true);
   });
+
+  volumeToolsTests({ open, stack: () => stack });
 });
 
 describe.skipIf(!chromiumAvailable())("catalog updates from the admin page", () => {

@@ -1,7 +1,7 @@
 import type { Category, Model, ModelStatus } from "./types";
 
 /** The catalog's search box and filters. "active" is queued or downloading: both mean "on its way". */
-export type StatusFilter = "" | "present" | "not_downloaded" | "active" | "error";
+export type StatusFilter = "" | "present" | "not_downloaded" | "active" | "error" | "damaged";
 
 export interface Filters {
   readonly query: string;
@@ -17,8 +17,12 @@ export const NO_FILTERS: Filters = { query: "", status: "", category: "", tag: "
 export const tagsOf = (model: Pick<Model, "tags">): readonly string[] =>
   Array.isArray(model.tags) ? model.tags.filter((tag): tag is string => typeof tag === "string") : [];
 
-const statusMatches = (wanted: StatusFilter, status: ModelStatus): boolean =>
-  wanted === "" || (wanted === "active" ? status === "queued" || status === "downloading" : wanted === status);
+/** "damaged" is a file on disk that a verify found is not the catalog's (it stays "present"). */
+function statusMatches(wanted: StatusFilter, status: ModelStatus, model: Model): boolean {
+  if (wanted === "active") return status === "queued" || status === "downloading";
+  if (wanted === "damaged") return status === "present" && model.verified === false;
+  return wanted === "" || wanted === status;
+}
 
 /** Every word of the query must appear in the name, file, base model, folder or a tag, in any case. */
 function queryMatches(query: string, model: Model): boolean {
@@ -40,7 +44,7 @@ export function filterCatalog(
       ...category,
       models: category.models.filter(
         (model) =>
-          statusMatches(filters.status, statusOf(model)) &&
+          statusMatches(filters.status, statusOf(model), model) &&
           (filters.tag === "" || tagsOf(model).includes(filters.tag)) &&
           queryMatches(filters.query, model),
       ),

@@ -3,6 +3,7 @@
  * on load, after each action and every 15 s; the status stream moves the bars in between.
  */
 import { run, catalogActions, downloadActions } from "./actions";
+import { AddBox } from "./add-model";
 import { Api } from "./api";
 import { apiBase } from "./base";
 import { byId } from "./dom";
@@ -16,8 +17,10 @@ import { announce, notices } from "./notices";
 import { canDownload, isActive, shownState, staleFiles } from "./shown";
 import { followStatus } from "./status-stream";
 import { Toolbar } from "./toolbar";
-import { followMetadata, followUpdates, onClick, wireToolsPanel } from "./tools-panel";
+import { followMetadata, followUpdates, onClick, wireToolsPanel, wireVolumeTools } from "./tools-panel";
 import type { Listing, LiveDownload, Model } from "./types";
+import { UnlistedPanel } from "./unlisted-panel";
+import { VerifyPanel } from "./verify-panel";
 
 const LISTING_EVERY_MS = 15_000;
 
@@ -59,6 +62,16 @@ const view = new CatalogView(byId("catalog"), {
   },
 });
 
+const addBox = new AddBox({
+  api,
+  refresh: () => refreshListing(),
+  reveal: (file) => view.reveal(file),
+  categoryName: (id) => state.listing?.categories.find((category) => category.id === id)?.name ?? id,
+});
+const volume = { api, signal: () => state.session.signal, refreshListing: () => refreshListing() };
+const unlisted = new UnlistedPanel(volume);
+const verify = new VerifyPanel(volume);
+
 const allModels = (): Model[] => state.listing?.categories.flatMap((category) => category.models) ?? [];
 const statusOf = (model: Model) => shownState(model, state.live[model.file]).status;
 
@@ -95,6 +108,7 @@ async function refreshListing(): Promise<void> {
   if (text === state.listingText) return;
   state.listingText = text;
   toolbar.setOptions(listing.categories);
+  addBox.setCatalog(listing.categories);
   renderCatalog();
 }
 
@@ -116,6 +130,8 @@ function startSession(): void {
   void run(() => refreshListing());
   void run(() => followMetadata(api, signal));
   void run(async () => void (await followUpdates(api, signal)));
+  void run(() => unlisted.resume());
+  void run(() => verify.resume());
   void followStatus(api, { onEvent: (event) => onStatusEvent(event.downloads), onState: renderStreamState }, signal);
   const poll = window.setInterval(() => {
     if (!document.hidden) void run(() => refreshListing());
@@ -159,6 +175,7 @@ function wireSelection(): void {
 }
 
 wireToolsPanel({ api, tools, signal: () => state.session.signal, refreshListing });
+wireVolumeTools({ addBox, unlisted, verify });
 wireSelection();
 byId("change-key").addEventListener("click", () => void requireKey());
 if (loadKey() === undefined) void requireKey();

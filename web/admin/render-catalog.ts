@@ -27,7 +27,7 @@ interface Row {
 
 type Live = Readonly<Record<string, LiveDownload>>;
 
-const shownKey = ({ status, progress, error }: Shown): string => `${status}|${progress?.status ?? ""}|${error ?? ""}`;
+const shownKey = ({ status, progress, error, damaged }: Shown): string => `${status}|${progress?.status ?? ""}|${error ?? ""}|${damaged === true}`;
 
 /**
  * The catalog as tables, one per category. `render` builds them for a listing and its filters; `update`
@@ -72,6 +72,12 @@ export class CatalogView {
       else if (shown.progress && row.bar && row.barText) setBar(row.bar, row.barText, shown.progress);
       row.shown = shown;
     }
+  }
+
+  /** Brings a model's row into view (one just added); nothing when the filters hide it. */
+  reveal(file: string): void {
+    const row = this.#root.querySelector(`tr[data-file="${CSS.escape(file)}"]`);
+    row?.scrollIntoView({ block: "nearest" });
   }
 
   #section(category: Category, index: number, live: Live, selected: ReadonlySet<string>): HTMLElement {
@@ -164,18 +170,22 @@ export class CatalogView {
     const { model } = row;
     row.select.disabled = !canDownload(shown.status);
     if (row.select.disabled) row.select.checked = false;
-    const badge = h("span", { class: `badge badge-${shown.status}` }, STATUS_LABELS[shown.status]);
+    const badge = shown.damaged
+      ? h("span", { class: "badge badge-damaged" }, "Damaged")
+      : h("span", { class: `badge badge-${shown.status}` }, STATUS_LABELS[shown.status]);
+    // a verify found the file's SHA256 to be the catalog's, and the file has not changed since
+    const mark = model.verified === true && shown.status === "present" && h("span", { class: "verified", title: "Its SHA256 matched the catalog's at the last verify" }, h("span", { "aria-hidden": "true" }, "✓ "), "Verified");
     delete row.bar;
     delete row.barText;
     if (shown.progress) {
       row.bar = h("progress", { max: 100, "aria-label": `Download of ${model.name}` });
       row.barText = h("span", { class: "progress-text" });
       setBar(row.bar, row.barText, shown.progress);
-      replaceChildren(row.status, h("div", {}, badge, h("div", { class: "progress" }, row.bar, row.barText)));
+      replaceChildren(row.status, h("div", {}, badge, mark, h("div", { class: "progress" }, row.bar, row.barText)));
     } else if (shown.error !== undefined) {
       replaceChildren(row.status, h("div", {}, badge, h("p", { class: "row-error" }, shown.error)));
     } else {
-      replaceChildren(row.status, h("div", {}, badge));
+      replaceChildren(row.status, h("div", {}, badge, mark));
     }
     replaceChildren(row.actions, h("div", { class: "row-actions" }, ...this.#buttons(model, shown)));
   }

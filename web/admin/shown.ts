@@ -8,13 +8,21 @@ export interface Shown {
   readonly status: ModelStatus;
   readonly progress?: LiveDownload;
   readonly error?: string;
+  /** On disk, but a verify found its SHA256 is not the catalog's: `error` says so. */
+  readonly damaged?: boolean;
 }
 
 const active = (status: ModelStatus | LiveDownload["status"]): boolean => status === "queued" || status === "downloading";
 
 const FAILED = "The download failed";
+const DAMAGED = "The file is damaged: delete it and download it again";
 
 export function shownState(model: Model, live: LiveDownload | undefined): Shown {
+  const shown = fromStatus(model, live);
+  return shown.status === "present" && model.verified === false ? { ...shown, damaged: true, error: model.error ?? DAMAGED } : shown;
+}
+
+function fromStatus(model: Model, live: LiveDownload | undefined): Shown {
   const state = live?.status;
   if (state === "queued" || state === "downloading") return model.status === "present" ? { status: "present" } : { status: state, progress: live! };
   // a finished download keeps its full bar while the stream lists it: what came in lately, at a glance

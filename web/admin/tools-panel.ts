@@ -1,10 +1,13 @@
 import { run, type catalogActions } from "./actions";
+import type { AddBox } from "./add-model";
 import { ApiError, type Api } from "./api";
 import { byId } from "./dom";
 import { metadataRunning, renderLog, renderMetadata, renderUpdates } from "./render-tools";
 import type { ActivityEntry, MetadataStatus, UpdateCheck } from "./types";
+import type { UnlistedPanel } from "./unlisted-panel";
+import type { VerifyPanel } from "./verify-panel";
 
-/** The tools beside the catalog: import, metadata with its activity log, catalog updates. */
+/** The tools beside the catalog: add by link, import, unlisted files, verify, metadata with its activity log, catalog updates. */
 
 const POLL_MS = 1_500;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -82,4 +85,19 @@ export function wireToolsPanel({ api, tools, signal, refreshListing }: ToolsPane
     await tools.sync();
     await followUpdates(api, signal());
   });
+}
+
+/** Add by link, the unlisted files and verify: the volume's own files. */
+export function wireVolumeTools({ addBox, unlisted, verify }: { addBox: AddBox; unlisted: UnlistedPanel; verify: VerifyPanel }): void {
+  const addButton = byId<HTMLButtonElement>("add-button");
+  byId("add-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!addButton.disabled) void run(() => addBox.add(), addButton);
+  });
+  onClick("identify", () => unlisted.identify());
+  onClick("identify-cancel", () => unlisted.cancel());
+  onClick("unlisted-refresh", () => unlisted.load());
+  onClick("adopt", () => unlisted.adopt(), () => unlisted.renderSelection());
+  onClick("verify", () => verify.verify());
+  onClick("verify-cancel", () => verify.cancel());
 }

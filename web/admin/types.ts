@@ -13,6 +13,9 @@ export interface Model {
   readonly status: ModelStatus;
   readonly on_disk_bytes: number;
   readonly error?: string;
+  readonly sha256?: string;
+  /** Set by a verify run while the file is unchanged: false means damaged (and `error` says so). */
+  readonly verified?: boolean;
 }
 
 export interface Category {
@@ -80,3 +83,49 @@ export interface ImportResult {
 export type SyncResult =
   | { readonly status: "updated"; readonly old_version: number; readonly new_version: number; readonly new_date: string }
   | { readonly status: "up_to_date"; readonly version: number };
+
+/** POST api/admin/models/add: the entry it made, the category it joined, and its download. */
+export interface AddResult {
+  readonly status: "added";
+  readonly model: Model;
+  readonly category: string;
+  readonly download: "queued" | "present" | null;
+}
+
+/** What CivitAI says a file is, once identified by its SHA256. */
+export interface Match {
+  readonly civitai_version_id: number;
+  readonly civitai_model_id: number;
+  readonly name: string;
+  readonly type: string;
+  readonly base_model?: string | null;
+}
+
+/** A file on the volume that no catalog entry points at (GET api/admin/models/unlisted). */
+export interface UnlistedFile {
+  readonly path: string;
+  readonly dest: string;
+  readonly file: string;
+  readonly bytes: number;
+  readonly sha256: string | null;
+  readonly match: Match | null;
+}
+
+export interface AdoptResult {
+  readonly added: readonly { readonly path: string; readonly name: string; readonly file: string; readonly dest: string; readonly category: string }[];
+  readonly skipped: readonly { readonly path: string; readonly reason: string }[];
+}
+
+/** The progress of the sidecar's identify or verify run: both hash files one at a time. */
+export interface JobProgress {
+  readonly status: "idle" | "running" | "done" | "error";
+  readonly hashed: number;
+  readonly total: number;
+  readonly error?: string;
+  readonly cancelled?: boolean;
+  /** identify: files CivitAI knew */
+  readonly matched?: number;
+  /** verify: files whose SHA256 is the catalog's, and those whose is not */
+  readonly verified?: number;
+  readonly damaged?: number;
+}

@@ -49,6 +49,15 @@ describe("the catalog's search and filters", () => {
     expect(files(withFilters({ status: "error" }))).toEqual([["loras", ["broken.safetensors"]]]);
   });
 
+  it("finds the files a verify found damaged: on disk, but not the catalog's", () => {
+    const flipped = model("flipped.safetensors", { status: "present", verified: false, error: "The file is damaged" });
+    const withDamage: Category[] = [{ ...categories[0]!, models: [...categories[0]!.models, flipped, model("fine.safetensors", { status: "present", verified: true })] }];
+
+    expect(files(filterCatalog(withDamage, { ...NO_FILTERS, status: "damaged" }))).toEqual([["sdxl", ["flipped.safetensors"]]]);
+    // still on disk: the "on disk" filter keeps it
+    expect(files(filterCatalog(withDamage, { ...NO_FILTERS, status: "present" }))).toEqual([["sdxl", ["juggernautXL_v9.safetensors", "flipped.safetensors", "fine.safetensors"]]]);
+  });
+
   it("takes the status the page shows, live progress included", () => {
     const result = filterCatalog(categories, { ...NO_FILTERS, status: "present" }, (m) => (m.file === "realvis.safetensors" ? "present" : m.status));
 

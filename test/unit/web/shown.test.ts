@@ -42,6 +42,15 @@ describe("what a model's row shows", () => {
     expect(shownState(model("not_downloaded"), undefined)).toEqual({ status: "not_downloaded" });
     expect(shownState(model("present", { on_disk_bytes: 5 }), undefined)).toEqual({ status: "present" });
   });
+  it("marks a file on disk that a verify found damaged, with the reason, whatever the stream says", () => {
+    const reason = "The file is damaged: its SHA256 is aa, the catalog says bb. Delete it and download it again.";
+
+    expect(shownState(model("present", { verified: false, error: reason }), undefined)).toEqual({ status: "present", damaged: true, error: reason });
+    expect(shownState(model("present", { verified: false }), live("downloading"))).toMatchObject({ status: "present", damaged: true });
+    expect(shownState(model("present", { verified: true }), undefined)).toEqual({ status: "present" });
+    // a file gone since its verify is not damaged: it is not there
+    expect(shownState(model("not_downloaded", { verified: false }), undefined)).toEqual({ status: "not_downloaded" });
+  });
 });
 
 describe("when the listing is out of date", () => {
