@@ -42,6 +42,20 @@ describe("hostile input", () => {
 
   const snapshot = () => stateSnapshot(own.stack.studioDir, own.stack.modelsDir);
 
+  /**
+   * Until the sidecar has done what an accepted request asked of it (an identify, a verify, a metadata
+   * fetch): its writes meanwhile would be taken for those of the next request, refused or not.
+   */
+  const sidecarDone = async (): Promise<void> => {
+    const busy = (status: Record<string, unknown>) =>
+      ["identify", "verify"].some((job) => ["queued", "running"].includes((status[job] as { status?: string } | undefined)?.status ?? "")) ||
+      Object.values((status.metadata ?? {}) as Record<string, { status: string }>).some((entry) => entry.status.endsWith("_metadata"));
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+      if (!busy(await own.readStatus().catch(() => ({})))) return;
+    }
+    throw new Error("the sidecar was still at what an accepted request asked after 20 s");
+  };
+
   beforeAll(async () => {
     console.log(`hostile input: fast-check seed ${SEED}, ${RUNS} runs a property (FC_SEED=${SEED} FC_RUNS=${RUNS} replays)`);
     routes = await declaredRoutes();
@@ -82,6 +96,7 @@ describe("hostile input", () => {
     } else {
       tally.accepted += 1;
       // a request that was fine by chance may change things (a DELETE of the model on disk): put it back
+      await sidecarDone();
       await placeModel(own.stack.modelsDir, hostileModels[0]!, 4096);
     }
     if (problems.length > 0) throw new Error(`${problems.join("\n")}\nrequest: ${JSON.stringify({ ...request, body: String(request.body ?? "").slice(0, 300) })}`);
