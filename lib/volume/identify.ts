@@ -4,6 +4,9 @@
  * asked about before (civitai-by-hash.ts) and caches the answers, a "not known" too (for a week): a second
  * identify of unchanged files reads nothing and asks nothing.
  */
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import type { Config } from "../config";
 import { updateHashCache, readHashCache, type CivitaiMatch } from "../state/hash-cache";
 import { lookUpHashes } from "./civitai-by-hash";
 import { hashEach, HashRecorder } from "./hashing";
@@ -24,9 +27,36 @@ async function candidates(ctx: JobContext): Promise<VolumeFile[]> {
   return [...byPath.values()];
 }
 
+/**
+ * Drops the hash records of files no longer on the volume (deleted, moved, renamed): the cache would
+ * otherwise grow with every file that ever was. What CivitAI said of a SHA256 is kept: the bytes may come back.
+ */
+export async function forgetGoneFiles(config: Pick<Config, "stateDir" | "modelsDir">): Promise<number> {
+  const records = Object.entries((await readHashCache(config)).files);
+  // each gone file's record as it was seen: one recorded again since (a download that just finished) stays
+  const gone = new Map<string, number>();
+  for (let at = 0; at < records.length; at += 32) {
+    await Promise.all(
+      records.slice(at, at + 32).map(([key, record]) =>
+        stat(path.join(config.modelsDir, key)).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === "ENOENT" || error.code === "ENOTDIR") gone.set(key, record.hashed_at);
+        }),
+      ),
+    );
+  }
+  if (gone.size === 0) return 0;
+  return updateHashCache(config, (cache) => {
+    const dropped = [...gone].filter(([key, hashedAt]) => cache.files[key]?.hashed_at === hashedAt).map(([key]) => key);
+    for (const key of dropped) delete cache.files[key];
+    return { result: dropped.length, changed: dropped.length > 0 };
+  });
+}
+
 export async function runIdentify(ctx: JobContext): Promise<void> {
   const { studio, signal, progress } = ctx;
   const { config } = studio;
+  const forgotten = await forgetGoneFiles(config);
+  if (forgotten > 0) await ctx.note(`Identify: forgot the hashes of ${files(forgotten)} no longer on the volume`);
   const all = await candidates(ctx);
   const cache = await readHashCache(config);
   const sha256Of = new Map<string, string>();

@@ -1,4 +1,4 @@
-import { readFile, truncate, writeFile } from "node:fs/promises";
+import { readFile, rm, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { hashCachePath, readHashCache, updateHashCache } from "../../../lib/state/hash-cache";
@@ -84,6 +84,19 @@ describe("identify", () => {
     await jobs.run("identify");
 
     expect((await byHashCalls()).map((call) => call.method)).toEqual(["POST"]);
+  });
+
+  it("forgets the hashes of files no longer on the volume, and keeps what CivitAI said of their bytes", async () => {
+    await civitaiFiles(2);
+    await jobs.run("identify");
+    const { config } = jobs.studio();
+    await rm(path.join(jobs.studio().modelsDir, "loras", "v5000.safetensors"));
+
+    await jobs.run("identify");
+
+    const cache = await readHashCache(config);
+    expect(Object.keys(cache.files)).toEqual(["loras/v5001.safetensors"]);
+    expect(Object.keys(cache.matches)).toHaveLength(2);
   });
 
   it("hashes a changed file again", async () => {
