@@ -94,6 +94,8 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       ["GET", "/api/admin/models/verify"],
       ["DELETE", "/api/admin/models/verify"],
       ["POST", "/api/admin/models/add"],
+      ["GET", "/api/admin/downloads/settings"],
+      ["PUT", "/api/admin/downloads/settings"],
     ];
     const before = await readFile(catalogFile(studioDir, "models"), "utf8");
 
