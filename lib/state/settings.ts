@@ -11,8 +11,11 @@ import { z } from "zod";
 import type { Config } from "../config";
 import { JsonState } from "./json-state";
 
-/** The smallest cap: below this a download would barely move and its connections would stall. */
-export const MIN_BYTES_PER_SECOND = 64 * 1024;
+/**
+ * The smallest cap, 1 MB/s. Each connection the cap holds back has already read one socket chunk (up to
+ * 64 KiB) and the bucket allows a burst of 64 KiB: below this, those alone would exceed a tenth of the cap.
+ */
+export const MIN_BYTES_PER_SECOND = 1_000_000;
 export const MAX_CONCURRENT = 32;
 export const MAX_CONNECTIONS = 32;
 
@@ -91,7 +94,10 @@ export class SettingsReader {
       (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? "none" : undefined),
     );
     if (stamp === undefined || stamp === this.#stamp) return this.#settings;
-    this.#settings = await readSettings(this.#config);
+    const settings = await readSettings(this.#config).catch(() => undefined);
+    if (settings === undefined) return this.#settings;
+    // the same object while nothing changed: a caller can tell a change by identity
+    if (JSON.stringify(settings) !== JSON.stringify(this.#settings)) this.#settings = settings;
     this.#stamp = stamp;
     return this.#settings;
   }

@@ -12,6 +12,7 @@ import type { IncomingMessage } from "node:http";
 import { DownloadError } from "./errors";
 import { looksLikeHtml } from "./probe";
 import type { RetryPolicy } from "../../net/retry";
+import type { RateLimiter, Waiter } from "./rate-limit";
 import { retryingDownload } from "./retry";
 import type { Lease, RangeSchedule } from "./schedule";
 import { HIGH_WATER_BYTES, SegmentWriter, type WriteLane } from "./writer";
@@ -35,6 +36,8 @@ export interface ConnectionContext {
   readonly retire: (connection: Connection) => boolean;
   /** False when the size is not known (a server without ranges): the response's end is the file's end. */
   readonly sized: boolean;
+  /** The sidecar's bandwidth budget, which every chunk is taken from while it has a cap. */
+  readonly limiter?: RateLimiter | undefined;
   readonly policy: RetryPolicy;
   /** False for a stream that cannot be continued: a failure ends the connection at once. */
   readonly retries: boolean;
@@ -59,6 +62,8 @@ export class Connection {
   /** When the last byte arrived (for the stall check) and the bytes since the rate was last taken. */
   lastDataAt = Date.now();
   #bytesSinceRate = 0;
+  /** Set while the cap holds the response paused. */
+  #throttle: Waiter | undefined;
   #rateAt = Date.now();
 
   constructor(context: ConnectionContext) {
@@ -70,8 +75,30 @@ export class Connection {
   /** The writer caught up, or failed: a paused response goes on, or ends with the write's error. */
   #writable(): void {
     const error = this.#writer.error;
-    if (error === undefined) this.#res?.resume();
-    else this.#res?.destroy(error instanceof Error ? error : new Error(String(error)));
+    if (error === undefined) {
+      if (this.#throttle === undefined) this.#res?.resume();
+    } else this.#res?.destroy(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  /** True while the cap holds this connection's response paused. */
+  get throttled(): boolean {
+    return this.#throttle !== undefined;
+  }
+
+  /** Pauses `res` for `ms` (the cap's answer), then lets it go on unless the disk is behind. */
+  #hold(res: IncomingMessage, limiter: RateLimiter, ms: number): void {
+    res.pause();
+    this.#throttle = limiter.wait(ms, () => {
+      this.#throttle = undefined;
+      this.lastDataAt = Date.now();
+      if (this.#res === res && this.#writer.backlog < HIGH_WATER_BYTES) res.resume();
+    });
+  }
+
+  #release(): void {
+    if (this.#throttle === undefined) return;
+    this.#context.limiter?.cancel(this.#throttle);
+    this.#throttle = undefined;
   }
 
   /** True while a response is streaming into the file. */
@@ -158,7 +185,7 @@ export class Connection {
    * ends; resolves once every byte is in the file, true when the response ended before the range did.
    */
   #stream(res: IncomingMessage): Promise<boolean> {
-    const { sized, label } = this.#context;
+    const { sized, label, limiter } = this.#context;
     return new Promise<boolean>((resolve, reject) => {
       let ended = false;
       const finish = (error?: unknown) => {
@@ -166,6 +193,7 @@ export class Connection {
         ended = true;
         res.off("data", onData);
         this.#res = undefined;
+        this.#release();
         const full = this.#lease!.received > this.#lease!.segment.end;
         if (!full || !res.complete) res.destroy();
         const failure = error ?? this.#writer.error;
@@ -193,6 +221,11 @@ export class Connection {
         if (this.#writer.error !== undefined) return finish();
         if (this.#writer.backlog >= HIGH_WATER_BYTES) res.pause();
         if (!this.#runOn()) return finish();
+        // the cap: one property read per chunk without one
+        if (limiter?.limited) {
+          const wait = limiter.take(chunk.length);
+          if (wait > 0) this.#hold(res, limiter, wait);
+        }
       };
       res.on("data", onData);
       res.once("end", () => {
