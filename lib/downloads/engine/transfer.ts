@@ -50,8 +50,11 @@ export async function transfer(t: Transfer): Promise<void> {
   const schedule = new RangeSchedule(t.segments);
   const checkpointer = new Checkpointer({ handle, control: t.control, file: t.controlFile, log: job.log });
   // a few round trips of the link per measurement: the first answer's delay stands for one
-  // the settings' connections_per_file, read on every tick: a change reaches the download within 100 ms
-  const max = t.control ? () => job.live?.connections ?? job.connections : () => 1;
+  // the settings' connections_per_file, read on every tick: a change reaches the download within 100 ms. While
+  // the cap holds connections back, no more are added: one would only take budget from the other downloads
+  // (and look like a gain to the governor), not add any.
+  const live = job.live;
+  const max: () => number = !t.control ? () => 1 : !live ? () => job.connections : (): number => (live.limiter.waiting > 0 ? Math.min(governor.wanted, live.connections) : live.connections);
   const governor = new ConnectionGovernor({ max, windowMs: Math.min(2000, Math.max(250, 4 * probe.firstByteMs)) });
   const connections = new Set<Connection>();
   const retiring = new Set<Connection>();
