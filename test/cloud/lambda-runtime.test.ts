@@ -49,7 +49,7 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       }
       expect(env.STUDIO_DIR).toBe(path.join(cloud.mountDir, "studio"));
     }
-    expect(functions).toHaveLength(25);
+    expect(functions).toHaveLength(27);
   });
 
   it("lists the catalog with what is on disk (GET /api/admin/models)", async () => {
