@@ -111,7 +111,7 @@ describe("the settings reach the sidecar while it runs", () => {
     await waitUntil(async () => ((await readStatusFile()).downloads[c]?.status === "downloading" ? true : undefined), `${c} to start`, 5_000);
   });
 
-  it("connections_per_file raised under a running download reaches it within 2 s", async () => {
+  it("connections_per_file raised, then lowered, under a running download reaches it within 2 s", async () => {
     await put({ connections_per_file: 1 });
     await upstream().clearLog();
     await queue(widened.model.file);
@@ -127,5 +127,15 @@ describe("the settings reach the sidecar while it runs", () => {
     await waitUntil(async () => ((await openGets(widened.spec.id)) >= 4 ? true : undefined), "4 range GETs at once", 5_000, 50);
 
     expect(Date.now() - raised).toBeLessThanOrEqual(2_000);
+
+    // and lowered: the connections over it stop mid-piece, the rest of their pieces left to the one that stays
+    const lowered = Date.now();
+    expect((await put({ connections_per_file: 1 })).status).toBe(200);
+    await waitUntil(async () => ((await openGets(widened.spec.id)) <= 1 ? true : undefined), "1 range GET at once", 5_000, 50);
+
+    expect(Date.now() - lowered).toBeLessThanOrEqual(2_000);
+    const bytes = (await readStatusFile()).downloads[widened.model.file]!.bytes_downloaded;
+    await waitUntil(async () => ((await readStatusFile()).downloads[widened.model.file]!.bytes_downloaded > bytes ? true : undefined), "the download to go on", 5_000);
+    expect((await readStatusFile()).downloads[widened.model.file]!.status).toBe("downloading");
   });
 });

@@ -64,6 +64,10 @@ export class Connection {
   #bytesSinceRate = 0;
   /** Set while the cap holds the response paused. */
   #throttle: Waiter | undefined;
+  /** Ends the current response, once its data is written; set while one streams. */
+  #endResponse: (() => void) | undefined;
+  /** Asked to stop (fewer connections wanted now): it ends its response and takes no more work. */
+  #stopping = false;
   #rateAt = Date.now();
 
   constructor(context: ConnectionContext) {
@@ -104,6 +108,15 @@ export class Connection {
   /** True while a response is streaming into the file. */
   get receiving(): boolean {
     return this.#res !== undefined;
+  }
+
+  /**
+   * Stops now rather than at the end of its piece (a lowered connections_per_file): the response ends once
+   * what it brought is written, and the rest of the piece is left to the other connections.
+   */
+  stop(): void {
+    this.#stopping = true;
+    this.#endResponse?.();
   }
 
   /** Drops the current response with `error` (a stall): the connection retries from its last written byte. */
@@ -152,6 +165,7 @@ export class Connection {
     let res = initial;
     const work = async () => {
       for (;;) {
+        if (this.#stopping) return;
         const current = this.#lease!;
         // after a failure: on from the last byte in the file, not the last one received
         current.received = current.segment.start + current.segment.done;
@@ -160,7 +174,7 @@ export class Connection {
         const streaming = res;
         res = undefined;
         const more = await this.#stream(streaming);
-        if (!more) return;
+        if (!more || this.#stopping) return;
       }
     };
     await (this.#context.retries ? retryingDownload(policy, work, () => this.#lease!.segment.done, signal) : work());
@@ -193,6 +207,7 @@ export class Connection {
         ended = true;
         res.off("data", onData);
         this.#res = undefined;
+        this.#endResponse = undefined;
         this.#release();
         const full = this.#lease!.received > this.#lease!.segment.end;
         if (!full || !res.complete) res.destroy();
@@ -239,6 +254,7 @@ export class Connection {
       res.once("error", (error) => finish(error));
       res.once("close", () => finish(res.complete ? undefined : new DownloadError("The connection closed before the end of the data", { retryable: true })));
       this.#res = res;
+      this.#endResponse = () => finish();
       this.lastDataAt = Date.now();
     });
   }

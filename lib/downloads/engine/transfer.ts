@@ -120,6 +120,13 @@ export async function transfer(t: Transfer): Promise<void> {
       job.log(`${wanted} connection${wanted === 1 ? "" : "s"} now (${level.wanted} moved ${rate.toFixed(0)} MB/s)`);
       Object.assign(level, { wanted, at: now, bytes: t.written() });
     }
+    // a lowered connections_per_file: the connections over it stop now, not at the end of their pieces
+    for (const connection of connections) {
+      if (connections.size - retiring.size <= max()) break;
+      if (retiring.has(connection)) continue;
+      retiring.add(connection);
+      connection.stop();
+    }
     while (!signal.aborted && connections.size - retiring.size < wanted && !schedule.complete && schedule.hasWork) spawn();
     hasher.advance(schedule.prefix);
     checkpointer.written(t.written(), now);
