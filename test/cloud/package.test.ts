@@ -75,9 +75,7 @@ describe("the cloud template (sls package)", () => {
         // the volume's own files
         ...["GET unlisted", "POST identify", "GET identify", "DELETE identify", "POST adopt", "POST verify", "GET verify", "DELETE verify"].map((r) => r.replace(" ", " /api/admin/models/")),
         "POST /api/admin/models/add",
-        // the live download settings
-        "GET /api/admin/downloads/settings",
-        "PUT /api/admin/downloads/settings",
+        ...["GET", "PUT"].map((method) => `${method} /api/admin/downloads/settings`),
         "GET /admin",
       ].sort(),
     );
