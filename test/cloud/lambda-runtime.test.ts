@@ -49,7 +49,7 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       }
       expect(env.STUDIO_DIR).toBe(path.join(cloud.mountDir, "studio"));
     }
-    expect(functions).toHaveLength(25);
+    expect(functions).toHaveLength(27);
   });
 
   it("lists the catalog with what is on disk (GET /api/admin/models)", async () => {
@@ -94,6 +94,8 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       ["GET", "/api/admin/models/verify"],
       ["DELETE", "/api/admin/models/verify"],
       ["POST", "/api/admin/models/add"],
+      ["GET", "/api/admin/downloads/settings"],
+      ["PUT", "/api/admin/downloads/settings"],
     ];
     const before = await readFile(catalogFile(studioDir, "models"), "utf8");
 
