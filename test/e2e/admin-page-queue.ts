@@ -34,7 +34,7 @@ export function queueTests({ open, stack }: SuiteAccess): void {
     await Promise.all(FILES.map(({ id }) => stack().up.register({ id: `e2e/queue/${id}`, size: 32 * MiB, mode: "slow", bytesPerSecond: 256 * 1024 })));
     const models = FILES.map(({ id, file: f }) => ({ name: name(id), file: f, dest: "checkpoints/queue", source: "url", url: `${stack().upstream.url}/files/e2e/queue/${id}` }));
     expect((await stack().call("POST", "/api/admin/models/import", { body: uploadForm(JSON.stringify(catalog([{ id: "queue", name: "Queue", models }]))) })).status).toBe(200);
-    before = (await stack().call("GET", "/api/admin/downloads/settings")).body;
+    before = (await stack().call("GET", "/api/admin/downloads/settings")).json;
     page = await open();
 
     await row("held").getByRole("button", { name: `Download ${name("held")}` }).click();
