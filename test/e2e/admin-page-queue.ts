@@ -66,11 +66,11 @@ export function queueTests({ open, stack }: SuiteAccess): void {
 
     await page.getByRole("button", { name: "Pause all" }).click();
 
-    await notice(/^Paused 2: queue_all_a\.safetensors, queue_all_b\.safetensors$/).waitFor();
+    await notice(/^Paused 2: queue_all_[ab]\.safetensors, queue_all_[ab]\.safetensors$/).waitFor();
     await eventually(text(badge("all_a"))).toBe("Paused");
     await eventually(text(badge("all_b"))).toBe("Paused");
     await page.getByRole("button", { name: "Resume all" }).click();
-    await notice(/^Resumed 2: queue_all_a\.safetensors, queue_all_b\.safetensors$/).waitFor();
+    await notice(/^Resumed 2: queue_all_[ab]\.safetensors, queue_all_[ab]\.safetensors$/).waitFor();
     await eventually(text(badge("all_a"))).toBe("Downloading");
     await eventually(text(badge("all_b"))).toBe("Downloading");
     await cancel("all_a", "all_b");
