@@ -24,16 +24,16 @@ export interface RowActions {
 export function rowButtons(model: Model, shown: Shown, actions: RowActions): HTMLElement[] {
   const button = (label: string, action: string, onclick: () => void, extra: Record<string, string | boolean> = {}) =>
     h("button", { type: "button", "data-action": action, "aria-label": `${label} ${model.name}`, onclick, ...extra }, label);
-  const buttons: HTMLElement[] = [];
-  if (canPause(shown.status)) buttons.push(button("Pause", "pause", () => actions.pause(model)));
-  else if (shown.status === "paused") buttons.push(button("Resume", "resume", () => actions.resume(model), { class: "button-primary" }));
-  buttons.push(
+  // the first button is always the one that starts or ends a download: Download becomes Cancel, in its place
+  const buttons: HTMLElement[] = [
     isActive(shown.status)
       ? button("Cancel", "cancel", () => actions.cancel(model))
       : shown.status === "present"
         ? button("Delete file", "delete", () => actions.deleteFile(model), { class: "button-danger" })
         : button(shown.status === "error" ? "Retry" : "Download", "download", () => actions.download(model), { class: "button-primary" }),
-  );
+  ];
+  if (canPause(shown.status)) buttons.push(button("Pause", "pause", () => actions.pause(model)));
+  else if (shown.status === "paused") buttons.push(button("Resume", "resume", () => actions.resume(model), { class: "button-primary" }));
   if (inQueue(shown.status) && shown.position !== undefined) buttons.push(moveButtons(model, shown.position, actions));
   const blocked = shown.status === "present" ? "Delete the file first" : isActive(shown.status) ? "Cancel the download first" : "";
   buttons.push(
