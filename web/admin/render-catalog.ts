@@ -216,8 +216,15 @@ function restoreFocus(root: HTMLElement, { file, action }: FocusedControl): void
   else focusIn(row, action);
 }
 
-/** Focuses the enabled control of `action` in `within`, else its first enabled button (Move up at the top is disabled). */
+/** The button that takes over when one goes: Pause becomes Resume (and back), Download becomes Cancel. */
+const SUCCESSOR: Readonly<Record<string, string>> = { pause: "resume", resume: "pause", download: "cancel" };
+
+/**
+ * Focuses the enabled control of `action` in `within`, else its successor, else the first enabled button
+ * (Move up at the top of the queue is disabled).
+ */
 function focusIn(within: HTMLElement, action: string): void {
-  const target = within.querySelector<HTMLElement>(`[data-action="${CSS.escape(action)}"]:not([disabled])`);
-  (target ?? within.querySelector<HTMLElement>("button:not([disabled])"))?.focus();
+  const enabled = (name: string | undefined) =>
+    name === undefined ? null : within.querySelector<HTMLElement>(`[data-action="${CSS.escape(name)}"]:not([disabled])`);
+  (enabled(action) ?? enabled(SUCCESSOR[action]) ?? within.querySelector<HTMLElement>("button:not([disabled])"))?.focus();
 }
