@@ -23,6 +23,7 @@ export function queueTests({ open, stack }: SuiteAccess): void {
   const row = (id: string) => page.locator(`tr[data-file="${file(id)}"]`);
   const badge = (id: string) => row(id).locator(".badge");
   const percent = (id: string) => () => row(id).locator("progress").evaluate((bar) => (bar as unknown as { value: number }).value).catch(() => -1);
+  const focused = () => page.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.getAttribute("aria-label"));
   const notice = (pattern: RegExp) => page.locator(".notice-text").filter({ hasText: pattern });
   const name = (id: string) => `Queue ${id}`;
   const download = async (id: string) => expect((await stack().call("POST", `/api/admin/models/download/${file(id)}`)).status).toBe(200);
@@ -52,7 +53,9 @@ export function queueTests({ open, stack }: SuiteAccess): void {
     expect(await badge("held").textContent()).toBe("Paused");
     expect(await percent("held")()).toBe(kept);
 
-    await row("held").getByRole("button", { name: `Resume ${name("held")}` }).click();
+    // Resume took Pause's place, and the focus with it: Enter resumes
+    expect(await focused()).toBe(`Resume ${name("held")}`);
+    await page.keyboard.press("Enter");
     await eventually(text(badge("held"))).toBe("Downloading");
     await eventually(percent("held")).toBeGreaterThan(kept);
     await cancel("held");
@@ -117,7 +120,6 @@ export function queueTests({ open, stack }: SuiteAccess): void {
 
     await eventually(text(row("second").locator(".queue-place"))).toBe("1st in the queue");
     await eventually(text(row("first").locator(".queue-place"))).toBe("2nd in the queue");
-    const focused = () => page.evaluate(() => (globalThis as unknown as PageGlobals).document.activeElement?.getAttribute("aria-label"));
     expect(await focused()).toBe(`Pause ${name("second")}`);
     await screenshot(page, "laptop-queue-moved");
 
