@@ -23,6 +23,10 @@ interface Step {
 /** How long a pause waits for the sidecar to stop a running download (it looks twice a second). */
 const PAUSE_WAIT_MS = 5_000;
 
+/**
+ * A download with a cancel pending (a DELETE waiting for the sidecar) counts as gone already: the answer
+ * is the one it gets after that DELETE, as in some serial order of the two.
+ */
 const noEntry = (file: string) => new NotFoundError(`'${file}' has no download: queue it first (POST /api/admin/models/download/${encodeURIComponent(file)})`);
 
 /** Why `entry` cannot be paused or resumed, in the words of its state. */
@@ -96,7 +100,7 @@ export async function pauseDownload(config: StateDir, file: string): Promise<Pau
   const orphan = (await orphanSeq(config, [file])).get(file);
   const step = await updateStatus<Step>(config, (status) => {
     const entry = status.downloads[file];
-    if (!entry) return { result: { state: "missing", seq: 0 }, changed: false };
+    if (!entry || entry.cancel) return { result: { state: "missing", seq: 0 }, changed: false };
     if (pauseQueued(entry)) return { result: { state: "paused", seq: entry.seq }, changed: true };
     const state = askPause(entry, orphan);
     const why = state === "refused" ? whyNot(file, entry, "pause") : "";
@@ -122,7 +126,7 @@ export async function resumeDownload(config: StateDir, file: string): Promise<Re
   if (before?.status === "downloading" && before.pause) await untilStopped(config, new Map([[file, before.seq]]));
   const step = await updateStatus<Step>(config, (status) => {
     const entry = status.downloads[file];
-    if (!entry) return { result: { state: "missing" }, changed: false };
+    if (!entry || entry.cancel) return { result: { state: "missing" }, changed: false };
     if (resumePaused(entry)) return { result: { state: "queued" }, changed: true };
     return { result: { state: "refused", why: whyNot(file, entry, "resume") }, changed: false };
   });
@@ -167,7 +171,7 @@ export function resumeAll(config: StateDir): Promise<{ resumed: string[] }> {
 export async function moveDownload(config: StateDir, file: string, position: number): Promise<{ file: string; queue_position: number }> {
   const step = await updateStatus<Step>(config, (status) => {
     const entry = status.downloads[file];
-    if (!entry) return { result: { state: "missing", at: 0 }, changed: false };
+    if (!entry || entry.cancel) return { result: { state: "missing", at: 0 }, changed: false };
     if (!inQueue(entry)) {
       const why = entry.status === "downloading" ? "is running" : entry.status === "done" ? "has finished" : "failed";
       return { result: { state: "refused", at: 0, why: `The download of '${file}' ${why}: only a queued or paused one can be moved` }, changed: false };
