@@ -76,9 +76,7 @@ describe("the cloud template (sls package)", () => {
         ...["GET unlisted", "POST identify", "GET identify", "DELETE identify", "POST adopt", "POST verify", "GET verify", "DELETE verify"].map((r) => r.replace(" ", " /api/admin/models/")),
         "POST /api/admin/models/add",
         // the queue in the user's hands
-        ...["pause", "resume", "move"].map((r) => `POST /api/admin/models/download/{filename}/${r}`),
-        "POST /api/admin/downloads/pause-all",
-        "POST /api/admin/downloads/resume-all",
+        ...["models/download/{filename}/pause", "models/download/{filename}/resume", "models/download/{filename}/move", "downloads/pause-all", "downloads/resume-all"].map((r) => `POST /api/admin/${r}`),
         "GET /admin",
       ].sort(),
     );
