@@ -74,7 +74,7 @@ export class DownloadQueue {
         entry.speed = 0;
         entry.seq = -1_000_000 + entry.seq;
       }
-      return { result: { resumed: resumed.map(([file]) => file), cancelled, paused }, changed: cancelled.length + resumed.length + paused.length > 0 };
+      return { result: { resumed: resumed.map(([file]) => file), cancelled, paused }, changed: active.length > 0 || paused.length > 0 };
     });
     // a catalog that does not parse must not keep the sidecar from starting (it would never run again)
     const models = await this.#models();
