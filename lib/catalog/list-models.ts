@@ -1,6 +1,7 @@
 import type { Stats } from "node:fs";
 import { freshHash, HashCacheReader, type HashCache } from "../state/hash-cache";
 import { sidecarRunning } from "../state/heartbeat";
+import { readSettings } from "../state/settings";
 import { queuePositions, readStatus, type DownloadEntry, type Status } from "../state/status";
 import { freeBytes, modelPath, presentStats } from "./paths";
 import type { CatalogModel } from "./schema";
@@ -127,12 +128,13 @@ export async function listModels(studio: Studio) {
   const { config, listing } = studio;
   const catalog = await loadCatalog(studio, "models");
   const paths = listing.targetsOf(catalog, config.modelsDir);
-  const [stats, free, status, running, hashes] = await Promise.all([
+  const [stats, free, status, running, hashes, settings] = await Promise.all([
     presentStats([...paths.values()]),
     freeBytes(config.modelsDir),
     readStatus(config),
     sidecarRunning(config.stateDir),
     listing.hashes.read(config),
+    readSettings(config),
   ]);
   const active = Object.values(status.downloads);
 
@@ -149,6 +151,8 @@ export async function listModels(studio: Studio) {
       present_count: presentCount,
       total_count: catalog.models.length,
       global_speed: active.reduce((sum, entry) => sum + (entry.status === "downloading" ? entry.speed : 0), 0),
+      /** The bandwidth cap the global speed is held to; null for none. */
+      max_bytes_per_second: settings.max_bytes_per_second,
       models_bytes: modelsBytes,
       free_bytes: free,
       daemon_running: running,

@@ -10,6 +10,7 @@ import type { Studio } from "../catalog/studio";
 import { isRegularFile } from "../fs/exists";
 import { placeFromVolume, rememberDownload, type Found } from "./dedupe";
 import { Download, type DownloadResult } from "./engine/engine";
+import type { LiveLimits } from "./engine/job";
 import type { DiskRoom } from "./engine/room";
 import { resolveSource } from "./engine/source";
 
@@ -23,6 +24,8 @@ export interface Obtaining {
   readonly file: string;
   /** The room on disk the queue's downloads share. */
   readonly room: DiskRoom;
+  /** The sidecar's live settings: connections per file and the cap, read by the download as it runs. */
+  readonly live?: LiveLimits;
   readonly signal: AbortSignal;
   /** The sidecar's log. */
   readonly log: (line: string) => void;
@@ -30,7 +33,7 @@ export interface Obtaining {
   readonly underWay: (what: UnderWay) => void;
 }
 
-export async function obtain({ studio, file, room, signal, log: sidecarLog, underWay }: Obtaining): Promise<DownloadResult | Found> {
+export async function obtain({ studio, file, room, live, signal, log: sidecarLog, underWay }: Obtaining): Promise<DownloadResult | Found> {
   const { config } = studio;
   const log = (line: string) => sidecarLog(`${file}: ${line}`);
   const model = (await loadCatalog(studio, "models")).models.find((entry) => entry.file === file);
@@ -48,7 +51,8 @@ export async function obtain({ studio, file, room, signal, log: sidecarLog, unde
     target,
     source,
     sha256: model.sha256 ?? undefined,
-    connections: config.downloadConnections,
+    connections: live?.connections ?? config.downloadConnections,
+    ...(live && { live }),
     stallMs: config.downloadStallMs,
     retryBaseMs: config.downloadRetryBaseMs,
     maxAttempts: config.downloadMaxAttempts,
@@ -58,7 +62,7 @@ export async function obtain({ studio, file, room, signal, log: sidecarLog, unde
     log,
   });
   underWay(download);
-  log(`started from ${source.label} (${config.downloadConnections} connections at most)`);
+  log(`started from ${source.label} (${live?.connections ?? config.downloadConnections} connections at most)`);
   const result = await download.run();
   // the file is in place whether or not this works: a failure costs a later dedupe, not this download
   await rememberDownload(config, target, result).catch((error: Error) => log(`its SHA256 was not recorded: ${error.message}`));

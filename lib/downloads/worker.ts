@@ -9,6 +9,7 @@ import { notComing, type Found } from "./dedupe";
 import type { DownloadResult } from "./engine/engine";
 import { asDownloadError, CancelledError } from "./engine/errors";
 import { DiskRoom } from "./engine/room";
+import { DownloadLimits } from "./limits";
 import { obtain, type UnderWay } from "./obtain";
 import { Progress, type Figures } from "./progress";
 import { pausedAfterRestart, settlePause } from "./queue-control";
@@ -33,7 +34,7 @@ const mb = (bytes: number, seconds: number) => (bytes / 1e6 / Math.max(seconds, 
 
 /**
  * The sidecar's downloads: picks queued entries of the status file in queue order, runs at most
- * MAX_CONCURRENT_DOWNLOADS at once, writes their progress, and honours cancels.
+ * the settings' max_concurrent at once (a lowered one holds new starts, it stops nothing), writes their progress, and honours cancels.
  */
 export class DownloadQueue {
   readonly #studio: Studio;
@@ -46,10 +47,13 @@ export class DownloadQueue {
   #catalogProblem: string | undefined;
   /** The status file wants a write though no progress changed (see tick). */
   #rewrite = false;
+  /** The live settings: downloads at once, and the connections and the cap each download reads as it runs. */
+  readonly #limits: DownloadLimits;
 
-  constructor(studio: Studio, log: (line: string) => void) {
+  constructor(studio: Studio, log: (line: string) => void, limits = new DownloadLimits(studio.config, log)) {
     this.#studio = studio;
     this.#log = log;
+    this.#limits = limits;
   }
 
   get size(): number {
@@ -88,6 +92,7 @@ export class DownloadQueue {
 
   /** One look at the status file: stop what was cancelled, start what fits. */
   async tick(): Promise<void> {
+    const { max_concurrent: maxConcurrent } = await this.#limits.refresh();
     const { value: status, corrupt } = await inspectStatus(this.#studio.config);
     // Only an explicit cancel stops a download. A missing entry is not one: the API never removes the
     // entry of a running download, so it was lost (a corrupt status file) and writeProgress restores it.
@@ -99,7 +104,7 @@ export class DownloadQueue {
     }
     // the next writeProgress writes then: it repairs a corrupt file, restores lost entries, drops expired ones
     if (corrupt || lost || hasExpired(status)) this.#rewrite = true;
-    let free = this.#studio.config.maxConcurrentDownloads - this.#running.size;
+    let free = maxConcurrent - this.#running.size;
     if (free <= 0) return;
     const queued = Object.entries(status.downloads)
       .filter(([file, entry]) => entry.status === "queued" && !entry.cancel && !this.#running.has(file))
@@ -170,7 +175,7 @@ export class DownloadQueue {
     this.#running.set(file, running);
     const log = (line: string) => this.#log(`${file}: ${line}`);
     const underWay = (what: UnderWay) => (running.download = what);
-    const run = () => obtain({ studio: this.#studio, file, room: this.#room, signal: controller.signal, log: this.#log, underWay });
+    const run = () => obtain({ studio: this.#studio, file, room: this.#room, live: this.#limits, signal: controller.signal, log: this.#log, underWay });
     const settled = run()
       .then((result) => this.#finished(file, result))
       .catch((error: unknown) => this.#failed(file, error, controller.signal))

@@ -68,7 +68,7 @@ function preflight(req: http.IncomingMessage, res: http.ServerResponse, corsOrig
   if (origin === undefined || !originAllowed(origin, corsOrigins)) return send(res, 403, "CORS: origin not allowed", { vary: "Origin" });
   res.writeHead(204, {
     "access-control-allow-origin": origin,
-    "access-control-allow-methods": "GET,POST,DELETE,OPTIONS",
+    "access-control-allow-methods": "GET,POST,PUT,DELETE,OPTIONS",
     "access-control-allow-headers": CORS_ALLOWED_HEADERS.join(","),
     "access-control-max-age": "600",
     vary: "Origin",

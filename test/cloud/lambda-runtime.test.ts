@@ -49,7 +49,7 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       }
       expect(env.STUDIO_DIR).toBe(path.join(cloud.mountDir, "studio"));
     }
-    expect(functions).toHaveLength(30);
+    expect(functions).toHaveLength(32);
   });
 
   it("lists the catalog with what is on disk (GET /api/admin/models)", async () => {
@@ -99,6 +99,8 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       ["POST", `/api/admin/models/download/${sdxl.file}/move`],
       ["POST", "/api/admin/downloads/pause-all"],
       ["POST", "/api/admin/downloads/resume-all"],
+      ["GET", "/api/admin/downloads/settings"],
+      ["PUT", "/api/admin/downloads/settings"],
     ];
     const before = await readFile(catalogFile(studioDir, "models"), "utf8");
 

@@ -77,6 +77,7 @@ describe("the cloud template (sls package)", () => {
         "POST /api/admin/models/add",
         // the queue in the user's hands
         ...["models/download/{filename}/pause", "models/download/{filename}/resume", "models/download/{filename}/move", "downloads/pause-all", "downloads/resume-all"].map((r) => `POST /api/admin/${r}`),
+        ...["GET", "PUT"].map((method) => `${method} /api/admin/downloads/settings`),
         "GET /admin",
       ].sort(),
     );
@@ -134,7 +135,7 @@ describe("the cloud template (sls package)", () => {
       }
     ).IntegrationResponses[0]!.ResponseTemplates["application/json"]!;
 
-    expect(envs).toHaveLength(29);
+    expect(envs).toHaveLength(31);
     for (const env of envs) {
       expect(env).toEqual({
         STUDIO_DIR: "/mnt/workspace/studio",
@@ -171,7 +172,7 @@ describe("the cloud template (sls package)", () => {
       expect(inLambda.catalogRepoUrl).toBeUndefined();
       expect(inLambda.apiKey).toBeUndefined();
     }
-    expect(envs).toHaveLength(29);
+    expect(envs).toHaveLength(31);
     expect(adminPage).not.toHaveProperty("environment");
     expect(adminPage).not.toHaveProperty("vpc");
   });

@@ -12,6 +12,7 @@ import type { IncomingMessage } from "node:http";
 import { DownloadError } from "./errors";
 import { looksLikeHtml } from "./probe";
 import type { RetryPolicy } from "../../net/retry";
+import type { RateLimiter, Waiter } from "./rate-limit";
 import { retryingDownload } from "./retry";
 import type { Lease, RangeSchedule } from "./schedule";
 import { HIGH_WATER_BYTES, SegmentWriter, type WriteLane } from "./writer";
@@ -35,6 +36,8 @@ export interface ConnectionContext {
   readonly retire: (connection: Connection) => boolean;
   /** False when the size is not known (a server without ranges): the response's end is the file's end. */
   readonly sized: boolean;
+  /** The sidecar's bandwidth budget, which every chunk is taken from while it has a cap. */
+  readonly limiter?: RateLimiter | undefined;
   readonly policy: RetryPolicy;
   /** False for a stream that cannot be continued: a failure ends the connection at once. */
   readonly retries: boolean;
@@ -59,6 +62,12 @@ export class Connection {
   /** When the last byte arrived (for the stall check) and the bytes since the rate was last taken. */
   lastDataAt = Date.now();
   #bytesSinceRate = 0;
+  /** Set while the cap holds the response paused. */
+  #throttle: Waiter | undefined;
+  /** Ends the current response, once its data is written; set while one streams. */
+  #endResponse: (() => void) | undefined;
+  /** Asked to stop (fewer connections wanted now): it ends its response and takes no more work. */
+  #stopping = false;
   #rateAt = Date.now();
 
   constructor(context: ConnectionContext) {
@@ -70,13 +79,44 @@ export class Connection {
   /** The writer caught up, or failed: a paused response goes on, or ends with the write's error. */
   #writable(): void {
     const error = this.#writer.error;
-    if (error === undefined) this.#res?.resume();
-    else this.#res?.destroy(error instanceof Error ? error : new Error(String(error)));
+    if (error === undefined) {
+      if (this.#throttle === undefined) this.#res?.resume();
+    } else this.#res?.destroy(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  /** True while the cap holds this connection's response paused. */
+  get throttled(): boolean {
+    return this.#throttle !== undefined;
+  }
+
+  /** Pauses `res` for `ms` (the cap's answer), then lets it go on unless the disk is behind. */
+  #hold(res: IncomingMessage, limiter: RateLimiter, ms: number): void {
+    res.pause();
+    this.#throttle = limiter.wait(ms, () => {
+      this.#throttle = undefined;
+      this.lastDataAt = Date.now();
+      if (this.#res === res && this.#writer.backlog < HIGH_WATER_BYTES) res.resume();
+    });
+  }
+
+  #release(): void {
+    if (this.#throttle === undefined) return;
+    this.#context.limiter?.cancel(this.#throttle);
+    this.#throttle = undefined;
   }
 
   /** True while a response is streaming into the file. */
   get receiving(): boolean {
     return this.#res !== undefined;
+  }
+
+  /**
+   * Stops now rather than at the end of its piece (a lowered connections_per_file): the response ends once
+   * what it brought is written, and the rest of the piece is left to the other connections.
+   */
+  stop(): void {
+    this.#stopping = true;
+    this.#endResponse?.();
   }
 
   /** Drops the current response with `error` (a stall): the connection retries from its last written byte. */
@@ -125,6 +165,7 @@ export class Connection {
     let res = initial;
     const work = async () => {
       for (;;) {
+        if (this.#stopping) return;
         const current = this.#lease!;
         // after a failure: on from the last byte in the file, not the last one received
         current.received = current.segment.start + current.segment.done;
@@ -133,7 +174,7 @@ export class Connection {
         const streaming = res;
         res = undefined;
         const more = await this.#stream(streaming);
-        if (!more) return;
+        if (!more || this.#stopping) return;
       }
     };
     await (this.#context.retries ? retryingDownload(policy, work, () => this.#lease!.segment.done, signal) : work());
@@ -158,7 +199,7 @@ export class Connection {
    * ends; resolves once every byte is in the file, true when the response ended before the range did.
    */
   #stream(res: IncomingMessage): Promise<boolean> {
-    const { sized, label } = this.#context;
+    const { sized, label, limiter } = this.#context;
     return new Promise<boolean>((resolve, reject) => {
       let ended = false;
       const finish = (error?: unknown) => {
@@ -166,6 +207,8 @@ export class Connection {
         ended = true;
         res.off("data", onData);
         this.#res = undefined;
+        this.#endResponse = undefined;
+        this.#release();
         const full = this.#lease!.received > this.#lease!.segment.end;
         if (!full || !res.complete) res.destroy();
         const failure = error ?? this.#writer.error;
@@ -193,6 +236,11 @@ export class Connection {
         if (this.#writer.error !== undefined) return finish();
         if (this.#writer.backlog >= HIGH_WATER_BYTES) res.pause();
         if (!this.#runOn()) return finish();
+        // the cap: one property read per chunk without one
+        if (limiter?.limited) {
+          const wait = limiter.take(chunk.length);
+          if (wait > 0) this.#hold(res, limiter, wait);
+        }
       };
       res.on("data", onData);
       res.once("end", () => {
@@ -206,6 +254,7 @@ export class Connection {
       res.once("error", (error) => finish(error));
       res.once("close", () => finish(res.complete ? undefined : new DownloadError("The connection closed before the end of the data", { retryable: true })));
       this.#res = res;
+      this.#endResponse = () => finish();
       this.lastDataAt = Date.now();
     });
   }

@@ -16,14 +16,17 @@ const LINEAR = 1.7;
 const RETRY_UP_MS = 10_000;
 
 export interface GovernorOptions {
-  /** DOWNLOAD_CONNECTIONS: never more. */
-  readonly max: number;
+  /** connections_per_file now (the settings can change it while the download runs): never more. */
+  readonly max: () => number;
   /** How long each level is measured: long enough to hold a few round trips of the link. */
   readonly windowMs: number;
 }
 
 export class ConnectionGovernor {
-  readonly #max: number;
+  readonly #max: () => number;
+  /** The max at the last update, and whether the governor settled there because of it (not for lack of gain). */
+  #lastMax = 0;
+  #atMax = false;
   readonly #windowMs: number;
   #wanted = 1;
   /** The level before the current one, and what it moved per ms; undefined at the first level. */
@@ -36,7 +39,7 @@ export class ConnectionGovernor {
   #warmUntil: number | undefined;
 
   constructor(options: GovernorOptions) {
-    this.#max = Math.max(1, options.max);
+    this.#max = options.max;
     this.#windowMs = options.windowMs;
   }
 
@@ -49,6 +52,8 @@ export class ConnectionGovernor {
    * answers how many are wanted. A window only starts once the wanted number are all receiving.
    */
   update(now: number, bytes: number, receiving: number): number {
+    const max = Math.max(1, this.#max());
+    if (max !== this.#lastMax) this.#newMax(max);
     if (now < this.#settledUntil) return this.#wanted;
     if (receiving < this.#wanted) {
       this.#since = undefined;
@@ -69,18 +74,36 @@ export class ConnectionGovernor {
       // this step did not pay: back to the level before, for a while
       this.#wanted = this.#before.level;
       this.#before = undefined;
+      this.#atMax = false;
       this.#settledUntil = now + RETRY_UP_MS;
       return this.#wanted;
     }
-    if (this.#wanted < this.#max) {
+    if (this.#wanted < max) {
       // a step that paid almost in full (each connection is held to its own rate): the next one is bigger
       const step = this.#before && rate >= this.#before.rate * LINEAR ? 4 : 2;
       this.#before = { level: this.#wanted, rate };
-      this.#wanted = Math.min(this.#max, this.#wanted * step);
+      this.#wanted = Math.min(max, this.#wanted * step);
     } else {
+      this.#atMax = true;
       this.#before = undefined;
       this.#settledUntil = now + RETRY_UP_MS;
     }
     return this.#wanted;
+  }
+
+  /** A lower max holds at once; a higher one is tried at once when only the old max held the governor back. */
+  #newMax(max: number): void {
+    const raised = this.#lastMax !== 0 && max > this.#lastMax;
+    this.#lastMax = max;
+    if (this.#wanted > max) {
+      this.#wanted = max;
+      this.#before = undefined;
+      this.#since = undefined;
+      this.#atMax = true;
+    } else if (raised && this.#atMax) {
+      this.#atMax = false;
+      this.#settledUntil = 0;
+      this.#since = undefined;
+    }
   }
 }

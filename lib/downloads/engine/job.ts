@@ -1,4 +1,5 @@
 /** What a download is asked to do, and what it answers when it is done. */
+import type { RateLimiter } from "./rate-limit";
 import type { DiskRoom } from "./room";
 import type { Source } from "./source";
 
@@ -7,7 +8,10 @@ export interface DownloadJob {
   readonly source: Source;
   /** From the catalog; Hugging Face's X-Linked-Etag is used when the catalog has none. */
   readonly sha256: string | undefined;
+  /** The most connections, when no live limits say otherwise. */
   readonly connections: number;
+  /** The sidecar's settings as they change: read on each tick of the transfer (undefined: `connections`, no cap). */
+  readonly live?: LiveLimits;
   readonly stallMs: number;
   readonly retryBaseMs: number;
   readonly maxAttempts: number;
@@ -16,6 +20,14 @@ export interface DownloadJob {
   readonly room: DiskRoom;
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
+}
+
+/** What a person may change while downloads run (the settings file), shared by every download of the sidecar. */
+export interface LiveLimits {
+  /** connections_per_file now. */
+  readonly connections: number;
+  /** The one bandwidth budget of every download and connection. */
+  readonly limiter: RateLimiter;
 }
 
 export interface DownloadResult {

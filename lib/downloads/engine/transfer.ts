@@ -8,6 +8,7 @@
  */
 import { setMaxListeners } from "node:events";
 import type { FileHandle } from "node:fs/promises";
+import { MAX_CONNECTIONS } from "../../state/settings";
 import { Checkpointer } from "./checkpoints";
 import { Connection, type ConnectionContext, type Via } from "./connection";
 import { segmentLength, type Control, type Segment } from "./control";
@@ -45,11 +46,16 @@ export async function transfer(t: Transfer): Promise<void> {
   const stop = new AbortController();
   const signal = AbortSignal.any([job.signal, stop.signal]);
   // each connection's request and back-off listen to it: more than Node's default of 10 is expected
-  setMaxListeners(4 * job.connections + 8, signal);
+  setMaxListeners(4 * Math.max(job.connections, MAX_CONNECTIONS) + 8, signal);
   const schedule = new RangeSchedule(t.segments);
   const checkpointer = new Checkpointer({ handle, control: t.control, file: t.controlFile, log: job.log });
   // a few round trips of the link per measurement: the first answer's delay stands for one
-  const governor = new ConnectionGovernor({ max: t.control ? job.connections : 1, windowMs: Math.min(2000, Math.max(250, 4 * probe.firstByteMs)) });
+  // the settings' connections_per_file, read on every tick: a change reaches the download within 100 ms. While
+  // the cap holds connections back, no more are added: one would only take budget from the other downloads
+  // (and look like a gain to the governor), not add any.
+  const live = job.live;
+  const max: () => number = !t.control ? () => 1 : !live ? () => job.connections : (): number => (live.limiter.waiting > 0 ? Math.min(governor.wanted, live.connections) : live.connections);
+  const governor = new ConnectionGovernor({ max, windowMs: Math.min(2000, Math.max(250, 4 * probe.firstByteMs)) });
   const connections = new Set<Connection>();
   const retiring = new Set<Connection>();
   const running = new Set<Promise<void>>();
@@ -74,6 +80,7 @@ export async function transfer(t: Transfer): Promise<void> {
       return true;
     },
     sized,
+    limiter: job.live?.limiter,
     policy: downloadPolicy(job),
     // a stream without ranges cannot be continued: its caller starts it again instead
     retries: t.control !== undefined,
@@ -104,13 +111,21 @@ export async function transfer(t: Transfer): Promise<void> {
       connection.tick(now);
       if (!connection.receiving) continue;
       receiving += 1;
-      if (now - connection.lastDataAt > job.stallMs) connection.drop(new DownloadError(`No data for ${job.stallMs / 1000} s`, { retryable: true }));
+      // a connection the cap holds back is not stalled
+      if (!connection.throttled && now - connection.lastDataAt > job.stallMs) connection.drop(new DownloadError(`No data for ${job.stallMs / 1000} s`, { retryable: true }));
     }
     const wanted = governor.update(now, t.written(), receiving);
     if (wanted !== level.wanted) {
       const rate = (t.written() - level.bytes) / 1e3 / Math.max(1, now - level.at);
       job.log(`${wanted} connection${wanted === 1 ? "" : "s"} now (${level.wanted} moved ${rate.toFixed(0)} MB/s)`);
       Object.assign(level, { wanted, at: now, bytes: t.written() });
+    }
+    // a lowered connections_per_file: the connections over it stop now, not at the end of their pieces
+    for (const connection of connections) {
+      if (connections.size - retiring.size <= max()) break;
+      if (retiring.has(connection)) continue;
+      retiring.add(connection);
+      connection.stop();
     }
     while (!signal.aborted && connections.size - retiring.size < wanted && !schedule.complete && schedule.hasWork) spawn();
     hasher.advance(schedule.prefix);

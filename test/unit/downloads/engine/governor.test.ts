@@ -26,7 +26,7 @@ interface Drive {
 
 /** Ticks a governor over `link`; answers each change of the number wanted as [time, connections]. */
 function drive({ max, windowMs, link, untilMs, receiving = (wanted) => wanted }: Drive): Array<[number, number]> {
-  const governor = new ConnectionGovernor({ max, windowMs });
+  const governor = new ConnectionGovernor({ max: () => max, windowMs });
   const changes: Array<[number, number]> = [[0, governor.wanted]];
   let bytes = 0;
   let wanted = governor.wanted;
@@ -106,11 +106,43 @@ describe("ConnectionGovernor's windows", () => {
   });
 
   it("decides nothing while fewer connections than wanted are receiving", () => {
-    const governor = new ConnectionGovernor({ max: 8, windowMs: 500 });
+    const governor = new ConnectionGovernor({ max: () => 8, windowMs: 500 });
     let now = 0;
     for (; now <= 2000; now += TICK_MS) governor.update(now, now * R, 1);
     expect(governor.wanted).toBe(2);
 
     for (; now <= 60_000; now += TICK_MS) expect(governor.update(now, now * R, 1)).toBe(2);
+  });
+});
+
+describe("ConnectionGovernor with a live maximum (the settings' connections_per_file)", () => {
+  /** Ticks a governor whose max is `maxAt(now)`; answers each change of the number wanted as [time, connections]. */
+  function driveLive(maxAt: (now: number) => number, untilMs: number): Array<[number, number]> {
+    let now = 0;
+    const governor = new ConnectionGovernor({ max: () => maxAt(now), windowMs: 500 });
+    const changes: Array<[number, number]> = [[0, governor.wanted]];
+    let bytes = 0;
+    let wanted = governor.wanted;
+    for (now = TICK_MS; now <= untilMs; now += TICK_MS) {
+      bytes += perConnection(wanted, now) * TICK_MS;
+      wanted = governor.update(now, bytes, wanted);
+      expect(wanted).toBeLessThanOrEqual(maxAt(now));
+      if (wanted !== changes.at(-1)![1]) changes.push([now, wanted]);
+    }
+    return changes;
+  }
+
+  it("goes past the old maximum within 2 s of a raise, though it had settled there", () => {
+    const changes = driveLive((now) => (now < 20_000 ? 2 : 8), 40_000);
+
+    expect(levels(changes)).toEqual([1, 2, 4, 8]);
+    expect(changes.find(([, level]) => level === 8)![0] - 20_000).toBeLessThanOrEqual(2_000);
+  });
+
+  it("drops to a lowered maximum at its next update", () => {
+    const changes = driveLive((now) => (now < 20_000 ? 8 : 3), 40_000);
+
+    expect(levels(changes)).toEqual([1, 2, 8, 3]);
+    expect(changes.at(-1)![0]).toBe(20_000);
   });
 });
