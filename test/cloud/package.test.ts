@@ -75,9 +75,8 @@ describe("the cloud template (sls package)", () => {
         // the volume's own files
         ...["GET unlisted", "POST identify", "GET identify", "DELETE identify", "POST adopt", "POST verify", "GET verify", "DELETE verify"].map((r) => r.replace(" ", " /api/admin/models/")),
         "POST /api/admin/models/add",
-        // the queue in the user's hands
-        ...["models/download/{filename}/pause", "models/download/{filename}/resume", "models/download/{filename}/move", "downloads/pause-all", "downloads/resume-all"].map((r) => `POST /api/admin/${r}`),
-        ...["GET", "PUT"].map((method) => `${method} /api/admin/downloads/settings`),
+        // the queue in the user's hands, and its live settings
+        ...["models/download/{filename}/pause", "models/download/{filename}/resume", "models/download/{filename}/move", "downloads/pause-all", "downloads/resume-all"].map((r) => `POST /api/admin/${r}`), "GET /api/admin/downloads/settings", "PUT /api/admin/downloads/settings",
         "GET /admin",
       ].sort(),
     );
