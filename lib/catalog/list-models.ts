@@ -2,17 +2,17 @@ import type { Stats } from "node:fs";
 import { freshHash, HashCacheReader, type HashCache } from "../state/hash-cache";
 import { sidecarRunning } from "../state/heartbeat";
 import { readSettings } from "../state/settings";
-import { readStatus, type DownloadEntry, type Status } from "../state/status";
+import { queuePositions, readStatus, type DownloadEntry, type Status } from "../state/status";
 import { freeBytes, modelPath, presentStats } from "./paths";
 import type { CatalogModel } from "./schema";
 import { loadCatalog, type LoadedCatalog } from "./store";
 import type { Studio } from "./studio";
 
-export type ModelStatus = "present" | "not_downloaded" | "downloading" | "queued" | "error";
+export type ModelStatus = "present" | "not_downloaded" | "downloading" | "queued" | "paused" | "error";
 
 /** A download in flight says more than the disk; a failed one says less than a file that is there. */
 function modelStatus(entry: DownloadEntry | undefined, present: boolean): ModelStatus {
-  if (entry?.status === "queued" || entry?.status === "downloading") return entry.status;
+  if (entry?.status === "queued" || entry?.status === "downloading" || entry?.status === "paused") return entry.status;
   if (present) return "present";
   return entry?.status === "error" ? "error" : "not_downloaded";
 }
@@ -78,7 +78,7 @@ function listingKey(
     const s = stats.get(paths.get(model)!);
     if (s !== undefined) parts.push(`${model.file}:${s.size}:${s.mtimeMs}`);
   }
-  for (const [file, entry] of Object.entries(downloads)) parts.push(`${file}=${entry.status}:${entry.error ?? ""}`);
+  for (const [file, entry] of Object.entries(downloads)) parts.push(`${file}=${entry.status}:${entry.seq}:${entry.error ?? ""}`);
   return parts.join("\n");
 }
 
@@ -92,6 +92,7 @@ function buildListing(
   const counted = new Set<string>();
   let presentCount = 0;
   let modelsBytes = 0;
+  const positions = queuePositions({ downloads });
   const categories = catalog.categories.map(({ category, models }) => ({
     ...category,
     models: models.map((model) => {
@@ -108,7 +109,15 @@ function buildListing(
       const state = modelStatus(entry, size !== undefined);
       // a damaged file is still there: "present", with the error that says what to do
       const checked = s && state === "present" ? verifiedState(model, s, cache) : undefined;
-      return { ...model, status: state, on_disk_bytes: size ?? 0, ...(state === "error" && { error: entry?.error }), ...checked };
+      const position = positions.get(model.file);
+      return {
+        ...model,
+        status: state,
+        on_disk_bytes: size ?? 0,
+        ...(state === "error" && { error: entry?.error }),
+        ...(position !== undefined && { queue_position: position }),
+        ...checked,
+      };
     }),
   }));
   return { categories, presentCount, modelsBytes };

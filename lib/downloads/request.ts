@@ -9,6 +9,7 @@ import type { Studio } from "../catalog/studio";
 import { sidecarRunning } from "../state/heartbeat";
 import { isActive, readStatus, updateStatus, type DownloadEntry, type Status } from "../state/status";
 import { partPath, removePartial } from "../catalog/partial";
+import { resumePaused } from "./queue-control";
 
 /** Queues `files` after everything already in the queue, in their order. */
 function enqueue(status: Status, files: readonly string[], now: number): void {
@@ -40,6 +41,8 @@ export function queueDownload(studio: Studio, file: string): Promise<QueueAnswer
     const lookedAt = Date.now();
     if (await isRegularFile(modelPath(model, config.modelsDir))) return { status: "present", file };
     return updateStatus<QueueAnswer>(config, (status, now) => {
+      // a paused download asked for again goes back in the queue at its place, from its partial
+      if (resumePaused(status.downloads[file])) return { result: { status: "queued", file }, changed: true };
       if (isActive(status.downloads[file])) return { result: { status: "downloading", file }, changed: false };
       if (finishedSince(status.downloads[file], lookedAt)) return { result: { status: "present", file }, changed: false };
       enqueue(status, [file], now);
@@ -48,7 +51,10 @@ export function queueDownload(studio: Studio, file: string): Promise<QueueAnswer
   });
 }
 
-/** POST /api/admin/models/download-batch: skipped are the unknown, present, queued and downloading ones. */
+/**
+ * POST /api/admin/models/download-batch: skipped are the unknown, present, queued and downloading ones;
+ * paused ones are resumed (at their place in the queue) and count as queued.
+ */
 export function queueBatch(studio: Studio, filenames: readonly string[]): Promise<{ queued: string[]; skipped: string[] }> {
   const { config } = studio;
   return whileCatalogSteady(studio, "models", async () => {
@@ -65,9 +71,11 @@ export function queueBatch(studio: Studio, filenames: readonly string[]): Promis
       else skipped.push(file);
     }
     const queued = await updateStatus(config, (status, now) => {
+      const resumed = wanted.filter((file) => resumePaused(status.downloads[file]));
       const added = wanted.filter((file) => !isActive(status.downloads[file]) && !finishedSince(status.downloads[file], lookedAt));
       enqueue(status, added, now);
-      return { result: added, changed: added.length > 0 };
+      const queued = wanted.filter((file) => resumed.includes(file) || added.includes(file));
+      return { result: queued, changed: queued.length > 0 };
     });
     return { queued, skipped: [...skipped, ...wanted.filter((file) => !queued.includes(file))] };
   });
@@ -89,7 +97,8 @@ async function stopDownload(config: Config, file: string): Promise<boolean> {
   const { state, seq } = await updateStatus<{ state: "idle" | "removed" | "asked" | "joined"; seq: number }>(config, (status) => {
     const entry = status.downloads[file];
     if (!isActive(entry)) return { result: { state: "idle", seq: 0 }, changed: false };
-    if (entry!.status === "queued" || entry!.seq === orphan) {
+    // nobody holds a queued or paused one's partial (the caller removes it)
+    if (entry!.status === "queued" || entry!.status === "paused" || entry!.seq === orphan) {
       delete status.downloads[file];
       return { result: { state: "removed", seq: 0 }, changed: true };
     }
@@ -115,7 +124,7 @@ async function stopDownload(config: Config, file: string): Promise<boolean> {
 
 const DELETE_ROUNDS = 3;
 
-/** DELETE /api/admin/models/{filename}: cancels a download in progress, then deletes the file itself. */
+/** DELETE /api/admin/models/{filename}: cancels a download in progress (or paused), then deletes the file itself. */
 export async function deleteModel(studio: Studio, file: string): Promise<{ status: "deleted"; file: string }> {
   const { config } = studio;
   const model = await findModel(studio, file);

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { Config } from "../config";
-import { readStatus, type Status } from "../state/status";
+import { queuePositions, readStatus, type Status } from "../state/status";
 
 /**
  * The longest a stream lasts. In the cloud, API Gateway ends a streamed answer after 15 minutes (the
@@ -28,12 +28,25 @@ export const StatusQuery = z.object({
 const RETRY_MS = 2_000;
 const INTERVAL_MS = 1_000;
 
-/** The reference's event: per file status, bytes, speed, percent, error; nothing of our own bookkeeping. */
+/**
+ * The reference's event: per file status, bytes, speed, percent, error; and for a queued or paused one its
+ * `queue_position` (0-based); nothing of our own bookkeeping.
+ */
 export function downloadsEvent(status: Status, now = Date.now()) {
   const downloads: Record<string, object> = {};
+  const positions = queuePositions(status);
   for (const [file, entry] of Object.entries(status.downloads)) {
     const { status: state, bytes_downloaded, bytes_total, speed, percent, error } = entry;
-    downloads[file] = { status: state, bytes_downloaded, bytes_total, speed, percent, ...(error !== undefined && { error }) };
+    const position = positions.get(file);
+    downloads[file] = {
+      status: state,
+      bytes_downloaded,
+      bytes_total,
+      speed,
+      percent,
+      ...(error !== undefined && { error }),
+      ...(position !== undefined && { queue_position: position }),
+    };
   }
   return { downloads, timestamp: now / 1000 };
 }

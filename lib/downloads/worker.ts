@@ -12,6 +12,7 @@ import { DiskRoom } from "./engine/room";
 import { DownloadLimits } from "./limits";
 import { obtain, type UnderWay } from "./obtain";
 import { Progress, type Figures } from "./progress";
+import { pausedAfterRestart, settlePause } from "./queue-control";
 
 interface Running {
   /** Set once the download has its source (or a copy from the volume began); before that only the controller can stop it. */
@@ -21,8 +22,11 @@ interface Running {
   readonly progress: Progress;
 }
 
-/** Why a running download is stopped: cancel drops its partial, shutdown keeps it for the next start. */
-type StopReason = "cancel" | "shutdown";
+/**
+ * Why a running download is stopped: cancel drops its partial, shutdown keeps it for the next start,
+ * pause keeps it and marks the entry "paused" (queue-control.ts).
+ */
+type StopReason = "cancel" | "shutdown" | "pause";
 
 const NO_PROGRESS = { bytes_downloaded: 0, bytes_total: 0, speed: 0, percent: 0 } as const;
 
@@ -58,10 +62,13 @@ export class DownloadQueue {
 
   /**
    * After a crash: what was downloading is queued again, ahead of the rest, and resumes from its partial;
-   * what had been cancelled (the cancel never reached the sidecar that died) is dropped, partial included.
+   * what had been cancelled (the cancel never reached the sidecar that died) is dropped, partial included;
+   * paused entries stay paused, and one whose pause had been asked for is paused now.
    */
   async recover(): Promise<void> {
-    const { resumed, cancelled } = await updateStatus(this.#studio.config, (status) => {
+    const { resumed, cancelled, paused } = await updateStatus(this.#studio.config, (status) => {
+      // a pause asked for and never settled: paused now (paused entries stay as they are)
+      const paused = pausedAfterRestart(status);
       const active = Object.entries(status.downloads).filter(([, entry]) => isActive(entry));
       const cancelled = active.filter(([, entry]) => entry.cancel).map(([file]) => file);
       for (const file of cancelled) delete status.downloads[file];
@@ -71,7 +78,7 @@ export class DownloadQueue {
         entry.speed = 0;
         entry.seq = -1_000_000 + entry.seq;
       }
-      return { result: { resumed: resumed.map(([file]) => file), cancelled }, changed: active.length > 0 };
+      return { result: { resumed: resumed.map(([file]) => file), cancelled, paused }, changed: active.length > 0 || paused.length > 0 };
     });
     // a catalog that does not parse must not keep the sidecar from starting (it would never run again)
     const models = await this.#models();
@@ -79,6 +86,7 @@ export class DownloadQueue {
       const model = models.find((entry) => entry.file === file);
       if (model) this.#log(`${file}: cancelled before the restart; ${await this.#dropPartial(model)}`);
     }
+    if (paused.length > 0) this.#log(`paused before the restart: ${paused.join(", ")}`);
     if (resumed.length > 0) this.#log(`resuming ${resumed.length} interrupted download(s): ${resumed.join(", ")}`);
   }
 
@@ -91,6 +99,7 @@ export class DownloadQueue {
     let lost = false;
     for (const [file, running] of this.#running) {
       if (status.downloads[file]?.cancel) running.controller.abort("cancel" satisfies StopReason);
+      else if (status.downloads[file]?.pause) running.controller.abort("pause" satisfies StopReason);
       lost ||= status.downloads[file] === undefined && this.#figures(running) !== undefined;
     }
     // the next writeProgress writes then: it repairs a corrupt file, restores lost entries, drops expired ones
@@ -194,6 +203,7 @@ export class DownloadQueue {
       const total = result === "present" ? entry.bytes_total : result.bytes;
       Object.assign(entry, { status: "done", bytes_downloaded: total, bytes_total: total, percent: 100, speed: 0, finished_at: now });
       delete entry.cancel;
+      delete entry.pause;
       return { result: undefined, changed: true };
     });
   }
@@ -205,6 +215,11 @@ export class DownloadQueue {
       const reason = signal.reason as StopReason;
       if (reason === "shutdown") {
         this.#log(`${file}: stopped with the sidecar; it resumes on the next start`);
+        return;
+      }
+      // a pause keeps the partial, unless a cancel came meanwhile
+      if (reason === "pause" && (await settlePause(this.#studio.config, file, running?.download?.progress.done))) {
+        this.#log(`${file}: paused; its partial is kept`);
         return;
       }
       const model = (await this.#models()).find((entry) => entry.file === file);
@@ -225,6 +240,7 @@ export class DownloadQueue {
       const done = running?.download?.progress.done ?? entry.bytes_downloaded;
       Object.assign(entry, { status: "error", error: message, speed: 0, bytes_downloaded: done, finished_at: now });
       delete entry.cancel;
+      delete entry.pause;
       return { result: undefined, changed: true };
     });
   }

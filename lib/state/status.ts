@@ -10,7 +10,7 @@ import type { Config } from "../config";
 import { entryExists } from "../fs/exists";
 import { JsonState, type StateChange } from "./json-state";
 
-export const DOWNLOAD_STATES = ["queued", "downloading", "done", "error"] as const;
+export const DOWNLOAD_STATES = ["queued", "downloading", "paused", "done", "error"] as const;
 export type DownloadState = (typeof DOWNLOAD_STATES)[number];
 
 export const DownloadEntry = z.looseObject({
@@ -27,6 +27,8 @@ export const DownloadEntry = z.looseObject({
   finished_at: z.number().optional(),
   /** Set by DELETE while downloading: the sidecar stops, removes the partial and the entry. */
   cancel: z.boolean().optional(),
+  /** Set by a pause while downloading: the sidecar stops, keeps the partial, and marks the entry "paused". */
+  pause: z.boolean().optional(),
 });
 export type DownloadEntry = z.infer<typeof DownloadEntry>;
 
@@ -169,5 +171,20 @@ function prune(status: Status, now: number): boolean {
   return pruned;
 }
 
+/** In the queue or running: queued, downloading, or paused (which keeps its partial and its place). */
 export const isActive = (entry: DownloadEntry | undefined): boolean =>
-  entry?.status === "queued" || entry?.status === "downloading";
+  entry?.status === "queued" || entry?.status === "downloading" || entry?.status === "paused";
+
+/** Waiting in the queue: queued, or paused (skipped by the sidecar, keeping its place). */
+export const inQueue = (entry: DownloadEntry | undefined): boolean => entry?.status === "queued" || entry?.status === "paused";
+
+/** The queue in its order (by `seq`, then name): the files of the queued and paused entries. */
+export function queueOrder(status: Pick<Status, "downloads">): string[] {
+  return Object.entries(status.downloads)
+    .filter(([, entry]) => inQueue(entry))
+    .sort(([a, x], [b, y]) => x.seq - y.seq || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([file]) => file);
+}
+
+/** Each queued or paused file's 0-based place in the queue. */
+export const queuePositions = (status: Pick<Status, "downloads">): Map<string, number> => new Map(queueOrder(status).map((file, index) => [file, index]));

@@ -49,7 +49,7 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       }
       expect(env.STUDIO_DIR).toBe(path.join(cloud.mountDir, "studio"));
     }
-    expect(functions).toHaveLength(27);
+    expect(functions).toHaveLength(32);
   });
 
   it("lists the catalog with what is on disk (GET /api/admin/models)", async () => {
@@ -94,6 +94,11 @@ describe("the packaged functions in the Lambda Node.js runtime, behind the packa
       ["GET", "/api/admin/models/verify"],
       ["DELETE", "/api/admin/models/verify"],
       ["POST", "/api/admin/models/add"],
+      ["POST", `/api/admin/models/download/${sdxl.file}/pause`],
+      ["POST", `/api/admin/models/download/${sdxl.file}/resume`],
+      ["POST", `/api/admin/models/download/${sdxl.file}/move`],
+      ["POST", "/api/admin/downloads/pause-all"],
+      ["POST", "/api/admin/downloads/resume-all"],
       ["GET", "/api/admin/downloads/settings"],
       ["PUT", "/api/admin/downloads/settings"],
     ];

@@ -75,7 +75,8 @@ describe("the cloud template (sls package)", () => {
         // the volume's own files
         ...["GET unlisted", "POST identify", "GET identify", "DELETE identify", "POST adopt", "POST verify", "GET verify", "DELETE verify"].map((r) => r.replace(" ", " /api/admin/models/")),
         "POST /api/admin/models/add",
-        ...["GET", "PUT"].map((method) => `${method} /api/admin/downloads/settings`),
+        // the queue in the user's hands, and its live settings
+        ...["models/download/{filename}/pause", "models/download/{filename}/resume", "models/download/{filename}/move", "downloads/pause-all", "downloads/resume-all"].map((r) => `POST /api/admin/${r}`), "GET /api/admin/downloads/settings", "PUT /api/admin/downloads/settings",
         "GET /admin",
       ].sort(),
     );
@@ -133,7 +134,7 @@ describe("the cloud template (sls package)", () => {
       }
     ).IntegrationResponses[0]!.ResponseTemplates["application/json"]!;
 
-    expect(envs).toHaveLength(26);
+    expect(envs).toHaveLength(31);
     for (const env of envs) {
       expect(env).toEqual({
         STUDIO_DIR: "/mnt/workspace/studio",
@@ -170,7 +171,7 @@ describe("the cloud template (sls package)", () => {
       expect(inLambda.catalogRepoUrl).toBeUndefined();
       expect(inLambda.apiKey).toBeUndefined();
     }
-    expect(envs).toHaveLength(26);
+    expect(envs).toHaveLength(31);
     expect(adminPage).not.toHaveProperty("environment");
     expect(adminPage).not.toHaveProperty("vpc");
   });

@@ -8,6 +8,7 @@ import { catalog, writeCatalog, type TestModel } from "../support/catalogs";
 import { createCatalogRemote, publish } from "../support/upstream/git";
 import { startOwnStack, type OwnStack } from "../support/own-stack";
 import { tempDirs } from "../support/stack";
+import { queueTests } from "./admin-page-queue";
 import { volumeToolsTests } from "./admin-page-volume";
 import { closeAfterwards, eventually, openPage, seedModels, text, type AdminPageModels, type OpenOptions } from "./admin-page-kit";
 import { chromiumAvailable, launchChromium, PHONE, screenshot, type Browser, type PageGlobals } from "./browser";
@@ -250,7 +251,7 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
     await screenshot(page, "phone-catalog-full", true);
   });
 
-  volumeToolsTests({ open, stack: () => stack });
+  for (const more of [volumeToolsTests, queueTests]) more({ open, stack: () => stack });
 });
 
 describe.skipIf(!chromiumAvailable())("catalog updates from the admin page", () => {

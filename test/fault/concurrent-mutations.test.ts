@@ -1,5 +1,6 @@
 /**
- * 200 mutating requests at once (downloads, batches, deletes, removals from the catalog, imports) while
+ * 200 mutating requests at once (downloads, batches, deletes, removals from the catalog, imports, pauses,
+ * resumes and moves in the queue) while
  * the sidecar writes the progress of slow downloads. Every answer and the final catalog and status file
  * must be what the same requests in some serial order give: no lost update, no 5xx, nothing half done.
  */
@@ -30,7 +31,7 @@ interface Round {
   readonly requests: StormRequest[];
 }
 
-const ACTIVE_STATES = new Set(["queued", "downloading"]);
+const ACTIVE_STATES = new Set(["queued", "downloading", "paused"]);
 
 describe("200 concurrent mutating requests while downloads run", () => {
   let own: OwnStack;
@@ -120,6 +121,11 @@ describe("200 concurrent mutating requests while downloads run", () => {
         return own.call("POST", "/api/admin/models/download-batch", { json: { filenames: request.files } });
       case "import":
         return own.call("POST", "/api/admin/models/import", { body: uploadForm(importDocument(request, round, index)) });
+      case "pause":
+      case "resume":
+        return own.call("POST", `/api/admin/models/download/${file}/${request.kind}`);
+      case "move":
+        return own.call("POST", `/api/admin/models/download/${file}/move`, { json: { position: 0 } });
     }
   }
 
@@ -127,6 +133,7 @@ describe("200 concurrent mutating requests while downloads run", () => {
     inCatalog: !files.fresh.includes(file) && !files.unknown.includes(file),
     onDisk: files.present.includes(file),
     active: files.active.includes(file),
+    paused: false,
   });
 
   it.each(SEEDS)("explains every answer and the final state by one serial order (seed %i)", async (seed) => {
@@ -151,7 +158,8 @@ describe("200 concurrent mutating requests while downloads run", () => {
       for (const [file, projection] of projected ?? []) byFile.set(file, [...(byFile.get(file) ?? []), projection]);
     });
 
-    // the final state: catalog, status file, disk
+    // the final state: catalog, status file, disk; a pause answered while the sidecar was slow to stop it settles first
+    await waitUntil(async () => (Object.values((await own.readStatus()).downloads).some((e) => (e as { pause?: boolean }).pause) ? undefined : true), "pending pauses to settle", 15_000);
     const text = await readFile(catalogFile(own.stack.studioDir, "models"), "utf8");
     const document = JSON.parse(text) as TestCatalog;
     expect(CatalogDocument.safeParse(document).success).toBe(true);
@@ -171,7 +179,12 @@ describe("200 concurrent mutating requests while downloads run", () => {
       if (entry?.cancel) problems.push(`${file}: a cancel is still pending in the status file`);
       if (entry?.status === "error") problems.push(`${file}: download failed: ${entry.error}`);
       if (entry && count(file) === 0) problems.push(`${file}: status entry ${entry.status} for a file the catalog no longer has`);
-      const final: FileState = { inCatalog: count(file) > 0, onDisk: await onDisk(file), active: ACTIVE_STATES.has(entry?.status ?? "") };
+      const final: FileState = {
+        inCatalog: count(file) > 0,
+        onDisk: await onDisk(file),
+        active: ACTIVE_STATES.has(entry?.status ?? ""),
+        paused: entry?.status === "paused",
+      };
       histories.push({ file, initial: initialState(files, file), projections: byFile.get(file) ?? [], final });
       const verdict = explainable(initialState(files, file), byFile.get(file) ?? [], final);
       if (!verdict.ok) problems.push(`${file}: ${verdict.why}`);

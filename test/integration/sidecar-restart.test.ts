@@ -19,16 +19,22 @@ const model = urlEntry(spec.id, "juggernautXL_v9.safetensors", "checkpoints");
 const waitingSpec = { id: "restart/waiting.safetensors", size: 8 * MiB };
 const waiting = urlEntry(waitingSpec.id, "waiting_for_a_sidecar.safetensors", "checkpoints");
 
+// paused on the way (4 connections at 1 MiB/s each), then the sidecar is killed
+const pausedSpec = { id: "restart/paused.safetensors", size: 16 * MiB, bytesPerSecond: 1 * MiB };
+const pausedModel = urlEntry(pausedSpec.id, "paused_across_a_kill.safetensors", "checkpoints");
+
 const digest = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");
 
 describe("a sidecar that dies", () => {
   let sha256: string;
   let waitingSha256: string;
+  let pausedSha256: string;
 
   beforeAll(async () => {
     sha256 = (await upstream().register(spec)).sha256;
     waitingSha256 = (await upstream().register(waitingSpec)).sha256;
-    await useModels([model, waiting]);
+    pausedSha256 = (await upstream().register(pausedSpec)).sha256;
+    await useModels([model, waiting, pausedModel]);
   });
 
   it("is restarted and finishes a download killed with SIGKILL without fetching it again", async () => {
@@ -101,5 +107,30 @@ describe("a sidecar that dies", () => {
     expect(await sidecarPid()).not.toBe(pid);
     expect(entry.status).toBe("done");
     expect(await digest(modelFile(waiting))).toBe(waitingSha256);
+  });
+
+  it("keeps a paused download paused across a SIGKILL, and resumed it fetches only what is missing", async () => {
+    await queue(pausedModel.file);
+    await waitUntil(async () => ((await readStatusFile()).downloads[pausedModel.file]?.bytes_downloaded ?? 0) > 4 * MiB || undefined, "a quarter of it");
+    const paused = await call("POST", `/api/admin/models/download/${pausedModel.file}/pause`);
+    const sent = (await upstream().stats(pausedSpec.id)).bytesSent;
+    const pid = await sidecarPid();
+
+    process.kill(pid, "SIGKILL");
+    await waitUntil(async () => (await sidecarPid()) !== pid || undefined, "the next sidecar", 20_000);
+    // the next sidecar has recovered and looked at the queue a few times
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const after = (await readStatusFile()).downloads[pausedModel.file];
+
+    expect(paused.status).toBe(200);
+    expect(after?.status).toBe("paused");
+    expect(after!.bytes_downloaded).toBeGreaterThan(4 * MiB);
+    expect((await upstream().stats(pausedSpec.id)).bytesSent).toBe(sent);
+    expect((await stat(`${modelFile(pausedModel)}.part`)).size).toBeGreaterThan(0);
+
+    expect((await call("POST", `/api/admin/models/download/${pausedModel.file}/resume`)).status).toBe(200);
+    expect((await settled(pausedModel.file, 20_000)).status).toBe("done");
+    expect(await digest(modelFile(pausedModel))).toBe(pausedSha256);
+    expect((await upstream().stats(pausedSpec.id)).bytesSent).toBeLessThanOrEqual(pausedSpec.size * 1.01);
   });
 });

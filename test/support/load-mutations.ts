@@ -17,7 +17,7 @@ export function seeded(seed: number): () => number {
 }
 
 export type StormRequest =
-  | { readonly kind: "download" | "delete" | "remove"; readonly file: string }
+  | { readonly kind: "download" | "delete" | "remove" | "pause" | "resume" | "move"; readonly file: string }
   | { readonly kind: "batch"; readonly files: readonly string[] }
   | { readonly kind: "import"; readonly category: string; readonly files: readonly string[] };
 
@@ -38,7 +38,8 @@ export const filesOf = (request: StormRequest): readonly string[] => ("file" in 
 
 /**
  * `count` requests: imports (each two models of its own, one shared with other imports and one the
- * catalog has), batches of three to six, and single downloads, deletes and removals. No file gets more
+ * catalog has), batches of three to six, and single downloads, deletes, removals, pauses, resumes and moves
+ * (to the front of the queue). No file gets more
  * than MAX_PROJECTIONS_PER_FILE requests.
  */
 export function stormRequests(seed: number, files: StormFiles, count: number, imports: number, categories: readonly string[]): StormRequest[] {
@@ -67,12 +68,15 @@ export function stormRequests(seed: number, files: StormFiles, count: number, im
   for (let attempts = 0; requests.length < count; attempts++) {
     if (attempts > 100 * count) throw new Error(`${count} requests do not fit on these files`);
     const roll = random();
-    if (roll < 0.15) {
+    if (roll < 0.12) {
       const size = 3 + Math.floor(random() * 4);
       take({ kind: "batch", files: [...new Set(Array.from({ length: size }, target))] });
-    } else if (roll < 0.45) take({ kind: "download", file: target() });
-    else if (roll < 0.7) take({ kind: "delete", file: target() });
-    else take({ kind: "remove", file: target() });
+    } else if (roll < 0.34) take({ kind: "download", file: target() });
+    else if (roll < 0.52) take({ kind: "delete", file: target() });
+    else if (roll < 0.68) take({ kind: "remove", file: target() });
+    else if (roll < 0.8) take({ kind: "pause", file: target() });
+    else if (roll < 0.9) take({ kind: "resume", file: target() });
+    else take({ kind: "move", file: target() });
   }
   // fired in a shuffled order, so imports are not all first in line
   for (let i = requests.length - 1; i > 0; i--) {
@@ -118,6 +122,18 @@ export function project(request: StormRequest, reply: Reply, index: number): Map
       else if (reply.status === 409 && /being downloaded/.test(detail)) put(request.file, "409-active");
       else if (reply.status === 409 && /still on disk/.test(detail)) put(request.file, "409-disk");
       else if (reply.status === 200 && json?.status === "removed" && json.file === request.file) put(request.file, "200");
+      else return undefined;
+      return out;
+    }
+    case "pause":
+    case "resume":
+    case "move": {
+      const ok =
+        request.kind === "pause" ? json?.status === "paused" : request.kind === "resume" ? json?.status === "queued" : typeof json?.queue_position === "number";
+      const conflict = request.kind === "pause" ? /already paused/ : request.kind === "resume" ? /already (queued|running)/ : /is running: only a queued or paused one/;
+      if (reply.status === 404 && /has no download/.test(detail)) put(request.file, "404");
+      else if (reply.status === 409 && conflict.test(detail)) put(request.file, "409");
+      else if (reply.status === 200 && json?.file === request.file && ok) put(request.file, "200");
       else return undefined;
       return out;
     }

@@ -13,7 +13,7 @@
  * cycle: a cycle is a contradiction found at once, and a placement that makes one is undone at once, so
  * the search hardly ever goes deep the wrong way.
  */
-import { canFinishTable, encode, movesOf, type FileState, type Projection } from "./serial-order";
+import { canFinishTable, encode, movesOf, STATES, type FileState, type Move, type Projection } from "./serial-order";
 
 /** What one file went through in a storm. */
 export interface FileHistory {
@@ -23,7 +23,7 @@ export interface FileHistory {
   readonly final: FileState;
 }
 
-/** A set of (projections run, state bits) a file can be in: mask -> bit set of its 8 states. */
+/** A set of (projections run, state bits) a file can be in: mask -> bit set of its STATES states. */
 type Frontier = Map<number, number>;
 
 /** [a, b]: request a must come before request b. */
@@ -31,10 +31,10 @@ type Before = readonly [number, number];
 
 /** One file's part in the search: its projections, which of them are shared, what still leads to its end. */
 class FileSearch {
-  readonly #moves: number[][];
+  readonly #moves: Move[];
   readonly #singles: number[];
   readonly #shared: [request: number, local: number][];
-  readonly #canFinish: Uint8Array;
+  readonly #canFinish: Uint16Array;
   readonly localOf = new Map<number, number>();
 
   constructor(history: FileHistory, shared: ReadonlySet<number>) {
@@ -84,22 +84,22 @@ class FileSearch {
     if (open.length < 2) return [];
     const waitsFor = new Map(open.map(([b, i]) => [i, open.reduce((need, [a, j]) => (first(a, b) ? need | (1 << j) : need), 0)]));
     const allowed = (mask: number, i: number) => (mask & (1 << i)) === 0 && ((waitsFor.get(i) ?? 0) & ~mask) === 0;
-    const reach = new Uint8Array(1 << n);
+    const reach = new Uint16Array(1 << n);
     for (const [mask, states] of frontier) reach[mask] = states;
     const lowest = Math.min(...masks);
     for (let mask = lowest; mask < full; mask++) {
       const states = reach[mask]!;
-      if (states !== 0) for (let i = 0; i < n; i++) if (allowed(mask, i)) reach[mask | (1 << i)]! |= this.#moves[i]![states]! & this.#canFinish[mask | (1 << i)]!;
+      if (states !== 0) for (let i = 0; i < n; i++) if (allowed(mask, i)) reach[mask | (1 << i)]! |= this.#moves[i]!(states) & this.#canFinish[mask | (1 << i)]!;
     }
     // back from the end: the states that still lead there
-    const alive = new Uint8Array(1 << n);
+    const alive = new Uint16Array(1 << n);
     alive[full] = reach[full]!;
     for (let mask = full - 1; mask >= lowest; mask--) {
       const states = reach[mask]!;
       if (states === 0) continue;
       for (let i = 0; i < n; i++) {
         if (!allowed(mask, i) || alive[mask | (1 << i)] === 0) continue;
-        for (let bits = 0; bits < 8; bits++) if ((states & (1 << bits)) !== 0 && (this.#moves[i]![1 << bits]! & alive[mask | (1 << i)]!) !== 0) alive[mask]! |= 1 << bits;
+        for (let bits = 0; bits < STATES; bits++) if ((states & (1 << bits)) !== 0 && (this.#moves[i]!(1 << bits) & alive[mask | (1 << i)]!) !== 0) alive[mask]! |= 1 << bits;
       }
     }
     if (masks.every((mask) => alive[mask] === 0)) return undefined;
@@ -120,7 +120,7 @@ class FileSearch {
   /** Adds to `into` what running projection `i` from (`mask`, `states`) leads to, if its end is still in reach. */
   #step(into: Frontier, mask: number, states: number, i: number): void {
     const to = mask | (1 << i);
-    const reached = this.#moves[i]![states]! & this.#canFinish[to]!;
+    const reached = this.#moves[i]!(states) & this.#canFinish[to]!;
     if (reached !== 0) into.set(to, (into.get(to) ?? 0) | reached);
   }
 

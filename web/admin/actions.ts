@@ -1,6 +1,7 @@
 import { ApiError, type Api } from "./api";
 import { countOf, formatBytes } from "./format";
-import { notices } from "./notices";
+import { announce, notices } from "./notices";
+import { queuePlace } from "./shown";
 import type { ImportResult, Model, SyncResult } from "./types";
 
 /** What the actions need of the page: the API, and a way to show the catalog as it now is. */
@@ -65,6 +66,37 @@ export function downloadActions({ api, refresh }: ActionContext) {
     async cancel(model: Model) {
       await api.call("DELETE", `api/admin/models/${encoded(model.file)}`);
       notices.info(`Cancelled the download of ${model.name}`);
+      await refresh();
+    },
+
+    async pause(model: Model) {
+      await api.call("POST", `api/admin/models/download/${encoded(model.file)}/pause`);
+      notices.info(`Paused ${model.name}: it keeps what it has downloaded and its place in the queue`);
+      await refresh();
+    },
+
+    async resume(model: Model) {
+      await api.call("POST", `api/admin/models/download/${encoded(model.file)}/resume`);
+      notices.info(`Resumed ${model.name}`);
+      await refresh();
+    },
+
+    /** Quietly: the row shows its new place; a screen reader hears it. */
+    async move(model: Model, position: number) {
+      const { queue_position } = await api.call<{ queue_position: number }>("POST", `api/admin/models/download/${encoded(model.file)}/move`, { position });
+      announce(`${model.name} is ${queuePlace(queue_position)}`);
+      await refresh();
+    },
+
+    async pauseAll() {
+      const { paused } = await api.call<{ paused: string[] }>("POST", "api/admin/downloads/pause-all");
+      notices.info(paused.length > 0 ? `Paused ${paused.length}: ${listed(paused)}` : "Nothing to pause: no download is queued or running");
+      await refresh();
+    },
+
+    async resumeAll() {
+      const { resumed } = await api.call<{ resumed: string[] }>("POST", "api/admin/downloads/resume-all");
+      notices.info(resumed.length > 0 ? `Resumed ${resumed.length}: ${listed(resumed)}` : "Nothing to resume: no download is paused");
       await refresh();
     },
 

@@ -1,6 +1,6 @@
 import type { Category, Model, ModelStatus } from "./types";
 
-/** The catalog's search box and filters. "active" is queued or downloading: both mean "on its way". */
+/** The catalog's search box and filters. "active" is queued, downloading or paused: all mean "on its way". */
 export type StatusFilter = "" | "present" | "not_downloaded" | "active" | "error" | "damaged";
 
 export interface Filters {
@@ -19,7 +19,7 @@ export const tagsOf = (model: Pick<Model, "tags">): readonly string[] =>
 
 /** "damaged" is a file on disk that a verify found is not the catalog's (it stays "present"). */
 function statusMatches(wanted: StatusFilter, status: ModelStatus, model: Model): boolean {
-  if (wanted === "active") return status === "queued" || status === "downloading";
+  if (wanted === "active") return status === "queued" || status === "downloading" || status === "paused";
   if (wanted === "damaged") return status === "present" && model.verified === false;
   return wanted === "" || wanted === status;
 }

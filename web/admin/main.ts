@@ -14,6 +14,7 @@ import { forgetKey, loadKey, saveKey } from "./key-store";
 import { CatalogView } from "./render-catalog";
 import { renderStats, renderStreamState } from "./render-header";
 import { announce, notices } from "./notices";
+import { SettingsPanel } from "./settings-panel";
 import { canDownload, isActive, shownState, staleFiles } from "./shown";
 import { followStatus } from "./status-stream";
 import { Toolbar } from "./toolbar";
@@ -47,6 +48,9 @@ const toolbar = new Toolbar(() => renderCatalog());
 const view = new CatalogView(byId("catalog"), {
   download: (model) => void run(() => downloads.download(model)),
   cancel: (model) => void run(() => downloads.cancel(model)),
+  pause: (model) => void run(() => downloads.pause(model)),
+  resume: (model) => void run(() => downloads.resume(model)),
+  move: (model, position) => void run(() => downloads.move(model, position)),
   deleteFile: (model) => void run(() => downloads.deleteFile(model)),
   remove: (model) => void run(() => downloads.remove(model)),
   select: (files, selected) => {
@@ -71,6 +75,7 @@ const addBox = new AddBox({
 const volume = { api, signal: () => state.session.signal, refreshListing: () => refreshListing() };
 const unlisted = new UnlistedPanel(volume);
 const verify = new VerifyPanel(volume);
+const settings = new SettingsPanel(api);
 
 const allModels = (): Model[] => state.listing?.categories.flatMap((category) => category.models) ?? [];
 const statusOf = (model: Model) => shownState(model, state.live[model.file]).status;
@@ -103,6 +108,9 @@ async function refreshListing(): Promise<void> {
   const listing = await api.call<Listing>("GET", "api/admin/models");
   state.listing = listing;
   renderStats(listing);
+  settings.setCap(listing.stats.max_bytes_per_second);
+  // the stream's sum is newer while it runs; the listing's speaks when there is no stream
+  if (Object.keys(state.live).length === 0) settings.setSpeed(listing.stats.global_speed);
   // a poll that finds nothing new leaves the tables (and the focus, the scroll) alone
   const text = JSON.stringify(listing.categories);
   if (text === state.listingText) return;
@@ -117,6 +125,7 @@ function onStatusEvent(downloadsNow: Readonly<Record<string, LiveDownload>>): vo
   view.update(downloadsNow);
   const speed = Object.values(downloadsNow).reduce((sum, entry) => sum + (entry.status === "downloading" ? entry.speed : 0), 0);
   byId("global-speed").textContent = speed > 0 ? `Downloading at ${formatSpeed(speed)}` : "";
+  settings.setSpeed(speed);
   // a download that ended changed the disk: the listing knows its size and the free space
   if (staleFiles(allModels(), downloadsNow).length > 0 && Date.now() - state.lastRefresh > 1_000) void run(() => refreshListing());
 }
@@ -132,6 +141,7 @@ function startSession(): void {
   void run(async () => void (await followUpdates(api, signal)));
   void run(() => unlisted.resume());
   void run(() => verify.resume());
+  void run(() => settings.load());
   void followStatus(api, { onEvent: (event) => onStatusEvent(event.downloads), onState: renderStreamState }, signal);
   const poll = window.setInterval(() => {
     if (!document.hidden) void run(() => refreshListing());
@@ -174,9 +184,21 @@ function wireSelection(): void {
   });
 }
 
+/** Pause all, Resume all, and the settings form. */
+function wireQueue(): void {
+  onClick("pause-all", () => downloads.pauseAll());
+  onClick("resume-all", () => downloads.resumeAll());
+  const save = byId<HTMLButtonElement>("settings-save");
+  byId("settings-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!save.disabled) void run(() => settings.save(), save);
+  });
+}
+
 wireToolsPanel({ api, tools, signal: () => state.session.signal, refreshListing });
 wireVolumeTools({ addBox, unlisted, verify });
 wireSelection();
+wireQueue();
 byId("change-key").addEventListener("click", () => void requireKey());
 if (loadKey() === undefined) void requireKey();
 else startSession();

@@ -1,19 +1,11 @@
 import { h, replaceChildren } from "./dom";
 import { tagsOf } from "./filter";
 import { formatBytes, formatSizeGb, progressText } from "./format";
-import { canDownload, isActive, shownState, STATUS_LABELS, type Shown } from "./shown";
+import { moveByKey, rowButtons, type RowActions } from "./row-buttons";
+import { canDownload, queuePlace, shownState, STATUS_LABELS, type Shown } from "./shown";
 import type { Category, LiveDownload, Model } from "./types";
 
-/** What a row's buttons and checkbox ask for; main.ts answers with the API calls. */
-export interface RowActions {
-  download(model: Model): void;
-  cancel(model: Model): void;
-  deleteFile(model: Model): void;
-  remove(model: Model): void;
-  select(files: readonly string[], selected: boolean): void;
-  /** The stream moved a row to another state: a download started, finished or failed. */
-  changed(model: Model, now: Shown, before: Shown): void;
-}
+export type { RowActions } from "./row-buttons";
 
 interface Row {
   readonly model: Model;
@@ -27,7 +19,8 @@ interface Row {
 
 type Live = Readonly<Record<string, LiveDownload>>;
 
-const shownKey = ({ status, progress, error, damaged }: Shown): string => `${status}|${progress?.status ?? ""}|${error ?? ""}|${damaged === true}`;
+const shownKey = ({ status, progress, error, damaged, position }: Shown): string =>
+  `${status}|${progress?.status ?? ""}|${error ?? ""}|${damaged === true}|${position ?? ""}`;
 
 /**
  * The catalog as tables, one per category. `render` builds them for a listing and its filters; `update`
@@ -139,7 +132,7 @@ export class CatalogView {
     const tags = tagsOf(model);
     return h(
       "tr",
-      { "data-file": model.file },
+      { "data-file": model.file, onkeydown: (event) => moveByKey(event as KeyboardEvent, model, row.shown, this.#actions) },
       h("td", { class: "col-select" }, select),
       h(
         "th",
@@ -157,13 +150,13 @@ export class CatalogView {
   }
 
   #refreshRow(row: Row, shown: Shown): void {
-    const hadFocus = row.actions.contains(document.activeElement);
+    const focused = row.actions.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.action : undefined;
     const wasSelected = row.select.checked;
     this.#fillState(row, shown);
     // a model on its way (queued from elsewhere) can't be downloaded again: it leaves the selection
     if (wasSelected && !canDownload(shown.status)) this.#actions.select([row.model.file], false);
-    // the button just used is gone (Download became Cancel): its successor takes the focus
-    if (hadFocus) row.actions.querySelector<HTMLButtonElement>("button:not([disabled])")?.focus();
+    // the same button when the row still has it (a move), else its successor (Download became Cancel)
+    if (focused !== undefined) focusIn(row.actions, focused);
   }
 
   #fillState(row: Row, shown: Shown): void {
@@ -174,6 +167,7 @@ export class CatalogView {
       ? h("span", { class: "badge badge-damaged" }, "Damaged")
       : h("span", { class: `badge badge-${shown.status}` }, STATUS_LABELS[shown.status]);
     // a verify found the file's SHA256 to be the catalog's, and the file has not changed since
+    const place = shown.position !== undefined && h("span", { class: "queue-place" }, queuePlace(shown.position));
     const mark = model.verified === true && shown.status === "present" && h("span", { class: "verified", title: "Its SHA256 matched the catalog's at the last verify" }, h("span", { "aria-hidden": "true" }, "✓ "), "Verified");
     delete row.bar;
     delete row.barText;
@@ -181,30 +175,13 @@ export class CatalogView {
       row.bar = h("progress", { max: 100, "aria-label": `Download of ${model.name}` });
       row.barText = h("span", { class: "progress-text" });
       setBar(row.bar, row.barText, shown.progress);
-      replaceChildren(row.status, h("div", {}, badge, mark, h("div", { class: "progress" }, row.bar, row.barText)));
+      replaceChildren(row.status, h("div", {}, badge, mark, place, h("div", { class: "progress" }, row.bar, row.barText)));
     } else if (shown.error !== undefined) {
       replaceChildren(row.status, h("div", {}, badge, h("p", { class: "row-error" }, shown.error)));
     } else {
-      replaceChildren(row.status, h("div", {}, badge, mark));
+      replaceChildren(row.status, h("div", {}, badge, mark, place));
     }
-    replaceChildren(row.actions, h("div", { class: "row-actions" }, ...this.#buttons(model, shown)));
-  }
-
-  #buttons(model: Model, shown: Shown): HTMLElement[] {
-    const button = (label: string, action: string, onclick: () => void, extra: Record<string, string | boolean> = {}) =>
-      h("button", { type: "button", "data-action": action, "aria-label": `${label} ${model.name}`, onclick, ...extra }, label);
-    const primary = isActive(shown.status)
-      ? button("Cancel", "cancel", () => this.#actions.cancel(model))
-      : shown.status === "present"
-        ? button("Delete file", "delete", () => this.#actions.deleteFile(model), { class: "button-danger" })
-        : button(shown.status === "error" ? "Retry" : "Download", "download", () => this.#actions.download(model), { class: "button-primary" });
-    const blocked = shown.status === "present" ? "Delete the file first" : isActive(shown.status) ? "Cancel the download first" : "";
-    const remove = button("Remove from catalog", "remove", () => this.#actions.remove(model), {
-      class: "button-quiet",
-      disabled: blocked !== "",
-      ...(blocked !== "" && { title: blocked }),
-    });
-    return [primary, remove];
+    replaceChildren(row.actions, h("div", { class: "row-actions" }, ...rowButtons(model, shown, this.#actions)));
   }
 }
 
@@ -215,7 +192,7 @@ function setBar(bar: HTMLProgressElement, text: HTMLElement, progress: LiveDownl
   text.textContent =
     progress.status === "done"
       ? `Downloaded · ${formatBytes(progress.bytes_total)}`
-      : progress.status === "queued"
+      : progress.status === "queued" && progress.bytes_downloaded === 0
         ? "Waiting for a free download slot"
         : progressText(progress);
 }
@@ -234,6 +211,20 @@ function focusedControl(root: HTMLElement): FocusedControl | undefined {
 
 function restoreFocus(root: HTMLElement, { file, action }: FocusedControl): void {
   const row = root.querySelector<HTMLElement>(`tr[data-file="${CSS.escape(file)}"]`);
-  const target = action === "select" ? row?.querySelector<HTMLElement>("input") : row?.querySelector<HTMLElement>(`[data-action="${CSS.escape(action)}"]`);
-  (target ?? row?.querySelector<HTMLElement>("button:not([disabled])"))?.focus();
+  if (!row) return;
+  if (action === "select") row.querySelector<HTMLElement>("input")?.focus();
+  else focusIn(row, action);
+}
+
+/** The button that takes over when one goes: Pause becomes Resume (and back), Download becomes Cancel. */
+const SUCCESSOR: Readonly<Record<string, string>> = { pause: "resume", resume: "pause", download: "cancel" };
+
+/**
+ * Focuses the enabled control of `action` in `within`, else its successor, else the first enabled button
+ * (Move up at the top of the queue is disabled).
+ */
+function focusIn(within: HTMLElement, action: string): void {
+  const enabled = (name: string | undefined) =>
+    name === undefined ? null : within.querySelector<HTMLElement>(`[data-action="${CSS.escape(name)}"]:not([disabled])`);
+  (enabled(action) ?? enabled(SUCCESSOR[action]) ?? within.querySelector<HTMLElement>("button:not([disabled])"))?.focus();
 }

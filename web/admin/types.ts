@@ -1,6 +1,6 @@
 /** The shapes of the API's answers, as the page reads them (docs/api.md). */
 
-export type ModelStatus = "present" | "not_downloaded" | "downloading" | "queued" | "error";
+export type ModelStatus = "present" | "not_downloaded" | "downloading" | "queued" | "paused" | "error";
 
 export interface Model {
   readonly name: string;
@@ -16,6 +16,8 @@ export interface Model {
   readonly sha256?: string;
   /** Set by a verify run while the file is unchanged: false means damaged (and `error` says so). */
   readonly verified?: boolean;
+  /** Queued or paused: its place in the queue, 0 = next to start. */
+  readonly queue_position?: number;
 }
 
 export interface Category {
@@ -34,6 +36,8 @@ export interface Stats {
   readonly models_bytes: number;
   readonly free_bytes: number;
   readonly daemon_running?: boolean;
+  /** The sidecar's bandwidth cap for all downloads together, in bytes per second; null for none. */
+  readonly max_bytes_per_second?: number | null;
 }
 
 export interface Listing {
@@ -45,12 +49,14 @@ export interface Listing {
 
 /** One download as the status stream tells it. */
 export interface LiveDownload {
-  readonly status: "queued" | "downloading" | "done" | "error";
+  readonly status: "queued" | "downloading" | "paused" | "done" | "error";
   readonly bytes_downloaded: number;
   readonly bytes_total: number;
   readonly speed: number;
   readonly percent: number;
   readonly error?: string;
+  /** Queued or paused: its place in the queue, 0 = next to start. */
+  readonly queue_position?: number;
 }
 
 export interface StatusEvent {
@@ -128,4 +134,11 @@ export interface JobProgress {
   /** verify: files whose SHA256 is the catalog's, and those whose is not */
   readonly verified?: number;
   readonly damaged?: number;
+}
+
+/** GET and PUT api/admin/downloads/settings. */
+export interface DownloadSettings {
+  readonly max_bytes_per_second: number | null;
+  readonly max_concurrent: number;
+  readonly connections_per_file: number;
 }

@@ -152,7 +152,8 @@ export async function transfer(t: Transfer): Promise<void> {
     clearInterval(ticker);
     stop.abort();
     await Promise.allSettled([...running]);
-    await checkpointer.end(!job.signal.aborted);
+    // a download stopped to be resumed (a pause, a shutdown) saves its last progress; a cancelled one needs none
+    await checkpointer.end(!job.signal.aborted || job.signal.reason !== "cancel");
   }
 }
 

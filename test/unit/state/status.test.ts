@@ -263,6 +263,7 @@ describe("isActive", () => {
   it.each([
     ["queued", true],
     ["downloading", true],
+    ["paused", true],
     ["done", false],
     ["error", false],
   ] as const)("says %s is active: %s", (status, active) => {

@@ -40,6 +40,12 @@ describe("the catalog's search and filters", () => {
     expect(withFilters({ query: "nothing like it" })).toEqual([]);
   });
 
+  it("counts a paused download as on its way", () => {
+    const held: Category[] = [{ id: "held", name: "Held", models: [model("held.safetensors", { status: "paused" }), model("idle.safetensors")] }];
+
+    expect(files(filterCatalog(held, { ...NO_FILTERS, status: "active" }))).toEqual([["held", ["held.safetensors"]]]);
+  });
+
   it("filters by status, queued and downloading counting as one", () => {
     expect(files(withFilters({ status: "present" }))).toEqual([["sdxl", ["juggernautXL_v9.safetensors"]]]);
     expect(files(withFilters({ status: "active" }))).toEqual([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { shownState, staleFiles } from "../../../web/admin/shown";
+import { movedPosition, queuePlace, shownState, staleFiles } from "../../../web/admin/shown";
 import type { LiveDownload, Model } from "../../../web/admin/types";
 
 const model = (status: Model["status"], extra: Partial<Model> = {}): Model => ({ name: "M", file: "m.safetensors", dest: "checkpoints", status, on_disk_bytes: 0, ...extra });
@@ -53,10 +53,38 @@ describe("what a model's row shows", () => {
   });
 });
 
+describe("a paused download and the queue", () => {
+  it("shows a paused download with the bar and percent it had, and its place in the queue", () => {
+    const paused = live("paused", { speed: 0, percent: 40, bytes_downloaded: 40, queue_position: 1 });
+
+    expect(shownState(model("downloading"), paused)).toEqual({ status: "paused", progress: paused, position: 1 });
+    expect(shownState(model("paused", { queue_position: 3 }), undefined)).toEqual({ status: "paused", position: 3 });
+  });
+
+  it("takes the stream's place in the queue over the listing's, and gives a running one none", () => {
+    expect(shownState(model("queued", { queue_position: 4 }), live("queued", { queue_position: 0 }))).toMatchObject({ position: 0 });
+    expect(shownState(model("queued", { queue_position: 4 }), live("downloading"))).not.toHaveProperty("position");
+  });
+
+  it("counts places as a person does, and moves one place at a time, none above the first", () => {
+    expect([0, 1, 2, 3, 10, 11, 12, 20, 21, 110].map(queuePlace)).toEqual([
+      "1st in the queue", "2nd in the queue", "3rd in the queue", "4th in the queue", "11th in the queue",
+      "12th in the queue", "13th in the queue", "21st in the queue", "22nd in the queue", "111th in the queue",
+    ]);
+    expect(movedPosition(2, "up")).toBe(1);
+    expect(movedPosition(0, "up")).toBeUndefined();
+    expect(movedPosition(0, "down")).toBe(1);
+  });
+});
+
 describe("when the listing is out of date", () => {
   it("names the models the listing has on their way that the stream says are finished, failed or gone", () => {
     const models = [model("downloading", { file: "a" }), model("queued", { file: "b" }), model("queued", { file: "c" }), model("present", { file: "d" })];
 
     expect(staleFiles(models, { a: live("done"), b: live("downloading"), d: live("done") })).toEqual(["a", "c"]);
+  });
+
+  it("keeps a paused one on its way: neither the listing nor the stream is stale about it", () => {
+    expect(staleFiles([model("paused", { file: "p" }), model("downloading", { file: "q" })], { p: live("paused"), q: live("paused") })).toEqual([]);
   });
 });
