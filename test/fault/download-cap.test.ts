@@ -1,6 +1,6 @@
 /**
  * The bandwidth cap, measured: three downloads at once from an unthrottled local upstream (which alone would
- * give each of them hundreds of MB/s), with a cap of 8 MiB/s for about 24 s. The bytes written come from
+ * give each of them hundreds of MB/s), with a cap of 8 MiB/s for about 16 s. The bytes written come from
  * status.json, each sample timed by the file's mtime (the sidecar writes progress twice a second), so a
  * 10-second window is measured between two of the sidecar's own writes. Every window must be within 10% of
  * the cap, and each download must move in each. Then the cap is raised under the running downloads, and
@@ -14,7 +14,7 @@ import { startOwnStack, type OwnStack } from "../support/own-stack";
 
 const CAP = 8 * MiB;
 const RAISED = 16 * MiB;
-const MEASURE_MS = 24_000;
+const MEASURE_MS = 16_000;
 const WINDOW_MS = 10_000;
 
 const specs = ["cap-a", "cap-b", "cap-c"].map((name) => ({ id: `cap/${name}.bin`, file: `${name}.safetensors`, size: 160 * MiB }));
