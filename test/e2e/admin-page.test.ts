@@ -127,12 +127,12 @@ describe.skipIf(!chromiumAvailable())("the admin page in a browser", () => {
   });
 
   it("tells of a failure that the listing brought before the stream did", async () => {
-    // no live progress at all: only the listing, polled every 15 s, can bring the news
+    // no live progress at all: only the listing, polled every 5 s then, can bring the news (within two polls)
     await open({ prepare: (p) => p.route("**/api/admin/models/status*", (route) => route.abort()) });
 
     await row(m.html2.file).getByRole("button", { name: `Download ${m.html2.name}` }).click();
 
-    await eventually(text(status(m.html2.file)), 30_000).toBe("Failed");
+    await eventually(text(status(m.html2.file)), 12_000).toBe("Failed");
     await page.locator(".notice-error .notice-text").filter({ hasText: /^Also behind a login: Got an HTML page/ }).waitFor({ timeout: 1_000 });
   });
 

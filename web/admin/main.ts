@@ -23,7 +23,10 @@ import type { Listing, LiveDownload, Model } from "./types";
 import { UnlistedPanel } from "./unlisted-panel";
 import { VerifyPanel } from "./verify-panel";
 
+// The listing is asked for every 15 s while the live progress is on, and every 5 s while it is not: then the
+// listing is the only news of the downloads.
 const LISTING_EVERY_MS = 15_000;
+const LISTING_WITHOUT_STREAM_MS = 5_000;
 
 const state = {
   listing: undefined as Listing | undefined,
@@ -142,10 +145,19 @@ function startSession(): void {
   void run(() => unlisted.resume());
   void run(() => verify.resume());
   void run(() => settings.load());
-  void followStatus(api, { onEvent: (event) => onStatusEvent(event.downloads), onState: renderStreamState }, signal);
+  let live = false;
+  let polledAt = Date.now();
+  const onState: typeof renderStreamState = (stream) => {
+    live = stream.state === "live";
+    renderStreamState(stream);
+  };
+  void followStatus(api, { onEvent: (event) => onStatusEvent(event.downloads), onState }, signal);
   const poll = window.setInterval(() => {
-    if (!document.hidden) void run(() => refreshListing());
-  }, LISTING_EVERY_MS);
+    // a timer's tick comes a little early or late: 100 ms of slack keeps it from skipping a whole turn
+    if (document.hidden || Date.now() - polledAt < (live ? LISTING_EVERY_MS : LISTING_WITHOUT_STREAM_MS) - 100) return;
+    polledAt = Date.now();
+    void run(() => refreshListing());
+  }, LISTING_WITHOUT_STREAM_MS);
   signal.addEventListener("abort", () => clearInterval(poll));
 }
 
