@@ -60,10 +60,7 @@ export function unexpected(answer: Reply, where: Upstream): UpstreamError {
   return new UpstreamError(`Could not look the model up on ${where}: HTTP ${answer.status}`);
 }
 
-const GIB = 1024 ** 3;
-
-/** Bytes as the catalog's size_gb: GiB, two decimals (as metadata writes it). */
-export const sizeGb = (bytes: number): number => Math.round((bytes / GIB) * 100) / 100;
+export { sizeGb } from "../catalog/schema";
 
 /** A SHA256 as the catalog keeps it (lowercase), or undefined when `text` is not one. */
 export function sha256Of(text: string | undefined): string | undefined {

@@ -111,6 +111,11 @@ export function usableEntry(entry: unknown): { model: CatalogModel | undefined; 
 
 export const emptyCatalog = (): CatalogDocument => ({ version: 0, date: "", categories: [] });
 
+const GIB = 1024 ** 3;
+
+/** Bytes as a catalog entry's `size_gb`: GiB, two decimals. */
+export const sizeGb = (bytes: number): number => Math.round((bytes / GIB) * 100) / 100;
+
 /** The id as the civitai-map keys it, or undefined when the entry has none. */
 export const civitaiId = (value: string | number | null | undefined): number | undefined =>
   value === null || value === undefined ? undefined : Number(value);

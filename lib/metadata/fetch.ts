@@ -3,15 +3,13 @@
  * through ./client.ts (timeouts, back-off, credentials to their own host, the address policy).
  */
 import type { Config } from "../config";
-import type { CatalogModel } from "../catalog/schema";
+import { sizeGb, type CatalogModel } from "../catalog/schema";
 import { entrySources, preferredSource, type HfReference } from "../catalog/sources";
 import { hfUrls } from "../net/hf-urls";
 import { getJson, httpError, MetadataError, parsed } from "./client";
 import { CivitaiModel, CivitaiVersion, HfInfo } from "./shapes";
 
 export { MetadataError } from "./client";
-
-const GIB = 1024 ** 3;
 
 /** The fields a fetch updates, and a summary for the activity log. */
 export interface Fetched {
@@ -42,7 +40,7 @@ async function civitai(model: CatalogModel, versionId: number, config: Config): 
     ...(version.trainedWords !== undefined && { trainedWords: version.trainedWords }),
     ...(version.model?.type !== undefined && { civitai_type: version.model.type }),
     ...((version.updatedAt ?? version.publishedAt) && { lastModified: version.updatedAt ?? version.publishedAt }),
-    ...(primary?.sizeKB !== undefined && { size_gb: Math.round(((primary.sizeKB * 1024) / GIB) * 100) / 100 }),
+    ...(primary?.sizeKB !== undefined && { size_gb: sizeGb(primary.sizeKB * 1024) }),
     ...(sha256 !== undefined && /^[0-9a-f]{64}$/.test(sha256) && { sha256 }),
     ...(model.name_locked !== true && version.model && { name: `${version.model.name} ${version.name}` }),
   };
@@ -72,7 +70,7 @@ async function huggingFace({ repo, file, revision }: HfReference, config: Config
   const sha256 = /^"?([0-9a-f]{64})"?$/i.exec(head.header("x-linked-etag") ?? "")?.[1]?.toLowerCase();
   const fields: Record<string, unknown> = {
     ...(lastModified !== undefined && { lastModified }),
-    ...(Number.isSafeInteger(size) && size > 0 && { size_gb: Math.round((size / GIB) * 100) / 100 }),
+    ...(Number.isSafeInteger(size) && size > 0 && { size_gb: sizeGb(size) }),
     ...(sha256 !== undefined && { sha256 }),
   };
   return { fields, summary: `lastModified=${lastModified ?? "?"}, size_gb=${fields.size_gb ?? "?"}${sha256 ? ", sha256" : ""}` };

@@ -6,7 +6,7 @@
  * after the folder. A path that is not an unlisted model file is skipped, with the reason.
  */
 import type { CatalogCategory } from "../catalog/schema";
-import { SafeDest, SafeFileName, usableEntry } from "../catalog/schema";
+import { SafeDest, SafeFileName, sizeGb, usableEntry } from "../catalog/schema";
 import { changeCatalog, type LoadedCatalog } from "../catalog/store";
 import type { Studio } from "../catalog/studio";
 import { appendActivity } from "../state/activity-log";
@@ -29,8 +29,6 @@ export interface AdoptAnswer {
   skipped: { path: string; reason: string }[];
 }
 
-const GIB = 1024 ** 3;
-
 /** The catalog entry for `file`, from what the cache knows of it. */
 function entryFor(file: VolumeFile, cache: HashCache): Record<string, unknown> {
   const sha256 = knownSha256(cache, file);
@@ -40,7 +38,7 @@ function entryFor(file: VolumeFile, cache: HashCache): Record<string, unknown> {
     file: file.file,
     dest: file.dest,
     ...(match && { source: "civitai" }),
-    size_gb: Math.round((file.bytes / GIB) * 100) / 100,
+    size_gb: sizeGb(file.bytes),
     tags: ["adopted"],
     ...(match?.base_model !== undefined && { base_model: match.base_model }),
     ...(match && { civitai_model_id: match.civitai_model_id, civitai_version_id: String(match.civitai_version_id) }),

@@ -6,6 +6,7 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
+import { mapLimit } from "../catalog/paths";
 import type { Config } from "../config";
 import { updateHashCache, readHashCache, type CivitaiMatch } from "../state/hash-cache";
 import { lookUpHashes } from "./civitai-by-hash";
@@ -35,15 +36,11 @@ export async function forgetGoneFiles(config: Pick<Config, "stateDir" | "modelsD
   const records = Object.entries((await readHashCache(config)).files);
   // each gone file's record as it was seen: one recorded again since (a download that just finished) stays
   const gone = new Map<string, number>();
-  for (let at = 0; at < records.length; at += 32) {
-    await Promise.all(
-      records.slice(at, at + 32).map(([key, record]) =>
-        stat(path.join(config.modelsDir, key)).catch((error: NodeJS.ErrnoException) => {
-          if (error.code === "ENOENT" || error.code === "ENOTDIR") gone.set(key, record.hashed_at);
-        }),
-      ),
-    );
-  }
+  await mapLimit(records, 32, async ([key, record]) => {
+    await stat(path.join(config.modelsDir, key)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") gone.set(key, record.hashed_at);
+    });
+  });
   if (gone.size === 0) return 0;
   return updateHashCache(config, (cache) => {
     const dropped = [...gone].filter(([key, hashedAt]) => cache.files[key]?.hashed_at === hashedAt).map(([key]) => key);

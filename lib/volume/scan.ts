@@ -16,6 +16,7 @@
 import type { Dirent, Stats } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
+import { mapLimit } from "../catalog/paths";
 import { isWithin } from "../within";
 
 export const MODEL_EXTENSIONS: readonly string[] = [".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft", ".onnx"];
@@ -53,13 +54,6 @@ const statOf = (file: string): Promise<Stats | undefined> => stat(file).catch(go
 
 const listDir = (dir: string): Promise<Dirent[]> => readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => gone(error) ?? []);
 
-async function mapLimit<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(STAT_CONCURRENCY, items.length) }, worker));
-}
 
 interface Folder {
   readonly full: string;
@@ -89,7 +83,7 @@ export async function scanVolume(modelsDir: string): Promise<VolumeFile[]> {
       else if (entry.isSymbolicLink()) await followLink(child, entry.name, found);
       else if (entry.isFile() && rel !== "" && isModelFileName(entry.name)) found.push({ name: entry.name, full: child.full });
     }
-    await mapLimit(found, async ({ name, full: file }) => {
+    await mapLimit(found, STAT_CONCURRENCY, async ({ name, full: file }) => {
       const s = await statOf(file);
       if (!s?.isFile()) return;
       files.push({ path: `${rel}/${name}`, dest: rel, file: name, full: file, bytes: s.size, mtimeMs: s.mtimeMs, identity: identityOf(s) });
