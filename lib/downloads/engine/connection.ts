@@ -11,6 +11,7 @@ import type { FileHandle } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { DownloadError } from "./errors";
 import { looksLikeHtml } from "./probe";
+import type { RawResponse } from "./raw-http";
 import type { RetryPolicy } from "../../net/retry";
 import type { RateLimiter, Waiter } from "./rate-limit";
 import { retryingDownload } from "./retry";
@@ -27,7 +28,7 @@ export interface ConnectionContext {
    * A response that starts at byte `start` of the file and runs on to its end, asked of `via.url` when set (the
    * signed URL this connection was last sent to), which it updates: each connection keeps its own.
    */
-  readonly open: (start: number, via: Via) => Promise<IncomingMessage>;
+  readonly open: (start: number, via: Via) => Promise<Body>;
   /** The URL the first answer came from: where every connection starts. */
   readonly firstUrl: URL;
   /** Told of every write once it is in the file. */
@@ -46,6 +47,9 @@ export interface ConnectionContext {
   readonly label: string;
 }
 
+/** A response's body: Node's (the probe's, a fallback's) or one read in place into the batches (raw-http.ts). */
+export type Body = IncomingMessage | RawResponse;
+
 /** Where a connection's next request goes: a signed URL it was redirected to, or (undefined) the source again. */
 export interface Via {
   url: URL | undefined;
@@ -55,7 +59,7 @@ export class Connection {
   readonly #context: ConnectionContext;
   readonly #via: Via;
   readonly #writer: SegmentWriter;
-  #res: IncomingMessage | undefined;
+  #res: Body | undefined;
   #lease: Lease | undefined;
   /** Every lease this connection holds: the current one, and those it ran on from, until their bytes are written. */
   #held: Lease[] = [];
@@ -90,7 +94,7 @@ export class Connection {
   }
 
   /** Pauses `res` for `ms` (the cap's answer), then lets it go on unless the disk is behind. */
-  #hold(res: IncomingMessage, limiter: RateLimiter, ms: number): void {
+  #hold(res: Body, limiter: RateLimiter, ms: number): void {
     res.pause();
     this.#throttle = limiter.wait(ms, () => {
       this.#throttle = undefined;
@@ -135,7 +139,7 @@ export class Connection {
   }
 
   /** Runs until no work is left for it; `first` is a response from byte 0, used if the first piece starts there. */
-  async run(first?: IncomingMessage): Promise<void> {
+  async run(first?: Body): Promise<void> {
     const { schedule, retire } = this.#context;
     let initial = first;
     try {
@@ -149,6 +153,7 @@ export class Connection {
     } finally {
       initial?.destroy();
       this.#releaseAll();
+      this.#writer.letGo();
     }
   }
 
@@ -159,7 +164,7 @@ export class Connection {
   }
 
   /** Fetches `lease`'s bytes (and the pieces it runs on into), retrying from the last byte written. */
-  async #fetch(lease: Lease, initial: IncomingMessage | undefined): Promise<void> {
+  async #fetch(lease: Lease, initial: Body | undefined): Promise<void> {
     const { open, policy, signal } = this.#context;
     this.#lease = lease;
     let res = initial;
@@ -198,24 +203,36 @@ export class Connection {
    * Streams `res` into the file until the lease's range (and the ones it ran on into) is full or the response
    * ends; resolves once every byte is in the file, true when the response ended before the range did.
    */
-  #stream(res: IncomingMessage): Promise<boolean> {
+  #stream(res: Body): Promise<boolean> {
     const { sized, label, limiter } = this.#context;
     return new Promise<boolean>((resolve, reject) => {
       let ended = false;
       const finish = (error?: unknown) => {
         if (ended) return;
         ended = true;
-        res.off("data", onData);
+        if (!("raw" in res)) res.off("data", onData);
         this.#res = undefined;
         this.#endResponse = undefined;
         this.#release();
         const full = this.#lease!.received > this.#lease!.segment.end;
-        if (!full || !res.complete) res.destroy();
+        if (!full || "raw" in res || !res.complete) res.destroy();
         const failure = error ?? this.#writer.error;
         this.#writer.drained().then(
           () => (failure === undefined ? resolve(!full) : reject(failure)),
           (writeError: unknown) => reject(failure ?? writeError),
         );
+      };
+      const html = () => new DownloadError(`Got an HTML page instead of the model from ${label} (a login or error page?)`);
+      /** After each arrival: on into the next piece, or the end; paused while the disk is behind or the cap says wait. */
+      const step = (bytes: number) => {
+        if (this.#writer.error !== undefined) return finish();
+        if (this.#writer.backlog >= HIGH_WATER_BYTES) res.pause();
+        if (!this.#runOn()) return finish();
+        // the cap: one property read per chunk without one
+        if (limiter?.limited) {
+          const wait = limiter.take(bytes);
+          if (wait > 0) this.#hold(res, limiter, wait);
+        }
       };
       const onData = (chunk: Buffer) => {
         this.lastDataAt = Date.now();
@@ -226,33 +243,46 @@ export class Connection {
           const lease = this.#lease!;
           const take = Math.min(chunk.length - offset, lease.segment.end + 1 - lease.received);
           const piece = offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take);
-          if (lease.received === 0 && looksLikeHtml(undefined, piece)) {
-            return finish(new DownloadError(`Got an HTML page instead of the model from ${label} (a login or error page?)`));
-          }
+          if (lease.received === 0 && looksLikeHtml(undefined, piece)) return finish(html());
           this.#writer.add(lease.segment, lease.received, piece);
           lease.received += take;
           offset += take;
         }
-        if (this.#writer.error !== undefined) return finish();
-        if (this.#writer.backlog >= HIGH_WATER_BYTES) res.pause();
-        if (!this.#runOn()) return finish();
-        // the cap: one property read per chunk without one
-        if (limiter?.limited) {
-          const wait = limiter.take(chunk.length);
-          if (wait > 0) this.#hold(res, limiter, wait);
-        }
+        step(chunk.length);
       };
-      res.on("data", onData);
-      res.once("end", () => {
+      const onEnd = (error?: Error) => {
+        if (error) return finish(error);
         const lease = this.#lease!;
         if (sized && lease.received <= lease.segment.end) {
           return finish(new DownloadError("The connection closed before the end of the data", { retryable: true }));
         }
         if (!sized) lease.segment.end = lease.received - 1;
         finish();
-      });
-      res.once("error", (error) => finish(error));
-      res.once("close", () => finish(res.complete ? undefined : new DownloadError("The connection closed before the end of the data", { retryable: true })));
+      };
+      if ("raw" in res) {
+        // each read lands in its place in a batch, never past the piece being filled
+        res.read({
+          region: () => {
+            const lease = this.#lease;
+            return this.#writer.region(lease ? lease.segment.end + 1 - lease.received : 1);
+          },
+          data: (bytes, region) => {
+            this.lastDataAt = Date.now();
+            this.#bytesSinceRate += bytes;
+            const lease = this.#lease!;
+            if (lease.received === 0 && looksLikeHtml(undefined, region.subarray(0, bytes))) return finish(html());
+            this.#writer.filled(lease.segment, lease.received, bytes);
+            lease.received += bytes;
+            step(bytes);
+          },
+          end: onEnd,
+        });
+      } else {
+        res.on("data", onData);
+        res.once("end", () => onEnd());
+        res.once("error", (error) => finish(error));
+        res.once("close", () => finish(res.complete ? undefined : new DownloadError("The connection closed before the end of the data", { retryable: true })));
+      }
       this.#res = res;
       this.#endResponse = () => finish();
       this.lastDataAt = Date.now();

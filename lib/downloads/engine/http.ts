@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { RefusedDestinationError } from "../../net/address-policy";
 import { NoAnswerError, send } from "../../net/request";
 import { DownloadError } from "./errors";
+import { rawGet, type RawResponse } from "./raw-http";
 import type { Secret } from "../../secret";
 import type { Source } from "./source";
 
@@ -65,6 +66,40 @@ function refusal(status: number, source: Source, hasCivitaiKey: boolean): Downlo
   return new DownloadError(`HTTP ${status} from ${source.label}: the server wants credentials`);
 }
 
+/** A request's headers: the source's credentials only for the source's own origin. */
+function requestHeaders(source: Source, url: URL, options: Pick<OpenOptions, "range" | "ifRange">): Record<string, string> {
+  const headers: Record<string, string> = {
+    "user-agent": USER_AGENT,
+    "accept-encoding": "identity",
+    ...(url.origin === source.url.origin ? revealed(source.authHeaders) : {}),
+  };
+  if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ""}`;
+  if (options.range && options.ifRange) headers["if-range"] = options.ifRange;
+  return headers;
+}
+
+/**
+ * The bytes of `url` from `start` on, read in place (raw-http.ts), when the answer is the plain 206 of that
+ * range; undefined for any other answer (a redirect, a refusal, another range, a chunked or encoded body),
+ * which openDownload then asks for again and reads as it reads any answer.
+ */
+export async function openRawRange(source: Source, url: URL, start: number, ifRange: string | undefined, signal: AbortSignal): Promise<RawResponse | undefined> {
+  const headers = requestHeaders(source, url, { range: { start }, ...(ifRange !== undefined && { ifRange }) });
+  let res: RawResponse;
+  try {
+    res = await rawGet(url, { headers, policy: source.policy, signal, headersTimeoutMs: HEADERS_TIMEOUT_MS });
+  } catch (error) {
+    if (error instanceof RefusedDestinationError) throw new DownloadError(error.message, { cause: error });
+    if (error instanceof NoAnswerError) throw new DownloadError(error.message, { retryable: true, cause: error });
+    throw error;
+  }
+  const { statusCode, headers: got } = res;
+  const plain = got["transfer-encoding"] === undefined && (got["content-encoding"] ?? "identity") === "identity";
+  if (statusCode === 206 && plain && /^bytes (\d+)-/.exec(got["content-range"] ?? "")?.[1] === String(start)) return res;
+  res.destroy();
+  return undefined;
+}
+
 function redirectTarget(location: string, from: URL): URL {
   try {
     return new URL(location, from);
@@ -92,14 +127,7 @@ export async function openDownload(source: Source, options: OpenOptions, hasCivi
   let linkedSha256: string | undefined;
   for (let hops = 0; ; hops++) {
     const atSource = url.origin === source.url.origin;
-    const headers: Record<string, string> = {
-      "user-agent": USER_AGENT,
-      "accept-encoding": "identity",
-      ...(atSource ? revealed(source.authHeaders) : {}),
-    };
-    if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ""}`;
-    if (options.range && options.ifRange) headers["if-range"] = options.ifRange;
-    const res = await get(url, headers, source, options.signal);
+    const res = await get(url, requestHeaders(source, url, options), source, options.signal);
     const size = Number(res.headers["x-linked-size"]);
     if (Number.isSafeInteger(size) && size > 0) linkedSize = size;
     const etag = /^"?([0-9a-f]{64})"?$/i.exec(String(res.headers["x-linked-etag"] ?? ""))?.[1];

@@ -10,16 +10,16 @@ import { setMaxListeners } from "node:events";
 import type { FileHandle } from "node:fs/promises";
 import { MAX_CONNECTIONS } from "../../state/settings";
 import { Checkpointer } from "./checkpoints";
-import { Connection, type ConnectionContext, type Via } from "./connection";
+import { Connection, type Body, type ConnectionContext, type Via } from "./connection";
 import { segmentLength, type Control, type Segment } from "./control";
 import { CancelledError, DownloadError } from "./errors";
 import { ConnectionGovernor } from "./governor";
 import type { PrefixHasher } from "./hasher";
-import { openDownload } from "./http";
+import { openDownload, openRawRange } from "./http";
 import type { DownloadJob } from "./job";
 import type { Probe } from "./probe";
 import { downloadPolicy } from "./retry";
-import { RangeSchedule } from "./schedule";
+import { PIECE_BYTES, RangeSchedule } from "./schedule";
 import { WriteLane } from "./writer";
 
 const TICK_MS = 100;
@@ -87,7 +87,7 @@ export async function transfer(t: Transfer): Promise<void> {
     signal,
     label: job.source.label,
   };
-  const spawn = (first?: Probe["opened"]["res"]) => {
+  const spawn = (first?: Body) => {
     const connection = new Connection(context);
     connections.add(connection);
     const run: Promise<void> = connection
@@ -132,8 +132,11 @@ export async function transfer(t: Transfer): Promise<void> {
     checkpointer.written(t.written(), now);
   };
 
-  // the probe already streams from byte 0: the first connection uses it if its piece starts there
-  spawn(probe.opened.res);
+  // the probe already streams from byte 0: the first connection uses it if its piece starts there and the file
+  // is one piece; a larger one is read in place from a request of its own (raw-http.ts), at half the CPU
+  const useProbe = !t.control || (probe.size ?? 0) <= PIECE_BYTES;
+  if (!useProbe) probe.opened.res.destroy();
+  spawn(useProbe ? probe.opened.res : undefined);
   stop.signal.addEventListener("abort", () => probe.opened.res.destroy(), { once: true });
   const ticker = setInterval(tick, TICK_MS);
   try {
@@ -158,10 +161,12 @@ export async function transfer(t: Transfer): Promise<void> {
 }
 
 /** A response from byte `start` to the end, from the URL the first answer came from (a signed one, say). */
-async function openAt(t: Transfer, via: Via, start: number, signal: AbortSignal): Promise<Probe["opened"]["res"]> {
+async function openAt(t: Transfer, via: Via, start: number, signal: AbortSignal): Promise<Body> {
   const { job, probe } = t;
   if (!t.control) throw new DownloadError("The server does not resume (no byte ranges)", { retryable: true, restart: true });
   const validator = probe.etag ?? probe.lastModified;
+  const raw = via.url && (await openRawRange(job.source, via.url, start, validator, signal));
+  if (raw) return raw;
   const opened = await openDownload(
     job.source,
     { range: { start }, ...(validator !== undefined && { ifRange: validator }), ...(via.url && { via: via.url }), signal },
