@@ -12,6 +12,9 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
+          // two files at a time even on 2 cores (vitest's default there is one): most of a unit file's time
+          // is its worker's start and imports, or waiting (the sidecar's 10 idle seconds), not CPU
+          maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },
       },
