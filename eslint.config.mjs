@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".serverless/", ".esbuild/", ".esbuild-port-*/", ".build/", ".studio/", "coverage/"] },
+  { ignores: ["node_modules/", ".serverless/", ".esbuild/", ".esbuild-port-*/", ".esbuild-test-*/", ".build/", ".studio/", "coverage/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,6 +3,7 @@
  * catalogs, runs serverless-offline (handlers in its own process) on a Unix socket behind the front door
  * on $PORT, runs the sidecar, restarts either if it dies, and stops all of it on Ctrl-C or SIGTERM.
  */
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import os from "node:os";
@@ -26,6 +27,7 @@ async function main(projectDir: string): Promise<void> {
   // serverless-offline's HTTP and Lambda-invoke listeners: Unix sockets, where no other process can take
   // a port chosen for them in the seconds before they bind it
   const sockets = await mkdtemp(path.join(os.tmpdir(), "models-admin-api-"));
+  const prebuilt = prebuiltFunctions(projectDir);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     API_KEY: apiKey.key.reveal(),
@@ -34,7 +36,7 @@ async function main(projectDir: string): Promise<void> {
     MODELS_DIR: config.modelsDir,
     CORS_ORIGINS: config.corsOrigins.join(","),
     // beside .esbuild, not inside: `sls package` removes its whole .esbuild folder when it is done
-    ESBUILD_WORK_FOLDER: `.esbuild-port-${config.port}`,
+    ESBUILD_WORK_FOLDER: prebuilt ?? `.esbuild-port-${config.port}`,
   };
   // neither child may outlive this process, however it ends
   const preload = path.join(projectDir, "lib", "server", "parent-watch.cjs");
@@ -86,7 +88,9 @@ async function main(projectDir: string): Promise<void> {
     front.close();
     front.closeAllConnections();
     await Promise.all([api.stop(), sidecar.stop()]);
-    await Promise.all([path.join(projectDir, env.ESBUILD_WORK_FOLDER!), sockets].map((dir) => rm(dir, { recursive: true, force: true })));
+    // the prebuilt bundles are not this instance's to remove: the test run's later stacks serve them too
+    const ours = prebuilt === undefined ? [path.join(projectDir, env.ESBUILD_WORK_FOLDER!)] : [];
+    await Promise.all([...ours, sockets].map((dir) => rm(dir, { recursive: true, force: true })));
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
@@ -102,6 +106,20 @@ async function main(projectDir: string): Promise<void> {
   }
   console.log(`API (serverless-offline) pid ${api.pid}; sidecar pid ${sidecar.pid}`);
   announce(config, apiKey);
+}
+
+/**
+ * The test runs' shortcut (scripts/serverless-prebuilt.cjs): PREBUILT_FUNCTIONS names a work folder in the
+ * project where this run's tests had the functions bundled once; serverless-offline serves those bundles
+ * instead of bundling its own. Unset (`npm start`), each instance bundles into a work folder of its own.
+ */
+function prebuiltFunctions(projectDir: string): string | undefined {
+  const folder = process.env.PREBUILT_FUNCTIONS;
+  if (!folder) return undefined;
+  if (path.isAbsolute(folder) || folder.includes("..") || !existsSync(path.join(projectDir, folder, ".build"))) {
+    throw new ConfigError(`PREBUILT_FUNCTIONS must name a folder of bundles inside the project (${projectDir}), not ${JSON.stringify(folder)}`);
+  }
+  return folder;
 }
 
 function announce(config: Config, apiKey: ApiKeySource): void {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../lib/config";
 import { MAX_STREAM_SECONDS } from "../../lib/downloads/status-stream";
 import {
@@ -18,6 +18,7 @@ import {
   type Resource,
   type Template,
 } from "../support/cloud-template";
+import { packagedDir } from "../support/packaged";
 import { zipEntry } from "../support/zip";
 
 /** What API Gateway would be given: `sls package` needs no AWS credentials. */
@@ -30,9 +31,8 @@ describe("the cloud template (sls package)", () => {
   let parameters: Template["Parameters"];
 
   beforeAll(async () => {
-    // packaged once per run, with PACKAGE_ENV and PACKAGE_PARAMS, for this file and lambda-runtime.test.ts
-    // (support/global-package.ts)
-    const dir = inject("packageDir");
+    // packaged once per run (support/global-package.ts), with PACKAGE_ENV and PACKAGE_PARAMS, for the cloud files
+    const dir = await packagedDir();
     const template = JSON.parse(await readFile(path.join(dir, "cloudformation-template-update-stack.json"), "utf8")) as Template;
     set = { out: dir, template };
     bare = await printed();

@@ -50,7 +50,8 @@ describe("npm start on a fresh machine", () => {
   });
 
   it("generates an API key once, seeds the catalogs, serves, and stops everything on Ctrl-C", async () => {
-    const first = await startStack(dirs);
+    // the README's command on a fresh clone: it bundles the functions itself, into a work folder of its own
+    const first = await startStack(dirs, {}, { ownBuild: true });
     const keyFile = path.join(dirs.studioDir, "api-key");
     const key = (await readFile(keyFile, "utf8")).trim();
     const models = await fetch(`${first.baseUrl}/api/admin/models`, { headers: { "X-API-Key": key } });

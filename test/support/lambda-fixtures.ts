@@ -5,10 +5,10 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { inject } from "vitest";
 import { catalog, civitaiModel, hfModel, writeCatalog } from "./catalogs";
 import { LambdaCloud } from "./lambda-cloud";
 import { PACKAGE_PARAMS } from "./package";
+import { packagedDir } from "./packaged";
 
 export const KEY = "cloud-key-7f3e9b2a10";
 
@@ -45,7 +45,7 @@ export interface SeededCloud {
  */
 export async function startSeededCloud(): Promise<SeededCloud> {
   const cloud = await LambdaCloud.start({
-    packageDir: inject("packageDir"),
+    packageDir: await packagedDir(),
     parameters: {
       EfsFileSystemArn: "arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/fs-0123",
       EfsAccessPointArn: "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-0123",

@@ -23,6 +23,10 @@ export const PACKAGE_PARAMS = {
   throttleBurstLimit: "10",
 };
 
+/** Written beside the package's folder by global-package.ts once `npm run package` is done, or has failed. */
+export const PACKAGE_DONE = "packaged";
+export const PACKAGE_FAILED = "package-failed";
+
 export async function packageInto(dir: string): Promise<void> {
   const params = Object.entries(PACKAGE_PARAMS).map(([name, value]) => `--param=${name}=${value}`);
   await promisify(execFile)("npm", ["run", "package", "--", "--package", dir, ...params], {

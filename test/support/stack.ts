@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { launchStack, PROJECT_DIR } from "./launch-stack.mjs";
 import { freeLoopbackPorts } from "./ports";
+import { prebuiltEnv } from "./prebuilt-functions";
 import { CIVITAI_API_KEY, HF_TOKEN } from "./secrets";
 
 export { PROJECT_DIR };
@@ -60,10 +61,13 @@ export async function tempDirs(prefix = "models-admin-"): Promise<StackDirs> {
 /**
  * Starts the service exactly as `npm start` does (launch-stack.mjs), on a free port and with the folders of
  * `dirs`, and resolves once it says it is ready. Its output is kept for assertions and in a log file.
+ * It serves the functions this test run bundled once (global-functions.ts), when it did; `ownBuild` has it
+ * bundle them itself, as `npm start` on a fresh clone does.
  */
-export async function startStack(dirs: StackDirs, env: NodeJS.ProcessEnv = {}): Promise<RunningStack> {
+export async function startStack(dirs: StackDirs, env: NodeJS.ProcessEnv = {}, { ownBuild = false } = {}): Promise<RunningStack> {
   const port = await freePort();
   const logFile = path.join(dirs.root, `stack-${port}.log`);
-  const stack = await launchStack({ studioDir: dirs.studioDir, comfyuiDir: path.dirname(dirs.modelsDir), port, env, logFile });
+  const stackEnv = { ...(ownBuild ? {} : prebuiltEnv()), ...env };
+  const stack = await launchStack({ studioDir: dirs.studioDir, comfyuiDir: path.dirname(dirs.modelsDir), port, env: stackEnv, logFile });
   return { ...dirs, baseUrl: stack.baseUrl, logFile, output: stack.output, process: stack.process, stop: stack.stop };
 }
