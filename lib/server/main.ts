@@ -62,7 +62,7 @@ async function main(projectDir: string): Promise<void> {
     args: [path.join(projectDir, ".build", "daemon.cjs")],
     cwd: projectDir,
     // every connection's writes, the checkpoints' syncs and the hashing share libuv's pool: 4 is too few
-    env: { UV_THREADPOOL_SIZE: "16", ...env },
+    env: { UV_THREADPOOL_SIZE: "16", MALLOC_MMAP_THRESHOLD_: "131072", MALLOC_ARENA_MAX: "2", ...env },
     readyLine: /sidecar started/,
     preload,
   });
