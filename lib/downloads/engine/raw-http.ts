@@ -116,9 +116,12 @@ export function rawGet(url: URL, options: RawGetOptions): Promise<RawResponse> {
   if (options.signal.aborted) onAbort();
   else options.signal.addEventListener("abort", onAbort, { once: true });
 
+  /** How the socket ended, kept for a reader that comes after it did. */
+  let endedWith: Error | undefined;
   const close = (error?: Error) => {
     if (ended) return;
     ended = true;
+    endedWith = error;
     clearTimeout(timer);
     options.signal.removeEventListener("abort", onAbort);
     if (!answered) rejectHead(error ?? new Error(`${url.host} closed the connection before it answered`));
@@ -165,7 +168,10 @@ export function rawGet(url: URL, options: RawGetOptions): Promise<RawResponse> {
       read(reader) {
         body = reader;
         // the body bytes that came with the head, put where the reader wants them
-        if (deliver(reader, leftover) && !ended) socket.resume();
+        const go = deliver(reader, leftover);
+        // the socket ended or failed before the reader came: it hears of it now, not never
+        if (ended) reader.end(endedWith);
+        else if (go) socket.resume();
       },
       pause: () => socket.pause(),
       resume: () => socket.resume(),

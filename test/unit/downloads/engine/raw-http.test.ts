@@ -140,6 +140,18 @@ describe("rawGet", () => {
     expect((cancelled as Error).name).toBe("AbortError");
   });
 
+  it("tells a reader that comes after a cancel of it, instead of leaving it waiting", async () => {
+    const url = await rawServer((socket) => socket.write("HTTP/1.1 206 Partial Content\r\ncontent-length: 100\r\n\r\nsome"));
+    const abort = new AbortController();
+    const res = await rawGet(url, { headers: {}, policy: open, signal: abort.signal, headersTimeoutMs: 5000 });
+    abort.abort();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const got = await Promise.race([readAll(res, 100), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000))]);
+
+    expect(got?.error?.name).toBe("AbortError");
+  });
+
   it("ends the body when the server closes it early, short of its length", async () => {
     const url = await rawServer((socket) => socket.end("HTTP/1.1 206 Partial Content\r\ncontent-length: 100\r\n\r\nonly this"));
     const res = await rawGet(url, { headers: {}, policy: open, signal: new AbortController().signal, headersTimeoutMs: 5000 });
